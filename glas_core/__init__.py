@@ -1,0 +1,36 @@
+"""glas_core: backend-neutral GLAS (Gaussian Light and Shadow) explanations.
+
+Works on any Python array-API array (NumPy, PyTorch, CuPy, JAX, array-api-strict) through
+``array-api-compat``; importing it imports no deep-learning framework.
+
+>>> import numpy as np, glas_core
+>>> x = np.random.default_rng(0).random((3, 32, 32))
+>>> res = glas_core.explain(lambda b: b[:, :, 8:12, 8:12].mean(axis=(1, 2, 3))[:, None], x, grid=8)
+>>> res.saliency.shape
+(1, 32, 32)
+"""
+
+from ._array_api import register_namespace, to_numpy
+from .config import DEFAULT_SIGMA, GLASConfig
+from .engine import explain
+from .errors import GLASError
+from .multiscale import explain_multiscale
+from .points import grid_points
+from .recursive import explain_recursive
+from .result import GLASResult, RecursiveResult, RGLASIteration
+
+__all__ = [
+    "DEFAULT_SIGMA",
+    "GLASConfig",
+    "GLASError",
+    "GLASResult",
+    "RGLASIteration",
+    "RecursiveResult",
+    "explain",
+    "explain_multiscale",
+    "explain_recursive",
+    "grid_points",
+    "register_namespace",
+    "to_numpy",
+]
+__version__ = "0.1.0"

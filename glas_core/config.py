@@ -1,0 +1,174 @@
+"""Validated GLAS settings and their resolution against an image's spatial shape."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import GLASError, fail
+from .points import grid_points
+
+#: (sigma_light, sigma_shadow, sigma_spatial) in grid cells: the paper's localisation setting at k = 15.
+DEFAULT_SIGMA: tuple[float, float, float] = (5.0, 3.0, 6.0)
+DEFAULT_GRID = 15
+MODES = ("fusion", "light", "shadow")
+
+SigmaTriple = tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _check_positive(name: str, value: Any, fix: str) -> float:
+    if not _is_number(value) or not math.isfinite(float(value)) or float(value) <= 0:
+        raise fail(name, value, "a positive finite number", fix)
+    return float(value)
+
+
+def _sigma_entries(name: str, sigma: Any, n_axes: int | None, allow_per_axis: bool) -> tuple:
+    """Normalise a scalar or (light, shadow, spatial) triple into three entries."""
+    fix = (f"pass a positive number (all three scales) or a (light, shadow, spatial) triple, "
+           f"e.g. {name}=(5, 3, 6)")
+    if _is_number(sigma):
+        return (sigma, sigma, sigma)
+    if isinstance(sigma, (tuple, list)) and len(sigma) == 3:
+        return tuple(sigma)
+    raise fail(name, sigma, "a positive number or a (light, shadow, spatial) triple", fix)
+
+
+def _per_axis(name: str, entry: Any, n_axes: int, allow_per_axis: bool) -> tuple[float, ...]:
+    fix = f"use positive numbers, e.g. {name}=(5, 3, 6)"
+    if _is_number(entry):
+        return (_check_positive(name, entry, fix),) * n_axes
+    if allow_per_axis and isinstance(entry, (tuple, list)) and len(entry) == n_axes:
+        return tuple(_check_positive(name, e, fix) for e in entry)
+    expected = (f"a positive number or a tuple of {n_axes} per-axis positive numbers"
+                if allow_per_axis else "a positive number")
+    raise fail(name, entry, expected, fix)
+
+
+@dataclass(frozen=True)
+class GLASConfig:
+    """GLAS settings, validated on construction.
+
+    Parameters
+    ----------
+    grid : int or tuple of int or None
+        Search grid, ``k`` or one ``k`` per spatial axis. None with custom ``points``.
+    sigma : float or (float, float, float)
+        (light, shadow, spatial) scales in grid cells (DESIGN.md section 3).
+    sigma_px : float or triple or None
+        The same scales in pixels; each entry may be a per-axis tuple. Overrides ``sigma``.
+    mode : {"fusion", "light", "shadow"}
+        Eq. 3 weights: ``f_l * f_s``, ``f_l`` or ``f_s`` (the paper's Table 2 ablation).
+    lam : float
+        The lambda of Eq. 2 (1e-5; it only keeps the shadow score away from zero).
+    batch_size : int
+        Rows per ``score_fn`` call; bounds memory.
+    points : numpy.ndarray or None
+        Custom search points ``(P, n_spatial)`` in pixel coordinates.
+    """
+
+    grid: tuple[int, ...] | int | None = DEFAULT_GRID
+    sigma: Any = DEFAULT_SIGMA
+    sigma_px: Any = None
+    mode: str = "fusion"
+    lam: float = 1e-5
+    batch_size: int = 64
+    points: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise fail("mode", self.mode, "one of 'fusion', 'light', 'shadow'",
+                       "use mode='fusion' (the paper's GLAS) or 'light'/'shadow' for the ablation")
+        if not _is_number(self.lam) or not math.isfinite(float(self.lam)) or float(self.lam) < 0:
+            raise fail("lam", self.lam, "a finite number >= 0", "use lam=1e-5 (the paper's constant)")
+        if (not isinstance(self.batch_size, numbers.Integral) or isinstance(self.batch_size, bool)
+                or self.batch_size < 1):
+            raise fail("batch_size", self.batch_size, "a positive int",
+                       "use batch_size=64, or smaller if the model runs out of memory")
+        if self.points is not None and self.sigma_px is None:
+            raise fail("sigma_px", None, "given (in pixels) when custom points are used",
+                       "sigma in grid cells has no meaning without a grid: pass sigma_px=, "
+                       "e.g. sigma_px=10 as in the paper's MRI appendix")
+        _sigma_entries("sigma", self.sigma, None, False)
+        if self.sigma_px is not None:
+            _sigma_entries("sigma_px", self.sigma_px, None, True)
+
+    def resolve(self, spatial_shape: Sequence[int]) -> "SearchPlan":
+        """Turn the settings into points and pixel scales for one image size."""
+        n_axes = len(spatial_shape)
+        if self.points is not None:
+            points = _validate_points(self.points, spatial_shape)
+            grid = None
+        else:
+            grid = _validate_grid(self.grid, spatial_shape)
+            points = grid_points(spatial_shape, grid)
+        if self.sigma_px is not None:
+            entries = _sigma_entries("sigma_px", self.sigma_px, n_axes, True)
+            sig = tuple(_per_axis("sigma_px", e, n_axes, True) for e in entries)
+        else:
+            entries = _sigma_entries("sigma", self.sigma, n_axes, False)
+            cells = [_per_axis("sigma", e, n_axes, False) for e in entries]
+            # one grid cell along axis a is n_a / k_a pixels
+            sig = tuple(tuple(c[a] * spatial_shape[a] / grid[a] for a in range(n_axes)) for c in cells)
+        return SearchPlan(points=points, grid=grid, sigma_px=sig)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """Search points and pixel scales resolved for one spatial shape."""
+
+    points: np.ndarray
+    grid: tuple[int, ...] | None
+    sigma_px: SigmaTriple
+
+    @property
+    def n_points(self) -> int:
+        return int(self.points.shape[0])
+
+
+def _validate_grid(grid: Any, spatial_shape: Sequence[int]) -> tuple[int, ...]:
+    n_axes = len(spatial_shape)
+    fix = "use grid=15 (the paper's default)"
+    expected = f"a positive int or a tuple of {n_axes} positive ints"
+    if isinstance(grid, numbers.Integral) and not isinstance(grid, bool):
+        ks = (int(grid),) * n_axes
+    elif isinstance(grid, (tuple, list)) and len(grid) == n_axes and all(
+            isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in grid):
+        ks = tuple(int(k) for k in grid)
+    else:
+        raise fail("grid", grid, expected, fix)
+    if any(k < 1 for k in ks):
+        raise fail("grid", grid, expected, fix)
+    too_big = [a for a in range(n_axes) if ks[a] > spatial_shape[a]]
+    if too_big:
+        raise fail("grid", grid, f"at most the image size {tuple(spatial_shape)} along every spatial axis",
+                   "use fewer search points than pixels, e.g. grid=15")
+    return ks
+
+
+def _validate_points(points: Any, spatial_shape: Sequence[int]) -> np.ndarray:
+    n_axes = len(spatial_shape)
+    try:
+        arr = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise fail("points", type(points).__name__, f"an array of shape (n_points, {n_axes})",
+                   "pass pixel coordinates, one row per search point") from None
+    if arr.ndim != 2 or arr.shape[1] != n_axes or arr.shape[0] < 1:
+        raise fail("points", f"an array of shape {arr.shape}", f"shape (n_points >= 1, {n_axes})",
+                   "pass one row of pixel coordinates per search point, one column per spatial axis")
+    if not np.all(np.isfinite(arr)):
+        raise fail("points", "non-finite coordinates", "finite pixel coordinates", "drop NaN/inf rows")
+    upper = np.asarray(spatial_shape, dtype=np.float64) - 1
+    outside = np.any((arr < -0.5) | (arr > upper + 0.5), axis=1)
+    if np.any(outside):
+        raise fail("points", f"{int(outside.sum())} point(s) outside the image, first {arr[outside][0].tolist()}",
+                   f"pixel coordinates within [0, n - 1] along each axis of shape {tuple(spatial_shape)}",
+                   "check the coordinate order (it follows spatial_axes) and the image size")
+    return arr

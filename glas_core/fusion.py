@@ -1,0 +1,62 @@
+"""Eq. 3: the Gaussian-mixture fusion of per-point scores into a saliency map.
+
+``S(x) = 1/|Omega| sum_i exp(-D(x, mu_i) / sigma_spatial^2) v_i`` with ``v = f_l * f_s``
+(or ``f_l``, ``f_s`` for the ablation modes). The weight is separable over spatial axes,
+so a grid fuses as ``Gy^T @ V @ Gx`` (and its 3-D analogue) and arbitrary points as one
+matrix product, never as a loop over pixels.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+def fuse_grid(xp: Any, values: Any, grid: Sequence[int], weights: Sequence[Any]) -> Any:
+    """Fuse scores of a regular grid with one weight matrix per axis.
+
+    Parameters
+    ----------
+    values : array
+        ``(T, P)`` scores, points in C order of ``grid``.
+    grid : sequence of int
+        Points per axis ``(k_0, ..., k_{m-1})``.
+    weights : sequence of arrays
+        ``(k_a, n_a)`` spatial weights ``exp(-(i - mu)^2 / sigma_a^2)`` per axis.
+
+    Returns
+    -------
+    array
+        ``(T, n_0, ..., n_{m-1})``.
+    """
+    n_points = values.shape[1]
+    fused = xp.reshape(values, (values.shape[0],) + tuple(grid))
+    for w in weights:
+        # contracting axis 1 each time moves the finished pixel axis to the end
+        fused = xp.tensordot(fused, w, axes=([1], [0]))
+    return fused / n_points
+
+
+def fuse_points(xp: Any, values: Any, weights: Sequence[Any]) -> Any:
+    """Fuse scores of arbitrary points (e.g. atlas centroids).
+
+    Parameters
+    ----------
+    values : array
+        ``(T, P)`` scores.
+    weights : sequence of arrays
+        ``(P, n_a)`` spatial weights of each point per axis.
+
+    Returns
+    -------
+    array
+        ``(T, n_0, ..., n_{m-1})``.
+    """
+    n_targets, n_points = values.shape
+    first = xp.permute_dims(weights[0], (1, 0))  # (n_0, P)
+    rest = weights[1]
+    for w in weights[2:]:
+        rest = xp.reshape(rest[:, :, None] * w[:, None, :], (n_points, -1))
+    weighted = first[None, :, :] * values[:, None, :]  # (T, n_0, P)
+    fused = xp.matmul(weighted, rest)  # (T, n_0, prod(n_1..))
+    shape = (n_targets, weights[0].shape[1]) + tuple(w.shape[1] for w in weights[1:])
+    return xp.reshape(fused, shape) / n_points
