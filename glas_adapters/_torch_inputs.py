@@ -1,0 +1,280 @@
+"""Captum-style inputs, targets, baselines and extra arguments, split into GLAS examples.
+
+``glas_core.explain`` explains ONE example. A Captum call brings a batch ``(N, C, H, W)``
+(or ``(N, C, D, H, W)``), possibly a tuple of such tensors, one target per example and
+``additional_forward_args``. This module slices all of that per example and puts the
+pieces back around each perturbed chunk.
+
+Tuple inputs
+------------
+The first tensor of the tuple defines the spatial layout. Every entry that is a floating
+tensor with the same number of axes and the same spatial size (all axes after the channel
+axis) is perturbed with the SAME Gaussian mask: the entries are concatenated along the
+channel axis into one example, so one light or shadow falls on all of them at once, and one
+map is returned for all of them. Other entries (other sizes, integer tensors such as token
+ids or labels) are passed to the model unchanged, repeated for every perturbed row, and get
+an all-zero attribution.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from glas_core import GLASError
+
+_SHAPE_HINT = ("pass a batch of shape (N, C, H, W) or (N, C, D, H, W); add the batch axis "
+               "with x.unsqueeze(0) and a channel axis with x.unsqueeze(1) for grey images")
+
+
+@dataclass(frozen=True)
+class ExampleLayout:
+    """How a tensor or tuple of tensors is cut into single GLAS examples.
+
+    Attributes
+    ----------
+    is_tuple : bool
+        The caller passed a tuple (Captum's tuple-in, tuple-out rule).
+    inputs : tuple of Tensor
+        The entries, each ``(N, ...)``.
+    perturbed : tuple of int
+        Entries that receive the masks (concatenated along the channel axis).
+    channels : tuple of int
+        Channels of each perturbed entry, in order.
+    n_spatial : int
+        2 for images, 3 for volumes.
+    """
+
+    is_tuple: bool
+    inputs: tuple[Tensor, ...]
+    perturbed: tuple[int, ...]
+    channels: tuple[int, ...]
+    n_spatial: int
+
+    @property
+    def num_examples(self) -> int:
+        return int(self.inputs[0].shape[0])
+
+    @property
+    def spatial_axes(self) -> tuple[int, ...]:
+        """Spatial axes of one example ``(C, *spatial)``: all axes but the channel axis."""
+        return tuple(range(-self.n_spatial, 0))
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.inputs[0].shape[2:])
+
+    def example(self, i: int) -> Tensor:
+        """Example ``i`` as one ``(C_total, *spatial)`` tensor in the first entry's dtype."""
+        first = self.inputs[self.perturbed[0]]
+        if len(self.perturbed) == 1:
+            return first[i]
+        return torch.cat([self.inputs[j][i].to(first.dtype) for j in self.perturbed], dim=0)
+
+    def assembler(self, i: int, extra: tuple[Any, ...], per_example: tuple[bool, ...]) -> Callable[[Tensor], tuple]:
+        """Return ``assemble(batch) -> forward_func positional args`` for example ``i``.
+
+        ``batch`` is ``(B, C_total, *spatial)`` perturbed rows; the untouched entries and the
+        per-example extra arguments are repeated to ``B`` rows (as views, no copies).
+        """
+        rows = {j: t[i:i + 1] for j, t in enumerate(self.inputs) if j not in self.perturbed}
+        extra_rows = tuple(a[i:i + 1] if flag else a for a, flag in zip(extra, per_example))
+        simple = len(self.inputs) == 1
+
+        def repeat(t: Tensor, b: int) -> Tensor:
+            return t.expand((b,) + tuple(t.shape[1:]))
+
+        def assemble(batch: Tensor) -> tuple:
+            b = int(batch.shape[0])
+            tail = tuple(repeat(a, b) if flag else a for a, flag in zip(extra_rows, per_example))
+            if simple:
+                return (batch,) + tail
+            pieces = torch.split(batch, list(self.channels), dim=1)
+            perturbed = {j: p.to(self.inputs[j].dtype) for j, p in zip(self.perturbed, pieces)}
+            args = tuple(perturbed[j] if j in perturbed else repeat(rows[j], b) for j in range(len(self.inputs)))
+            return args + tail
+
+        return assemble
+
+    def baseline(self, i: int, baselines: tuple[Any, ...]) -> float | Tensor:
+        """The perturbation baseline ``b`` of example ``i`` (a float or a tensor broadcastable to it)."""
+        per_entry = [_entry_baseline(baselines[j], self.inputs[j], i, j, self.is_tuple) for j in self.perturbed]
+        if len(per_entry) == 1:
+            return per_entry[0]
+        if all(isinstance(b, float) for b in per_entry) and len(set(per_entry)) == 1:
+            return per_entry[0]
+        dtype = self.inputs[self.perturbed[0]].dtype
+        return torch.cat([
+            torch.broadcast_to(torch.as_tensor(b, dtype=dtype, device=self.inputs[j].device),
+                               tuple(self.inputs[j].shape[1:])).to(dtype)
+            for b, j in zip(per_entry, self.perturbed)], dim=0)
+
+    def broadcast(self, maps: Tensor) -> tuple[Tensor, ...]:
+        """Spread ``(N, *spatial)`` maps over the channels of every perturbed entry.
+
+        Entries that were not perturbed get zeros. Each output has its entry's shape and
+        (floating) dtype, as Captum attributions do.
+        """
+        out = []
+        for j, t in enumerate(self.inputs):
+            dtype = t.dtype if t.is_floating_point() else torch.float32
+            if j in self.perturbed:
+                spread = maps.to(t.device, dtype).unsqueeze(1).expand(tuple(t.shape))
+                out.append(spread.contiguous())
+            else:
+                out.append(torch.zeros(tuple(t.shape), dtype=dtype, device=t.device))
+        return tuple(out)
+
+
+def layout_of(inputs: Any) -> ExampleLayout:
+    """Validate Captum-style ``inputs`` (a batch tensor or a tuple of them) and plan the split."""
+    is_tuple = isinstance(inputs, (tuple, list))
+    entries = tuple(inputs) if is_tuple else (inputs,)
+    if not entries:
+        raise GLASError(f"inputs must be a tensor or a non-empty tuple of tensors, got an empty "
+                        f"{type(inputs).__name__}; {_SHAPE_HINT}")
+    for j, t in enumerate(entries):
+        if not isinstance(t, Tensor):
+            name = f"inputs[{j}]" if is_tuple else "inputs"
+            raise GLASError(f"{name} must be a torch.Tensor, got {type(t).__name__}; convert it with "
+                            "torch.as_tensor(x, dtype=torch.float32)")
+    first = entries[0]
+    name = "inputs[0]" if is_tuple else "inputs"
+    if first.ndim not in (4, 5):
+        raise GLASError(f"{name} must have 4 axes (N, C, H, W) or 5 axes (N, C, D, H, W), got shape "
+                        f"{tuple(first.shape)} ({first.ndim} axes); {_SHAPE_HINT}")
+    if not first.is_floating_point():
+        raise GLASError(f"{name} must be a floating tensor, got dtype {first.dtype}; convert it, e.g. "
+                        "x.float() / 255 for 8-bit images")
+    n = int(first.shape[0])
+    for j, t in enumerate(entries[1:], start=1):
+        if t.ndim == 0 or int(t.shape[0]) != n:
+            raise GLASError(f"inputs[{j}] must have {n} rows (one per example, like inputs[0]), got shape "
+                            f"{tuple(t.shape)}; give every tensor of the tuple the same batch axis")
+        if t.device != first.device:
+            raise GLASError(f"inputs[{j}] must be on {first.device} like inputs[0], got {t.device}; move "
+                            "all inputs to the model's device")
+    perturbed = tuple(j for j, t in enumerate(entries)
+                      if t.is_floating_point() and t.ndim == first.ndim and t.shape[2:] == first.shape[2:])
+    channels = tuple(int(entries[j].shape[1]) for j in perturbed)
+    return ExampleLayout(is_tuple, entries, perturbed, channels, first.ndim - 2)
+
+
+def format_baselines(baselines: Any, layout: ExampleLayout) -> tuple[Any, ...]:
+    """Captum ``baselines`` (None, scalar, tensor, or a tuple of them) -> one entry per input."""
+    if baselines is None:
+        return (0.0,) * len(layout.inputs)
+    if isinstance(baselines, (tuple, list)):
+        if len(baselines) != len(layout.inputs):
+            raise GLASError(f"baselines must have one entry per input ({len(layout.inputs)}), got "
+                            f"{len(baselines)}; pass a scalar for all inputs or a tuple matching inputs")
+        return tuple(0.0 if b is None else b for b in baselines)
+    return (baselines,) * len(layout.inputs)
+
+
+def _entry_baseline(b: Any, inp: Tensor, i: int, j: int, is_tuple: bool) -> float | Tensor:
+    name = f"baselines[{j}]" if is_tuple else "baselines"
+    if isinstance(b, numbers.Real) and not isinstance(b, bool):
+        return float(b)
+    if not isinstance(b, Tensor):
+        raise GLASError(f"{name} must be None, a number or a tensor, got {type(b).__name__}; e.g. "
+                        "baselines=0.0 (the paper) or a blurred copy of the input")
+    if b.ndim == inp.ndim:
+        if int(b.shape[0]) not in (1, inp.shape[0]):
+            raise GLASError(f"{name} must have 1 or {inp.shape[0]} rows, got shape {tuple(b.shape)}; "
+                            "pass one baseline for all examples or one per example")
+        b = b[0] if int(b.shape[0]) == 1 else b[i]
+    elif b.ndim > inp.ndim:
+        raise GLASError(f"{name} must be broadcastable to the input {tuple(inp.shape)}, got shape "
+                        f"{tuple(b.shape)}; pass a tensor of the input's shape or of one example's shape")
+    try:
+        torch.broadcast_shapes(tuple(b.shape), tuple(inp.shape[1:]))
+    except RuntimeError:
+        raise GLASError(f"{name} must be broadcastable to one example {tuple(inp.shape[1:])}, got shape "
+                        f"{tuple(b.shape)}; pass a tensor of the input's shape or of one example's shape") from None
+    return b.to(inp.device)
+
+
+def format_additional_args(args: Any, num_examples: int) -> tuple[tuple[Any, ...], tuple[bool, ...]]:
+    """Captum ``additional_forward_args`` -> (tuple, per-example flags).
+
+    Tensors with one row per example are sliced per example and repeated over the perturbed
+    rows; 0-d tensors and non-tensors are passed unchanged.
+    """
+    if args is None:
+        return (), ()
+    args = args if isinstance(args, tuple) else (args,)
+    flags = []
+    for k, a in enumerate(args):
+        if isinstance(a, Tensor) and a.ndim > 0:
+            if int(a.shape[0]) != num_examples:
+                raise GLASError(
+                    f"additional_forward_args[{k}] must have {num_examples} rows (one per example, as "
+                    f"Captum expects), got shape {tuple(a.shape)}; pass per-example tensors, or close "
+                    "over shared tensors in a wrapper, e.g. lambda x: model(x, table)")
+            flags.append(True)
+        else:
+            flags.append(False)
+    return args, tuple(flags)
+
+
+def format_targets(target: Any, num_examples: int) -> tuple[list[Tensor], bool]:
+    """Captum ``target`` -> one ``(1,)`` int64 tensor per example, and whether it was None.
+
+    Accepts None (the model has one output), an int, a 0-d / 1-element tensor (the same
+    class for all), or a list / 1-D tensor of N ints (one class per example).
+    """
+    if target is None:
+        return [torch.zeros(1, dtype=torch.long)] * num_examples, True
+    fix = ("pass an int (the same class for all examples) or a list / 1-D tensor with one class "
+           "per example; to explain several classes at once use glas_adapters.torch.explain")
+    if isinstance(target, Tensor):
+        if target.is_floating_point() or target.is_complex():
+            raise GLASError(f"target must hold integer class indices, got dtype {target.dtype}; {fix}")
+        flat = target.detach().reshape(-1).cpu().long()
+        if flat.numel() == 1:
+            return [flat] * num_examples, False
+        if target.ndim != 1 or flat.numel() != num_examples:
+            raise GLASError(f"target must have one class per example ({num_examples}), got shape "
+                            f"{tuple(target.shape)}; {fix}")
+        return [flat[i:i + 1] for i in range(num_examples)], False
+    if isinstance(target, numbers.Integral) and not isinstance(target, bool):
+        return [torch.tensor([int(target)])] * num_examples, False
+    if isinstance(target, list) and all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in target):
+        if len(target) != num_examples:
+            raise GLASError(f"target must have one class per example ({num_examples}), got a list of "
+                            f"{len(target)}; {fix}")
+        return [torch.tensor([int(t)]) for t in target], False
+    raise GLASError(f"target must be None, an int, a list of ints or an integer tensor, got {target!r}; {fix}")
+
+
+def format_multi_targets(targets: Any, num_examples: int, batched: bool) -> list[Tensor]:
+    """Targets of the functional API -> one ``(T,)`` int64 tensor per example.
+
+    An int or a 1-D sequence / tensor names the same T classes for every example; a 2-D
+    ``(N, T)`` nested list or tensor names T classes per example (batches only).
+    """
+    fix = ("pass an int, a list of class indices (the same for every example) or, for a batch, "
+           "an (N, T) nested list / tensor with T classes per example")
+    if isinstance(targets, numbers.Integral) and not isinstance(targets, bool):
+        return [torch.tensor([int(targets)])] * num_examples
+    try:
+        arr = targets.detach().cpu() if isinstance(targets, Tensor) else torch.as_tensor(targets)
+    except (TypeError, ValueError, RuntimeError):
+        raise GLASError(f"targets must be integer class indices, got {targets!r}; {fix}") from None
+    if arr.is_floating_point() or arr.dtype == torch.bool or arr.is_complex():
+        raise GLASError(f"targets must be integer class indices, got dtype {arr.dtype}; {fix}")
+    arr = arr.long()
+    if arr.ndim == 0:
+        return [arr.reshape(1)] * num_examples
+    if arr.ndim == 1 and arr.numel() > 0:
+        return [arr] * num_examples
+    if arr.ndim == 2 and batched and int(arr.shape[0]) == num_examples and arr.shape[1] > 0:
+        return [arr[i] for i in range(num_examples)]
+    raise GLASError(f"targets must name at least one class per example ({num_examples} examples), got "
+                    f"shape {tuple(arr.shape)}; {fix}")
+
