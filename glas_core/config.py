@@ -84,7 +84,7 @@ class GLASConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise fail("mode", self.mode, "one of 'fusion', 'light', 'shadow'",
+            raise fail("mode", repr(self.mode), "one of 'fusion', 'light', 'shadow'",
                        "use mode='fusion' (the paper's GLAS) or 'light'/'shadow' for the ablation")
         if not _is_number(self.lam) or not math.isfinite(float(self.lam)) or float(self.lam) < 0:
             raise fail("lam", self.lam, "a finite number >= 0", "use lam=1e-5 (the paper's constant)")
