@@ -17,6 +17,7 @@ from .errors import GLASError
 from .multiscale import explain_multiscale
 from .points import grid_points
 from .recursive import explain_recursive
+from .regions import CohortAccumulator, RegionImpact, Regions, explain_regions, region_impact, regions_from_labels
 from .result import GLASResult, RecursiveResult, RGLASIteration
 
 __all__ = [
@@ -26,7 +27,13 @@ __all__ = [
     "GLASResult",
     "RGLASIteration",
     "RecursiveResult",
+    "CohortAccumulator",
+    "RegionImpact",
+    "Regions",
     "explain",
+    "explain_regions",
+    "region_impact",
+    "regions_from_labels",
     "explain_multiscale",
     "explain_recursive",
     "grid_points",
