@@ -93,7 +93,7 @@ def class_indices(class_index: Any, n_images: int, n_outputs: int, predicted: np
     bad = (indices < 0) | (indices >= n_outputs)
     if bad.any():
         raise GLASError(
-            f"class_index out of range: got {_preview(indices[bad])} but the model has {n_outputs} "
+            f"class_index out of range: got {_preview(np.unique(indices[bad]))} but the model has {n_outputs} "
             f"output(s), so valid indices are 0..{n_outputs - 1}"
             + (" (a single-output sigmoid model is explained with class_index=0)." if n_outputs == 1 else ".")
         )

@@ -1,0 +1,216 @@
+"""glas_adapters.tf.explain against a naive NumPy reference, and its Keras-facing behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.core.reference import reference_glas, reference_grid_points
+from tests.tf.tiny_keras import images, keras, tf, tiny_cnn
+
+import glas_core
+from glas_adapters import _tf_namespace, _tf_scoring
+from glas_adapters import tf as glas_tf
+from glas_core import GLASError
+
+
+def _np_softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _reference_map(model, image_hwc, cls, grid, sigma_cells, head="softmax", baseline=0.0):
+    """Naive loop GLAS (tests/core/reference.py) of one HWC image, sigma in grid cells."""
+    h, w, _ = image_hwc.shape
+    points = reference_grid_points((h, w), grid)
+    sig = [tuple(s * n / k for n, k in zip((h, w), grid)) for s in sigma_cells]
+
+    def score_one(chw):
+        out = model(np.transpose(chw, (1, 2, 0))[None].astype(np.float32), training=False).numpy().astype(np.float64)
+        probs = {"softmax": _np_softmax, "sigmoid": lambda z: 1 / (1 + np.exp(-z)), None: lambda z: z}[head](out)
+        return probs[0, [cls]]
+
+    sal, *_ = reference_glas(score_one, np.transpose(image_hwc, (2, 0, 1)).astype(np.float64), points,
+                             *sig, baseline=baseline)
+    return sal[0]
+
+
+def _close(a, b, rtol=1e-4):
+    """Maps agree to ``rtol`` of the reference's peak (float32 model vs float64 reference)."""
+    np.testing.assert_allclose(a, b, rtol=0, atol=rtol * np.abs(b).max())
+
+
+# ------------------------------------------------------------------------ against the reference
+def test_nonsquare_batch_matches_naive_reference_per_image_class():
+    shape = (12, 18, 3)
+    model = tiny_cnn(shape, 4, seed=3)
+    x = images(2, shape)
+    maps = glas_tf.explain(model, x, [2, 0], grid=(3, 4), sigma=(2.0, 1.0, 1.5), batch_size=7)
+    assert maps.shape == (2, 12, 18)
+    for i, cls in enumerate([2, 0]):
+        _close(maps[i], _reference_map(model, x[i], cls, (3, 4), (2.0, 1.0, 1.5)))
+    # per-image classes really are used: the other class gives a different map
+    other = glas_tf.explain(model, x[0], 1, grid=(3, 4), sigma=(2.0, 1.0, 1.5))
+    assert np.abs(other - maps[0]).max() > 1e-3 * np.abs(maps[0]).max()
+
+
+def test_sigmoid_single_output_binary_model_matches_reference():
+    shape = (10, 10, 1)
+    logit_model = tiny_cnn(shape, 1, seed=5)
+    x = images(1, shape, seed=4)
+    maps = glas_tf.explain(logit_model, x, 0, grid=3, probabilities="sigmoid")
+    _close(maps[0], _reference_map(logit_model, x[0], 0, (3, 3), (5.0, 3.0, 6.0), "sigmoid"))
+    # the same network with a sigmoid head and probabilities=None gives the same map
+    prob_model = tiny_cnn(shape, 1, seed=5, head="sigmoid")
+    np.testing.assert_allclose(glas_tf.explain(prob_model, x, grid=3, probabilities=None), maps, rtol=1e-5, atol=1e-9)
+
+
+def test_logits_model_equals_softmax_head_model():
+    shape = (8, 12, 3)
+    x = images(2, shape)
+    logits = glas_tf.explain(tiny_cnn(shape, 3, seed=2), x, 1, grid=4)
+    probs_model = tiny_cnn(shape, 3, seed=2, head="softmax")
+    probs = glas_tf.explain(probs_model, x, 1, grid=4, probabilities=None)
+    np.testing.assert_allclose(logits, probs, rtol=1e-5, atol=1e-9)
+    with pytest.warns(UserWarning, match="probabilities=None"):
+        glas_tf.explain(probs_model, x, 1, grid=4)  # softmax over probabilities: warned
+
+
+def test_baseline_matches_reference_and_array_baseline_equals_scalar():
+    shape = (9, 9, 3)
+    model = tiny_cnn(shape, 3, seed=8)
+    x = images(1, shape, seed=9)
+    maps = glas_tf.explain(model, x, 2, grid=3, baseline=0.5)
+    _close(maps[0], _reference_map(model, x[0], 2, (3, 3), (5.0, 3.0, 6.0), baseline=0.5))
+    np.testing.assert_allclose(glas_tf.explain(model, x, 2, grid=3, baseline=np.full(shape, 0.5, np.float32)),
+                               maps, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------ shapes and inputs
+def test_single_image_equals_its_row_of_the_batch_and_class_none_is_argmax():
+    shape = (11, 7, 3)
+    model = tiny_cnn(shape, 5, seed=1)
+    x = images(3, shape)
+    batch = glas_tf.explain(model, x, grid=3)
+    single = glas_tf.explain(model, x[1], grid=3)
+    assert single.shape == (11, 7)
+    np.testing.assert_allclose(single, batch[1], rtol=1e-6)
+    predicted = np.argmax(model(x, training=False).numpy(), axis=1)
+    np.testing.assert_allclose(batch, glas_tf.explain(model, x, list(predicted), grid=3), rtol=1e-6)
+
+
+def test_tensor_input_uint8_input_and_caller_array_unchanged():
+    shape = (8, 8, 3)
+    model = tiny_cnn(shape, 3, seed=4)
+    x8 = (images(2, shape) * 255).astype(np.uint8)
+    before = x8.copy()
+    from_uint8 = glas_tf.explain(model, x8, 0, grid=3)
+    np.testing.assert_array_equal(x8, before)
+    np.testing.assert_allclose(glas_tf.explain(model, tf.constant(x8.astype(np.float32)), 0, grid=3), from_uint8,
+                               rtol=1e-6)
+
+
+def test_masks_are_built_by_tensorflow_and_the_model_traces_once():
+    shape = (10, 10, 3)
+    model = tiny_cnn(shape, 3, seed=6)
+    seen_training = []
+
+    class Probe(keras.layers.Layer):
+        def call(self, inputs, training=None):
+            seen_training.append(training)
+            return inputs
+
+    probed = keras.Sequential([keras.Input(shape), Probe(), model])
+    seen_training.clear()  # building the Sequential called the layer symbolically
+    traces = _tf_scoring._forward.experimental_get_tracing_count()
+    # 2 * 16 + 1 = 33 rows at batch_size 10: 4 chunks of 9, the last one padded; 3 images; recursive too
+    results = glas_tf.explain(probed, images(3, shape), 1, grid=4, batch_size=10, return_result=True)
+    glas_tf.explain_recursive(probed, images(1, shape), 1, grid=4, batch_size=10)
+    assert _tf_scoring._forward.experimental_get_tracing_count() == traces + 1
+    assert seen_training and all(t is False for t in seen_training)
+    assert isinstance(results[0].saliency, tf.Tensor)  # the core ran in TensorFlow, through the shim
+    assert glas_core._array_api.namespace_of(tf.zeros(1)) is _tf_namespace
+    assert results[0].n_forward == 33
+
+
+def test_no_global_tensorflow_or_keras_state_changes():
+    shape = (8, 8, 3)
+    backend, eager, run_eagerly = keras.backend.backend(), tf.executing_eagerly(), tf.config.functions_run_eagerly()
+    glas_tf.explain(tiny_cnn(shape, 2), images(1, shape), grid=3, progress=lambda d, t: None)
+    assert (keras.backend.backend(), tf.executing_eagerly(), tf.config.functions_run_eagerly()) == \
+        (backend, eager, run_eagerly)
+    assert not hasattr(tf.constant([1.0]), "reshape")  # NumPy behaviour of tf.Tensor not switched on
+
+
+def test_progress_callable_sees_every_row_of_every_image():
+    shape = (8, 8, 3)
+    calls = []
+    glas_tf.explain(tiny_cnn(shape, 2), images(2, shape), grid=3, batch_size=8, progress=lambda d, t: calls.append((d, t)))
+    total = 2 * (2 * 9 + 1)
+    assert calls[-1] == (total, total)
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and all(t == total for _, t in calls)
+
+
+def test_recursive_and_multiscale_match_core_on_numpy():
+    shape = (12, 12, 3)
+    model = tiny_cnn(shape, 3, seed=7)
+    x = images(1, shape, seed=2)
+
+    def score_fn(batch):
+        return _np_softmax(model(np.asarray(batch, np.float32), training=False).numpy())[:, [1]]
+
+    rec = glas_tf.explain_recursive(model, x, 1, grid=4, max_iter=3)
+    core_rec = glas_core.explain_recursive(score_fn, x[0], spatial_axes=(0, 1), grid=4, max_iter=3)
+    np.testing.assert_allclose(rec[0], core_rec.to_numpy()[0], rtol=1e-4, atol=1e-6)
+    multi = glas_tf.explain_multiscale(model, x, 1, grid=4, sigmas=[3.0, 1.0])
+    assert multi.shape == (1, 2, 12, 12)
+    for j, s in enumerate([3.0, 1.0]):
+        core = glas_core.explain(score_fn, x[0], spatial_axes=(0, 1), grid=4, sigma=s).to_numpy()[0]
+        np.testing.assert_allclose(multi[0, j], core, rtol=1e-4, atol=1e-7)
+
+
+# ------------------------------------------------------------------------ errors
+@pytest.fixture(scope="module")
+def model_5():
+    return tiny_cnn((16, 16, 3), 5, seed=0)
+
+
+@pytest.mark.parametrize("bad_shape, words", [
+    ((2, 3, 16, 16), "channels-first"),
+    ((3, 16, 16), "channels-first"),
+    ((16, 16), "rank 2"),
+    ((1, 2, 16, 16, 3), "rank 5"),
+])
+def test_bad_layouts_raise(model_5, bad_shape, words):
+    with pytest.raises(GLASError, match=words) as info:
+        glas_tf.explain(model_5, np.zeros(bad_shape, np.float32))
+    assert "(N, H, W, C)" in str(info.value) or "transpose" in str(info.value)
+
+
+@pytest.mark.parametrize("class_index, words", [
+    (5, r"out of range: got \[5\].*0\.\.4"),
+    (-1, "out of range"),
+    ([0, 1, 2], "one int per image"),
+    ([0.5, 1.0], "must hold ints"),
+    (True, "bool"),
+])
+def test_bad_class_index_raises(model_5, class_index, words):
+    with pytest.raises(GLASError, match=words):
+        glas_tf.explain(model_5, images(2, (16, 16, 3)), class_index, grid=3)
+
+
+def test_bad_probabilities_and_model_outputs_raise(model_5):
+    x = images(1, (16, 16, 3))
+    with pytest.raises(GLASError, match="probabilities must be"):
+        glas_tf.explain(model_5, x, probabilities="softmx")
+    with pytest.raises(GLASError, match="returned a dict"):
+        glas_tf.explain(lambda b: {"logits": model_5(b)}, x)
+    with pytest.raises(GLASError, match=r"\(N, num_classes\)"):
+        glas_tf.explain(lambda b: tf.reshape(model_5(b), (-1, 5, 1)), x)
+    with pytest.raises(GLASError, match=r"probabilities in \[0, 1\]"):
+        glas_tf.explain(model_5, x, 0, grid=3, probabilities=None)  # logits passed as probabilities
+    with pytest.raises(GLASError, match="grid"):
+        glas_tf.explain(model_5, x, grid=0)
+    with pytest.raises(GLASError, match="single-output sigmoid model"):
+        glas_tf.explain(tiny_cnn((16, 16, 3), 1), x, 1, probabilities="sigmoid")

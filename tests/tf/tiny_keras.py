@@ -1,0 +1,48 @@
+"""Tiny Keras models with seeded weights for the TensorFlow adapter tests.
+
+TensorFlow is limited to one intra-op and one inter-op thread (the tests share 2 cores);
+this is global state of the test process only, never set by the library.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+try:  # only possible before TensorFlow's runtime starts; a later module finds it done
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+except RuntimeError:
+    pass
+
+
+def seeded(model: "keras.Model", seed: int, scale: float = 0.5) -> "keras.Model":
+    """Overwrite every weight of ``model`` with seeded normal values (no global RNG touched)."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([(scale * rng.standard_normal(w.shape)).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+def tiny_cnn(shape: tuple[int, int, int], n_classes: int, *, seed: int = 0, head: str | None = None) -> "keras.Model":
+    """Conv(4, 3x3) -> ReLU -> MaxPool(2) -> Flatten -> Dense(n_classes, head).
+
+    Flatten keeps the output position-dependent, so maps are not trivially uniform.
+    """
+    model = keras.Sequential([
+        keras.Input(shape),
+        keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(n_classes, activation=head),
+    ])
+    return seeded(model, seed)
+
+
+def images(n: int, shape: tuple[int, int, int], seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, *shape)).astype(np.float32)
