@@ -1,0 +1,142 @@
+"""Pixels for HuggingFace models: processor output in [0, 1], normalisation applied after masking.
+
+GLAS perturbs ``I * G`` (paper Eq. 1-2) where a shadow means darkness. A HuggingFace processor
+normalises with the dataset mean and std, so a masked normalised image would shade towards the
+mean colour instead. We therefore ask the processor for the resized pixels without
+normalisation (``do_normalize=False``), perturb those in [0, 1], and normalise each perturbed
+batch just before the model (:func:`normalize`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from glas_core import GLASError
+
+
+def error(argument: str, received: object, expected: str, fix: str) -> GLASError:
+    """A :class:`GLASError` in the project's message layout (what, got, how to fix)."""
+    shown = received if isinstance(received, str) else repr(received)
+    return GLASError(f"{argument} must be {expected}, got {shown}; {fix}")
+
+
+def split_processor(processor: Any, tokenizer: Any = None) -> tuple[Any, Any]:
+    """Return ``(image_processor, tokenizer)`` from a processor, or an image processor plus a tokenizer."""
+    image_processor = getattr(processor, "image_processor", None) or processor
+    tokenizer = tokenizer if tokenizer is not None else getattr(processor, "tokenizer", None)
+    if not callable(image_processor) or not hasattr(image_processor, "do_normalize"):
+        raise error("processor", type(processor).__name__,
+                    "a HuggingFace processor or image processor (with image_mean, image_std, do_normalize)",
+                    "pass AutoProcessor.from_pretrained(...) or the model's image processor")
+    return image_processor, tokenizer
+
+
+@dataclass(frozen=True)
+class PixelSpace:
+    """How a model sees pixels: channel axis, and the processor's mean and std (or none).
+
+    Attributes
+    ----------
+    mean, std : tuple of float or None
+        Per-channel normalisation applied after masking; ``None`` when the processor does not
+        normalise (``do_normalize=False``).
+    """
+
+    mean: tuple[float, ...] | None
+    std: tuple[float, ...] | None
+
+    @classmethod
+    def from_image_processor(cls, image_processor: Any) -> "PixelSpace":
+        """Read mean and std from ``image_processor``; a normalising processor without them is an error."""
+        if not getattr(image_processor, "do_normalize", False):
+            return cls(None, None)
+        mean = getattr(image_processor, "image_mean", None)
+        std = getattr(image_processor, "image_std", None)
+        if mean is None or std is None:
+            raise error("processor", f"{type(image_processor).__name__} with image_mean={mean!r}, image_std={std!r}",
+                        "an image processor with image_mean and image_std (it normalises: do_normalize=True)",
+                        "set processor.image_processor.image_mean / image_std, or do_normalize=False "
+                        "if the model takes raw [0, 1] pixels")
+        mean_t = tuple(float(m) for m in np.atleast_1d(mean))
+        std_t = tuple(float(s) for s in np.atleast_1d(std))
+        if any(s <= 0 for s in std_t):
+            raise error("processor.image_std", std_t, "positive numbers", "fix the processor's image_std")
+        return cls(mean_t, std_t)
+
+    def normalize(self, pixels: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """``(pixels - mean) / std`` on a ``(B, C, H, W)`` batch in [0, 1]; a new tensor, cast to ``dtype``."""
+        out = pixels
+        if self.mean is not None and self.std is not None:
+            shape = (1, -1, 1, 1)
+            mean = torch.tensor(self.mean, dtype=pixels.dtype, device=pixels.device).reshape(shape)
+            std = torch.tensor(self.std, dtype=pixels.dtype, device=pixels.device).reshape(shape)
+            out = (pixels - mean) / std
+        return out if dtype is None else out.to(dtype)
+
+
+def _as_array(image: Any) -> Any:
+    """PIL images pass through; tensors and arrays are checked for rank and range."""
+    if hasattr(image, "convert") and hasattr(image, "size") and not hasattr(image, "shape"):
+        return image  # PIL.Image
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    if not isinstance(image, np.ndarray):
+        raise error("image", type(image).__name__, "a PIL image, a numpy array or a torch tensor",
+                    "load the image with PIL.Image.open(...) or pass an (H, W, C) array")
+    if image.ndim != 3:
+        fix = ("explain one image at a time: pass image[0]" if image.ndim == 4 else
+               "add a channel axis, e.g. np.stack([img] * 3, axis=-1) for a grey image")
+        raise error("image", f"an array of rank {image.ndim} with shape {image.shape}",
+                    "one image of rank 3, (H, W, C) or (C, H, W)", fix)
+    if not np.all(np.isfinite(image)):
+        raise error("image", "an array with NaN or inf", "finite pixel values", "clean the image first")
+    if np.issubdtype(image.dtype, np.floating) and (image.min() < 0.0 or image.max() > 1.0):
+        raise error("image", f"a float array with values in [{image.min():.4g}, {image.max():.4g}]",
+                    "floats in [0, 1] (or uint8 in [0, 255])",
+                    "divide by 255, or pass the uint8 image")
+    return image
+
+
+def pixels_01(image_processor: Any, image: Any) -> torch.Tensor:
+    """The processor's resized pixels in [0, 1], ``(C, H, W)`` float32, before normalisation.
+
+    Parameters
+    ----------
+    image_processor : transformers image processor
+        Resizes (and crops) as the model expects; called with ``do_normalize=False``.
+    image : PIL.Image, numpy array or torch tensor
+        One image; uint8 in [0, 255] or float in [0, 1], channels first or last.
+    """
+    image = _as_array(image)
+    kwargs: dict[str, Any] = {"do_normalize": False, "return_tensors": "pt"}
+    if isinstance(image, np.ndarray) and np.issubdtype(image.dtype, np.floating):
+        kwargs["do_rescale"] = False  # already in [0, 1]
+    elif getattr(image_processor, "do_rescale", True) is False:
+        raise error("processor", "an image processor with do_rescale=False given a uint8/PIL image",
+                    "an image in the model's [0, 1] pixel range",
+                    "pass a float image in [0, 1] (e.g. np.asarray(img) / 255)")
+    pixel_values = image_processor(images=image, **kwargs)["pixel_values"]
+    pixel_values = torch.as_tensor(pixel_values)
+    if pixel_values.ndim != 4 or pixel_values.shape[0] != 1:
+        raise error("processor output", f"pixel_values of shape {tuple(pixel_values.shape)}",
+                    "one image of shape (1, C, H, W)", "pass a single image (not a video or list)")
+    pixels = pixel_values[0].to(torch.float32)
+    if pixels.shape[0] not in (1, 3, 4) and pixels.shape[-1] in (1, 3, 4):
+        pixels = pixels.permute(2, 0, 1)  # processor returned channels last
+    lo, hi = float(pixels.min()), float(pixels.max())
+    if lo < -1e-3 or hi > 1.0 + 1e-3:
+        raise error("processor output", f"pixels in [{lo:.4g}, {hi:.4g}] before normalisation",
+                    "pixels in [0, 1]", "use an image processor with do_rescale=True for uint8 images")
+    return pixels.clamp(0.0, 1.0).contiguous()
+
+
+def model_device_dtype(model: Any) -> tuple[torch.device, torch.dtype]:
+    """Device and floating dtype of a model's parameters (CPU float32 for a parameterless callable)."""
+    for p in getattr(model, "parameters", lambda: iter(()))():
+        if p.is_floating_point():
+            return p.device, p.dtype
+    return torch.device("cpu"), torch.float32
