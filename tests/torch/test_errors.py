@@ -1,0 +1,128 @@
+"""Bad input or bad model output raises GLASError naming what was received and the fix.
+
+torch runs on one thread (the machine's cores are shared): torch.set_num_threads(1) below.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from glas_adapters.torch import GLASAttribution
+from glas_core import GLASError
+
+from .models import TinyCNN, images
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def attr():
+    return GLASAttribution(TinyCNN().eval())
+
+
+@pytest.mark.parametrize("target", [5, -1, [0, 7]])
+def test_target_out_of_range(attr, target):
+    with pytest.raises(GLASError, match=r"target must be a class index in \[0, 5\).*got (5|-1|7)"):
+        attr.attribute(images(n=2), target=target, grid=2)
+
+
+def test_target_list_of_the_wrong_length(attr):
+    with pytest.raises(GLASError, match="one class per example \\(2\\), got a list of 3"):
+        attr.attribute(images(n=2), target=[0, 1, 2], grid=2)
+
+
+def test_target_none_for_a_multiclass_model(attr):
+    with pytest.raises(GLASError, match="target must be given for a model with 5 outputs"):
+        attr.attribute(images(n=1), grid=2)
+
+
+def test_float_target_refused(attr):
+    with pytest.raises(GLASError, match="integer class indices"):
+        attr.attribute(images(n=1), target=torch.tensor([1.0]), grid=2)
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 8), (8, 8), (1, 1, 1, 3, 8, 8)])
+def test_wrong_input_rank(attr, shape):
+    with pytest.raises(GLASError, match=rf"got shape \({shape[0]}, .*x.unsqueeze\(0\)"):
+        attr.attribute(torch.rand(shape), target=0, grid=2)
+
+
+def test_integer_input_refused(attr):
+    with pytest.raises(GLASError, match="floating tensor, got dtype torch.uint8"):
+        attr.attribute(torch.zeros((1, 3, 8, 8), dtype=torch.uint8), target=0, grid=2)
+
+
+def test_nan_input_refused(attr):
+    x = images(n=1)
+    x[0, 0, 2, 2] = float("nan")
+    with pytest.raises(GLASError, match="NaN"):
+        attr.attribute(x, target=0, grid=2)
+
+
+def test_model_returning_nan():
+    model = TinyCNN().eval()
+
+    def nan_on_dark_inputs(b):
+        out = model(b)
+        # NaN only for perturbed rows (masked inputs are darker than the clean one).
+        dark = b.flatten(1).mean(1) < 0.45
+        return torch.where(dark[:, None], torch.full_like(out, float("nan")), out)
+
+    with pytest.raises(GLASError, match="non-finite"):
+        GLASAttribution(nan_on_dark_inputs).attribute(images(n=1), target=0, grid=2)
+
+
+@pytest.mark.parametrize("bad", ["3d", "rows", "not_a_tensor"])
+def test_logits_of_the_wrong_shape(bad):
+    model = TinyCNN().eval()
+
+    def wrong(b):
+        out = model(b)
+        if bad == "3d":
+            return out[:, None, :].expand(-1, 2, -1)
+        if bad == "rows":
+            return out[:1]
+        return out.tolist()
+
+    with pytest.raises(GLASError, match="forward_func output must"):
+        GLASAttribution(wrong).attribute(images(n=2), target=0, grid=2)
+
+
+def test_softmax_over_a_single_output_is_refused():
+    model = TinyCNN().eval()
+    with pytest.raises(GLASError, match="softmax over one value is always 1"):
+        GLASAttribution(lambda b: model(b)[:, :1]).attribute(images(n=1), target=0, grid=2)
+
+
+def test_logits_with_probabilities_none_are_refused(attr):
+    with pytest.raises(GLASError, match="probabilities in \\[0, 1\\]"):
+        attr.attribute(images(n=1), target=0, grid=2, probabilities=None)
+
+
+def test_bad_settings(attr):
+    x = images(n=1)
+    with pytest.raises(GLASError, match="perturbations_per_eval must be a positive int, got 0"):
+        attr.attribute(x, target=0, grid=2, perturbations_per_eval=0)
+    with pytest.raises(GLASError, match="probabilities must be 'softmax', 'sigmoid', None or a callable"):
+        attr.attribute(x, target=0, grid=2, probabilities="relu")
+    with pytest.raises(GLASError, match="grid"):
+        attr.attribute(x, target=0, grid=0)
+
+
+def test_additional_forward_args_without_one_row_per_example(attr):
+    with pytest.raises(GLASError, match=r"additional_forward_args\[0\] must have 2 rows"):
+        GLASAttribution(lambda b, extra: TinyCNN()(b) + extra).attribute(
+            images(n=2), target=0, additional_forward_args=torch.zeros(3, 5), grid=2)
+
+
+def test_baselines_of_the_wrong_shape(attr):
+    with pytest.raises(GLASError, match="baselines must have 1 or 2 rows"):
+        attr.attribute(images(n=2), target=0, grid=2, baselines=torch.zeros(3, 3, 8, 8))
+    with pytest.raises(GLASError, match="broadcastable to one example"):
+        attr.attribute(images(n=2), target=0, grid=2, baselines=torch.zeros(3, 5, 5))
+
+
+def test_tuple_with_mismatched_batch(attr):
+    with pytest.raises(GLASError, match=r"inputs\[1\] must have 2 rows"):
+        attr.attribute((images(n=2), torch.zeros(3, 4)), target=0, grid=2)
