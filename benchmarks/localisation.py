@@ -1,0 +1,107 @@
+"""Table 2 of the GLAS paper on synthetic data with boxes and part masks, measured in one run.
+
+GLAS (fusion, light, shadow, and a small sigma), RISE (N = 4000 and N = 450), Grad-CAM,
+Occlusion and KernelSHAP explain the ground-truth class of the same test images with the same
+small CNN (trained once on CPU and cached, see ``_bench_common.py``). Columns: pointing game
+(paper rule) on the object box, PT on small objects (box < 1/4 of the image), pointing game on
+the discriminative part, relevance mass in the part, deletion AUC (zeros substrate), forward
+passes and milliseconds per image, and the time relative to GLAS fusion.
+
+    python benchmarks/localisation.py                 # the full run (docs/benchmarks.md)
+    python benchmarks/localisation.py --quick         # a smoke run on a handful of images
+
+torch runs with one thread (``torch.set_num_threads(1)``): the machine is shared and
+single-thread timings compare the methods fairly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench_common as B  # noqa: E402
+
+from glas_core import metrics as M  # noqa: E402
+
+
+def build_methods(quick: bool, small_sigma: float) -> list[B.Method]:
+    rise_big, rise_small, shap = (400, 100, 60) if quick else (4000, 450, 450)
+    return [
+        B.glas_method("GLAS (fusion)"),
+        B.glas_method("GLAS (light)", mode="light"),
+        B.glas_method("GLAS (shadow)", mode="shadow"),
+        B.glas_method(f"GLAS (fusion, sigma={small_sigma:g})", sigma=small_sigma),
+        B.rise_method(f"RISE-{rise_big}", rise_big),
+        B.rise_method(f"RISE-{rise_small}", rise_small),
+        B.gradcam_method(lambda m: m.inner[B.GRADCAM_LAYER_INDEX]),
+        B.occlusion_method(window=8, stride=4),
+        B.kernelshap_method(shap),
+    ]
+
+
+def evaluate(methods, runs, samples, model, *, deletion_step: int) -> list[list]:
+    boxes = [np.any([M.box_to_mask(b, s.part_mask.shape) for b in s.boxes], axis=0) for s in samples]
+    small = np.array([M.is_small(b) for b in boxes])
+    f = B.numpy_model(model)
+    images = [s.image for s in samples]
+    targets = [s.label for s in samples]
+    glas_ms = 1000 * np.mean(runs[methods[0].name].seconds)
+    rows = []
+    for m in methods:
+        r = runs[m.name]
+        pt = M.pointing_game(r.maps, boxes)
+        pt_small = M.pointing_game([s for s, k in zip(r.maps, small) if k], [b for b, k in zip(boxes, small) if k])
+        part = M.pointing_game(r.maps, [s.part_mask for s in samples])
+        mass = np.mean([M.relevance_mass(s, smp.part_mask) for s, smp in zip(r.maps, samples)])
+        mass_box = np.mean([M.relevance_mass(s, b) for s, b in zip(r.maps, boxes)])
+        auc, _, _ = M.deletion_auc(f, images, r.maps, targets, step=deletion_step, substrate="zeros", batch_size=64)
+        ms = 1000 * np.mean(r.seconds)
+        rows.append([m.name, pt.accuracy, pt_small.accuracy, part.accuracy, float(mass), float(mass_box), auc,
+                     int(np.mean(r.forwards)), f"{ms:.0f}", f"{ms / glas_ms:.2f}x"])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> str:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n-images", type=int, default=None, help="test images (default 100, quick 6)")
+    p.add_argument("--quick", action="store_true", help="tiny training, few images, fewer RISE masks")
+    p.add_argument("--small-sigma", type=float, default=1.0, help="sigma (grid cells) of the small-sigma GLAS row")
+    p.add_argument("--cache-dir", type=Path, default=None, help="where the trained CNN is cached")
+    p.add_argument("--seed", type=int, default=12345, help="seed of the test images")
+    args = p.parse_args(argv)
+    torch = B.setup_torch()
+    n = args.n_images or (6 if args.quick else 100)
+    config = B.QUICK_TRAIN if args.quick else B.TrainConfig()
+    model = B.train_or_load(config, args.cache_dir)
+    samples = B.make_dataset(n, args.seed, size=config.size)
+    methods = build_methods(args.quick, args.small_sigma)
+    runs = B.run_methods(methods, model, [s.image for s in samples], [s.label for s in samples])
+    rows = evaluate(methods, runs, samples, model, deletion_step=config.size * config.size // 32)
+    n_small = sum(M.is_small(np.any([M.box_to_mask(b, s.part_mask.shape) for b in s.boxes], axis=0))
+                  for s in samples)
+    out = [
+        f"Localisation (Table 2 shape): {n} synthetic {config.size}x{config.size} test images "
+        f"({n_small} small), CNN test accuracy {B.accuracy(model, samples):.3f}",
+        f"machine: {B.machine_line()}",
+        "",
+        B.markdown_table(
+            ["method", "PT", "PT-small", "part hit", "mass in part", "mass in box", "deletion AUC",
+             "forwards/img", "ms/img", "time vs GLAS"],
+            rows),
+        "",
+        *[f"- {m.name}: {m.note}" for m in methods],
+        "PT / PT-small / part hit: pointing game, paper rule (T > 0.95, centroid of the biggest blob); "
+        "deletion AUC: zeros substrate, lower is better; mass: share of positive saliency.",
+    ]
+    text = "\n".join(out)
+    print(text)
+    del torch
+    return text
+
+
+if __name__ == "__main__":
+    main()
