@@ -191,6 +191,25 @@ def _class_index_from_targets(targets: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------ TensorBoard
+#: TensorBoard tag of the overlays written by :class:`GLASCallback`
+SUMMARY_TAG = "GLAS"
+
+
+def write_image_summary(tag: str, image: np.ndarray, step: int) -> None:
+    """Write one uint8 RGB image to the default summary writer, readable by TensorBoard's Images tab.
+
+    This is the record ``tf.summary.image`` writes (a string tensor ``[width, height, png]`` with
+    the ``images`` plugin metadata), made with TensorFlow alone: ``tf.summary.image`` needs the
+    ``tensorboard`` package, which TensorFlow 2.21 no longer installs.
+    """
+    tf = _tf_scoring.tf
+    metadata = tf.compat.v1.SummaryMetadata(display_name=tag, summary_description="GLAS saliency overlays")
+    metadata.plugin_data.plugin_name = "images"
+    height, width = image.shape[:2]
+    tensor = tf.stack([tf.constant(str(width)), tf.constant(str(height)), tf.io.encode_png(image)])
+    tf.summary.write(tag, tensor, step=step, metadata=metadata)
+
+
 class GLASCallback(keras.callbacks.Callback):
     """Write GLAS overlay grids of ``validation_data`` to TensorBoard during ``fit``.
 
@@ -201,7 +220,8 @@ class GLASCallback(keras.callbacks.Callback):
     class_index
         Class(es) to explain, as in :func:`glas_adapters.tf.explain`; None for the predicted ones.
     log_dir
-        TensorBoard log directory; images go under the tag ``"GLAS"`` at step ``epoch``.
+        TensorBoard log directory; images go under the tag ``"GLAS"`` at step ``epoch``
+        (the tensorboard package is not needed to write them).
     every_n_epochs
         Write after every n-th epoch (epochs n - 1, 2n - 1, ... counted from 0).
     **glas_kwargs
@@ -231,7 +251,7 @@ class GLASCallback(keras.callbacks.Callback):
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         with self._writer.as_default():
-            tf.summary.image("GLAS", grid[None], step=epoch)
+            write_image_summary(SUMMARY_TAG, grid, step=epoch)
         self._writer.flush()
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
