@@ -127,17 +127,21 @@ def batch(rng: np.random.Generator, n: int, tokenizer: Any) -> tuple[torch.Tenso
     return (pixels - 0.5) / 0.5, labels
 
 
-def _cache_dir(steps: int, seed: int) -> Path:
+def _cache_dir(steps: int, seed: int, batch_size: int, lr: float) -> Path:
     import transformers
 
-    key = json.dumps([TRAIN_VERSION, steps, seed, IMAGE_SIZE, RADIUS, WORDS, transformers.__version__,
+    key = json.dumps([TRAIN_VERSION, steps, seed, batch_size, lr, IMAGE_SIZE, RADIUS, WORDS, transformers.__version__,
                       torch.__version__.split("+")[0]])
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     return Path(tempfile.gettempdir()) / f"glas-hf-captioner-{digest}"
 
 
-def train_captioner(steps: int = 700, seed: int = 0, batch_size: int = 48, log: Any = None) -> tuple[Any, Any, Any]:
+def train_captioner(steps: int = 1000, seed: int = 0, batch_size: int = 48, lr: float = 3e-3,
+                    log: Any = None) -> tuple[Any, Any, Any]:
     """Train (or load from the temp-dir cache) the toy captioner.
+
+    1000 steps take about 1.5 minutes on one free CPU thread (longer on a busy machine); every
+    later call loads the cached weights in a second.
 
     Returns
     -------
@@ -147,14 +151,14 @@ def train_captioner(steps: int = 700, seed: int = 0, batch_size: int = 48, log: 
     tokenizer = make_tokenizer()
     processor = make_image_processor()
     model = make_model(tokenizer, seed=seed)
-    cache = _cache_dir(steps, seed)
+    cache = _cache_dir(steps, seed, batch_size, lr)
     weights = cache / "model.pt"
     if weights.exists():
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         return model.eval(), processor, tokenizer
     rng = np.random.default_rng(seed)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
     model.train()
     for step in range(steps):
         pixel_values, labels = batch(rng, batch_size, tokenizer)
