@@ -102,28 +102,15 @@ class CaptionExplanation:
     image: np.ndarray
     result: Any
 
-    def plot(self, *, cols: int = 4, alpha: float = 0.5, cmap: str = "jet") -> Any:
-        """One overlay per word, the word (and its probability) as the title; returns a matplotlib Figure."""
-        import matplotlib
-        from matplotlib.figure import Figure
+    def plot(self, *, cols: int = 4, alpha: float | None = None, cmap: str | None = None) -> Any:
+        """The image, then one overlay per word titled with the word (paper Figure 11).
 
-        del matplotlib  # only checks that matplotlib is installed before building the figure
-        n = len(self.words)
-        cols = max(1, min(cols, n))
-        rows = -(-n // cols)
-        fig = Figure(figsize=(2.6 * cols, 2.8 * rows))
-        for i, word in enumerate(self.words):
-            ax = fig.add_subplot(rows, cols, i + 1)
-            heat = self.maps[i]
-            span = float(heat.max() - heat.min())
-            heat = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
-            ax.imshow(np.clip(self.image, 0, 1).squeeze())
-            ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=0.0, vmax=1.0)
-            ax.set_title(f"{word} ({self.word_probs[i]:.2f})")
-            ax.axis("off")
-        fig.suptitle(self.caption)
-        fig.tight_layout()
-        return fig
+        Returns a matplotlib ``Figure`` (drawn with :func:`glas_core.viz.caption_words`; never shown).
+        """
+        from glas_core import viz
+
+        style = {k: v for k, v in (("alpha", alpha), ("cmap", cmap)) if v is not None}
+        return viz.caption_words(self.image, self.words, self.maps, caption=self.caption, ncols=cols, **style)
 
 
 class CaptionExplainer:

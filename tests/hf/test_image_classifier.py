@@ -1,0 +1,76 @@
+"""HFImageClassifier: HF image classifiers take raw [0, 1] pixels in GLASAttribution and explain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import glas_core
+from glas_core import GLASError
+from glas_adapters.hf import HFImageClassifier
+
+from .conftest import MEAN, SIZE, STD
+
+
+@pytest.fixture(scope="module")
+def classifier(image_processor):
+    import transformers
+
+    config = transformers.ViTConfig(image_size=SIZE, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                                    num_attention_heads=4, intermediate_size=37, num_labels=5)
+    torch.manual_seed(4)
+    model = transformers.ViTForImageClassification(config).eval()
+    return model, HFImageClassifier(model, image_processor)
+
+
+def reference_score(model, target):
+    """Independent score: normalise with the processor's mean/std by hand, then softmax."""
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+
+    @torch.no_grad()
+    def score(batch):
+        return torch.softmax(model(pixel_values=(batch - mean) / std).logits, -1)[:, [target]]
+
+    return score
+
+
+def test_logits_match_the_processor_pipeline(classifier, image_processor, image):
+    model, clf = classifier
+    x = clf.prepare(image)
+    assert x.shape == (3, SIZE, SIZE) and float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    with torch.no_grad():
+        ours = clf(x[None])
+        theirs = model(pixel_values=image_processor(images=image, return_tensors="pt")["pixel_values"]).logits
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
+def test_glas_attribution_takes_raw_pixels(classifier, image):
+    from glas_adapters.torch import GLASAttribution
+
+    model, clf = classifier
+    x = clf.prepare(image)[None]
+    maps = GLASAttribution(clf).attribute(x, target=2, grid=3, sigma=1.0, perturbations_per_eval=7)
+    expected = glas_core.explain(reference_score(model, 2), x[0], grid=3, sigma=1.0).to_numpy()[0]
+    assert maps.shape == x.shape
+    np.testing.assert_allclose(maps[0, 0].detach().numpy(), expected, rtol=1e-4, atol=1e-7)
+
+
+def test_functional_explain_and_score_fn(classifier, image):
+    from glas_adapters import torch as glas_torch
+
+    model, clf = classifier
+    x = clf.prepare(image)
+    both = glas_torch.explain(clf, x, targets=[1, 3], grid=3, sigma=1.0)
+    ours = glas_core.explain(clf.score_fn([1, 3]), x, grid=3, sigma=1.0).to_numpy()
+    for column, target in enumerate([1, 3]):
+        expected = glas_core.explain(reference_score(model, target), x, grid=3, sigma=1.0).to_numpy()[0]
+        np.testing.assert_allclose(glas_core.to_numpy(both.saliency)[column], expected, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(ours[column], expected, rtol=1e-4, atol=1e-7)
+
+
+def test_unbatched_pixels_are_an_error(classifier, image):
+    _, clf = classifier
+    with pytest.raises(GLASError, match="batch"):
+        clf(clf.prepare(image))
