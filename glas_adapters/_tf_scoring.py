@@ -150,12 +150,19 @@ class Scorer:
         return np.asarray(outputs)[:rows]
 
     def clean_outputs(self, images: Any, chunk: int) -> np.ndarray:
-        """Raw outputs ``(N, K)`` of the unperturbed images, as NumPy, checked."""
+        """Raw outputs ``(N, K)`` of the unperturbed images, as NumPy, checked.
+
+        Run on ``min(N, chunk)`` rows per call without padding: padding N images up to the
+        sweep's chunk would cost a whole chunk of forward passes per call (one more trace
+        for the shape ``min(N, chunk)`` is cheaper).
+        """
         from glas_adapters._tf_inputs import check_outputs
 
         parts = []
-        for start in range(0, int(images.shape[0]), chunk):
-            out = self._raw(images[start:start + chunk], chunk)
+        n = int(images.shape[0])
+        rows = min(n, chunk)
+        for start in range(0, n, rows):
+            out = self._raw(images[start:start + rows], rows)
             parts.append(out.numpy() if hasattr(out, "numpy") else np.asarray(out))
         return check_outputs(np.concatenate(parts, axis=0), int(images.shape[0]))
 

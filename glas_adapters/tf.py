@@ -223,10 +223,7 @@ class _Run:
         self.spatial = (int(batch_shape[1]), int(batch_shape[2]))
 
     def targets(self, class_index: Any, chunk: int) -> list[int]:
-        """One class per image: checked against the model's outputs on the clean images.
-
-        The clean pass uses the sweep's chunk size, so it shares the sweep's trace.
-        """
+        """One class per image: checked against the model's outputs on the clean images."""
         clean = self.scorer.clean_outputs(self.batch, chunk)
         self.scorer.warn_if_already_probabilities(clean)
         predicted = np.argmax(self.scorer.probabilities_of(clean), axis=1)

@@ -123,10 +123,13 @@ def test_masks_are_built_by_tensorflow_and_the_model_traces_once():
     probed = keras.Sequential([keras.Input(shape), Probe(), model])
     seen_training.clear()  # building the Sequential called the layer symbolically
     traces = _tf_scoring._forward.experimental_get_tracing_count()
-    # 2 * 16 + 1 = 33 rows at batch_size 10: 4 chunks of 9, the last one padded; 3 images; recursive too
+    # 2 * 16 + 1 = 33 rows at batch_size 10: 4 chunks of 9, the last one padded, for each of 3 images
     results = glas_tf.explain(probed, images(3, shape), 1, grid=4, batch_size=10, return_result=True)
-    glas_tf.explain_recursive(probed, images(1, shape), 1, grid=4, batch_size=10)
-    assert _tf_scoring._forward.experimental_get_tracing_count() == traces + 1
+    # two traces: the clean pass over the 3 images (3 rows) and the sweep's chunk (9 rows)
+    assert _tf_scoring._forward.experimental_get_tracing_count() == traces + 2
+    glas_tf.explain(probed, images(3, shape, seed=5), 0, grid=4, batch_size=10)
+    glas_tf.explain_recursive(probed, images(3, shape), 1, grid=4, batch_size=10, max_iter=2)
+    assert _tf_scoring._forward.experimental_get_tracing_count() == traces + 2  # no retracing
     assert seen_training and all(t is False for t in seen_training)
     assert isinstance(results[0].saliency, tf.Tensor)  # the core ran in TensorFlow, through the shim
     assert glas_core._array_api.namespace_of(tf.zeros(1)) is _tf_namespace
