@@ -114,3 +114,22 @@ def test_to_visualization_is_hwc_numpy_of_the_same_values():
     assert to_visualization(np.ones((5, 6))).shape == (5, 6, 1)
     with pytest.raises(glas_core.GLASError, match="maps\\[0\\]"):
         to_visualization(torch.zeros(2, 3, 4, 4))
+
+
+def test_single_example_with_additional_args_and_tuple_inputs(model):
+    x = images(n=1)[0]
+    bias = torch.tensor([[0.0, 1.0, 0.0, -1.0, 0.5]])  # one row: the batch axis of one example
+
+    def with_bias(b, extra):
+        return model(b) + extra
+
+    res = glas_torch.explain(with_bias, x, [1, 3], additional_forward_args=(bias,), grid=4)
+    expected = glas_core.explain(softmax_columns(lambda b: model(b) + bias, [1, 3]), x, grid=4)
+    torch.testing.assert_close(res.saliency, expected.saliency, rtol=1e-6, atol=1e-9)
+
+    def two(a, b):
+        return model(torch.cat([a, b], dim=1))
+
+    split = glas_torch.explain(two, (x[:1], x[1:]), [1, 3], grid=4)
+    torch.testing.assert_close(split.saliency, glas_torch.explain(model, x, [1, 3], grid=4).saliency,
+                               rtol=1e-6, atol=1e-9)
