@@ -103,3 +103,12 @@ def test_plot_draws_one_titled_panel_per_word(families, image_processor, image):
     fig = exp.plot(cols=3)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["image", *exp.words]
+
+
+def test_progress_true_draws_a_bar(families, image_processor, image, capsys):
+    pytest.importorskip("tqdm")
+    model, tokenizer, caption = families["git"]
+    exp = CaptionExplainer(model, image_processor, tokenizer=tokenizer).explain(image, caption, grid=2,
+                                                                               progress=True)
+    assert exp.result.n_forward == 9
+    assert "9/9" in capsys.readouterr().err
