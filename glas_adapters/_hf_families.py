@@ -185,7 +185,8 @@ class BlipFamily(Family):
         return CaptionTokens(torch.tensor([self._bos()]), _trim(sequence[1:], stop, self._pad_id()))
 
     def logits(self, pixel_values, text_ids, keep, extra):
-        return self.model(pixel_values=pixel_values, input_ids=text_ids, logits_to_keep=keep, **extra).logits
+        kwargs = {"logits_to_keep": keep} if _accepts(self.model.forward, "logits_to_keep") else {}
+        return self.model(pixel_values=pixel_values, input_ids=text_ids, **kwargs, **extra).logits
 
 
 class ImageTextToTextFamily(Family):
