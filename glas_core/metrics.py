@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 PointingRule = Literal["paper", "argmax", "torchray"]
-Substrate = "str | np.ndarray"
 DEFAULT_IOU_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
