@@ -407,3 +407,42 @@ def machine_line() -> str:
 
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch "
             f"{torch.__version__} with {torch.get_num_threads()} thread(s), {time.strftime('%Y-%m-%d')}")
+
+
+def save_panel(path: Path, images: list[np.ndarray], runs: dict[str, MethodRun], boxes: list, *,
+               part_masks: list[np.ndarray] | None = None, max_images: int = 4, title: str = "") -> None:
+    """Images (rows) by methods (columns): the map over the image, boxes in green, parts in white,
+    the pointing-game point (paper rule) as an x."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from glas_core import metrics as M
+
+    names = list(runs)
+    n = min(max_images, len(images))
+    fig, axes = plt.subplots(n, len(names) + 1, figsize=(1.6 * (len(names) + 1), 1.6 * n), squeeze=False)
+    for i in range(n):
+        rgb = np.asarray(images[i]).transpose(1, 2, 0)
+        for j, ax in enumerate(axes[i]):
+            ax.imshow(rgb)
+            if j:
+                s = runs[names[j - 1]].maps[i]
+                ax.imshow((s - s.min()) / max(s.max() - s.min(), 1e-12), cmap="jet", alpha=0.5)
+                r, c = M.pointing_point(s)
+                ax.plot(c, r, marker="x", color="white", ms=6, mew=2)
+                if i == 0:
+                    ax.set_title(names[j - 1], fontsize=6)
+            for x0, y0, x1, y1 in boxes[i]:
+                ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="lime", lw=0.8))
+            if part_masks is not None:
+                ax.contour(part_masks[i], levels=[0.5], colors="white", linewidths=0.6)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--small-sigma", type=float, default=1.0, help="sigma (grid cells) of the small-sigma GLAS row")
     p.add_argument("--cache-dir", type=Path, default=None, help="where the trained CNN is cached")
     p.add_argument("--seed", type=int, default=12345, help="seed of the test images")
+    p.add_argument("--figure", type=Path, default=None, help="save maps of the first 4 images side by side")
     args = p.parse_args(argv)
     torch = B.setup_torch()
     n = args.n_images or (6 if args.quick else 100)
@@ -97,6 +98,11 @@ def main(argv: list[str] | None = None) -> str:
         "PT / PT-small / part hit: pointing game, paper rule (T > 0.95, centroid of the biggest blob); "
         "deletion AUC: zeros substrate, lower is better; mass: share of positive saliency.",
     ]
+    if args.figure:
+        B.save_panel(args.figure, [s.image for s in samples], runs, [s.boxes for s in samples],
+                     part_masks=[s.part_mask for s in samples],
+                     title="synthetic test images: boxes (green), discriminative parts (white), pointing point (x)")
+        out.append(f"figure: {args.figure}")
     text = "\n".join(out)
     print(text)
     del torch

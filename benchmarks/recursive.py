@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--n-images", type=int, default=None, help="two-instance test images (default 40, quick 3)")
     p.add_argument("--quick", action="store_true", help="tiny training, few images")
     p.add_argument("--max-iter", type=int, default=5)
+    p.add_argument("--sigma", type=float, default=None, help="sigma in grid cells (default (5, 3, 6))")
     p.add_argument("--cache-dir", type=Path, default=None)
     p.add_argument("--seed", type=int, default=4242)
     args = p.parse_args(argv)
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> str:
     for s in samples:
         x = torch.from_numpy(s.image)
         t0 = time.perf_counter()
-        res = glas_core.explain_recursive(B.probability_fn(model, s.label), x, max_iter=args.max_iter)
+        res = glas_core.explain_recursive(B.probability_fn(model, s.label), x, max_iter=args.max_iter,
+                                          sigma=args.sigma)
         seconds.append(time.perf_counter() - t0)
         forwards.append(res.n_forward)
         maps = [glas_core.to_numpy(it.saliency).astype(np.float64) for it in res.iterations[0]]
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> str:
             for key in by_iter]
     text = "\n".join([
         f"Recursive GLAS (Table 3 shape): {n} synthetic two-instance {config.size}x{config.size} images, "
-        f"CNN accuracy on them {B.accuracy(model, samples):.3f}",
+        f"CNN accuracy on them {B.accuracy(model, samples):.3f}, sigma "
+        f"{'(5, 3, 6)' if args.sigma is None else args.sigma} grid cells, k = 15",
         f"machine: {B.machine_line()}",
         "",
         B.markdown_table(["iteration"] + [f"IoU@{t}" for t in THRESHOLDS] + ["both found"], rows),
