@@ -1,0 +1,212 @@
+"""glas_core.viz: figures are pyplot-free, draw the right data in the right place, and refuse bad input.
+
+Geometry is checked on the rendered pixels: a map's hot cell must come out red (jet's top)
+exactly where it lies on the image, including when the map is smaller than the image.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from matplotlib.figure import Figure  # noqa: E402
+
+import glas_core  # noqa: E402
+from glas_core import GLASError, viz  # noqa: E402
+
+
+def _render(fig: Figure) -> np.ndarray:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float64) / 255.0
+
+
+def _pixel_at(fig: Figure, rgb: np.ndarray, ax, x: float, y: float) -> np.ndarray:
+    """Rendered colour at data coordinates (x, y) of ``ax``."""
+    dx, dy = ax.transData.transform((x, y))
+    height = rgb.shape[0]
+    return rgb[int(round(height - dy)), int(round(dx))]
+
+
+def _is_red(c: np.ndarray) -> bool:
+    return c[0] > c[2] + 0.2  # jet's upper half (orange to dark red) blended 50% over black
+
+
+def _is_blue(c: np.ndarray) -> bool:
+    return c[2] > c[0] + 0.1  # jet's lower part (dark blue to cyan) over black
+
+
+def test_importing_glas_core_does_not_import_matplotlib():
+    code = "import sys, glas_core, glas_core.viz; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_figures_never_touch_pyplot():
+    code = ("import sys, numpy as np; from glas_core import viz; "
+            "img = np.zeros((20, 30, 3)); m = np.random.default_rng(0).random((5, 5)); "
+            "figs = [viz.overlay(img, m), viz.multiscale_strip(img, np.stack([m, m])), "
+            "viz.caption_words(img, ['a'], m[None]), viz.recursive_iterations(img, [m, m]), "
+            "viz.volume_slices(np.ones((4, 5, 6)), np.random.default_rng(1).random((4, 5, 6))), "
+            "viz.region_ranking(['a', 'b'], [1.0, 2.0])]; "
+            "print('matplotlib.pyplot' in sys.modules, all(type(f).__name__ == 'Figure' for f in figs))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False True"
+
+
+@pytest.mark.parametrize("map_shape", [(40, 60), (8, 12)])
+def test_overlay_puts_the_hot_cell_where_it_is_on_the_image(map_shape):
+    image = np.zeros((40, 60, 3))
+    heat = np.zeros(map_shape)
+    rows, cols = map_shape
+    heat[rows // 4, 3 * cols // 4] = 1.0           # hot cell: top right quadrant
+    fig = viz.overlay(image, heat)
+    ax = fig.axes[0]
+    rgb = _render(fig)
+    # centre of the hot cell in image pixel coordinates: cells are 40/rows by 60/cols pixels
+    cy = (rows // 4 + 0.5) * 40 / rows - 0.5
+    cx = (3 * cols // 4 + 0.5) * 60 / cols - 0.5
+    assert _is_red(_pixel_at(fig, rgb, ax, cx, cy))
+    assert _is_blue(_pixel_at(fig, rgb, ax, 60 - 1 - cx, 40 - 1 - cy))  # mirrored point is cold
+
+
+def test_overlay_accepts_channels_first_uint8_and_grey_images():
+    heat = np.zeros((10, 10))
+    heat[2, 2] = 1.0
+    for image in (np.zeros((3, 10, 10), dtype=np.uint8), np.zeros((10, 10)), np.zeros((10, 10, 1), np.float32)):
+        fig = viz.overlay(image, heat)
+        rgb = _render(fig)
+        assert _is_red(_pixel_at(fig, rgb, fig.axes[0], 2, 2))
+
+
+def test_display_image_conversions_are_exact():
+    u8 = np.array([[[0, 51, 255]]], dtype=np.uint8)
+    np.testing.assert_allclose(viz.as_display_image(u8), [[[0.0, 0.2, 1.0]]])
+    u16 = np.array([[65535, 0]], dtype=np.uint16)
+    np.testing.assert_allclose(viz.as_display_image(u16), [[[1, 1, 1], [0, 0, 0]]])
+    normalised = np.array([[[-2.0, 0.0, 2.0]]])            # out of [0, 1]: min-max rescaled
+    np.testing.assert_allclose(viz.as_display_image(normalised), [[[0.0, 0.5, 1.0]]])
+    chw = np.zeros((3, 4, 5))
+    chw[0] = 1.0
+    out = viz.as_display_image(chw)
+    assert out.shape == (4, 5, 3) and np.all(out[..., 0] == 1.0) and np.all(out[..., 1:] == 0.0)
+
+
+def test_multiscale_strip_layout_and_data():
+    image = np.zeros((16, 16, 3))
+    maps = np.random.default_rng(0).random((2, 3, 16, 16))   # 2 targets x 3 scales
+    fig = viz.multiscale_strip(image, maps, scale_labels=["s5", "s3", "s1"], row_labels=["cat", "dog"])
+    axes = fig.axes
+    assert len(axes) == 2 * 4
+    assert [a.get_title() for a in axes[:4]] == ["cat", "s5", "s3", "s1"]
+    assert axes[4].get_title() == "dog"
+    # the heat layer of row 1, scale 2 is that map, min-max normalised
+    m = maps[1, 2]
+    np.testing.assert_allclose(axes[7].images[1].get_array(), (m - m.min()) / (m.max() - m.min()))
+
+
+def test_multiscale_strip_takes_explain_multiscale_results():
+    x = np.zeros((1, 12, 12))
+    x[0, 2:4, 8:10] = 1.0
+
+    def score_fn(batch):
+        return np.stack([batch[:, 0, 2:4, 8:10].mean(axis=(1, 2)), batch[:, 0].mean(axis=(1, 2))], axis=1)
+
+    results = glas_core.explain_multiscale(score_fn, x, sigmas=[2.0, 1.0], grid=6)
+    fig = viz.multiscale_strip(x, results)
+    assert len(fig.axes) == 2 * 3                              # 2 targets x (image + 2 scales)
+    first = results[1].to_numpy()[0]
+    np.testing.assert_allclose(fig.axes[2].images[1].get_array(),
+                               (first - first.min()) / (first.max() - first.min()), rtol=1e-6)
+
+
+def test_recursive_iterations_draws_every_iteration_and_the_sum():
+    x = np.zeros((1, 24, 24))
+    x[0, 3:6, 3:6] = 1.0
+    x[0, 17:20, 17:20] = 1.0
+
+    def score_fn(batch):
+        a = batch[:, 0, 3:6, 3:6].mean(axis=(1, 2))
+        b = batch[:, 0, 17:20, 17:20].mean(axis=(1, 2))
+        return (0.5 * (a + b))[:, None]
+
+    res = glas_core.explain_recursive(score_fn, x, grid=8, sigma=1.0, max_iter=3)
+    n_iter = len(res.iterations[0])
+    fig = viz.recursive_iterations(x, res, title="rglas")
+    titles = [a.get_title() for a in fig.axes]
+    assert titles == ["image"] + [f"iteration {i + 1}" for i in range(n_iter)] + ["accumulated"]
+    acc = res.to_numpy()[0]
+    np.testing.assert_allclose(fig.axes[-1].images[1].get_array(), (acc - acc.min()) / (acc.max() - acc.min()),
+                               rtol=1e-6)
+    with pytest.raises(GLASError, match="target"):
+        viz.recursive_iterations(x, res, target=1)
+
+
+def test_caption_words_titles_and_shape_checks():
+    image = np.zeros((8, 8, 3))
+    maps = np.random.default_rng(0).random((3, 8, 8))
+    fig = viz.caption_words(image, ["a", "red", "circle"], maps, ncols=2)
+    titles = [a.get_title() for a in fig.axes if a.get_title()]
+    assert titles == ["image", "a", "red", "circle"]
+    assert fig._suptitle.get_text() == "a red circle"
+    with pytest.raises(GLASError, match="number of words"):
+        viz.caption_words(image, ["a", "red"], maps)
+
+
+def test_volume_slices_cut_through_the_peak():
+    rng = np.random.default_rng(0)
+    volume = rng.random((6, 7, 8))
+    sal = np.zeros((6, 7, 8))
+    sal[2, 5, 1] = 1.0
+    fig = viz.volume_slices(volume, sal[None])
+    axes = fig.axes
+    assert [a.get_title() for a in axes] == ["axial (d=2)", "coronal (h=5)", "sagittal (w=1)"]
+    vn = (volume - volume.min()) / (volume.max() - volume.min())
+    np.testing.assert_allclose(axes[0].images[0].get_array(), vn[2])
+    np.testing.assert_allclose(axes[1].images[0].get_array(), vn[:, 5])
+    np.testing.assert_allclose(axes[2].images[0].get_array(), vn[:, :, 1])
+    np.testing.assert_allclose(axes[2].images[1].get_array(), sal[:, :, 1])
+    fig = viz.volume_slices(volume, sal, index=(0, 0, 0))
+    assert fig.axes[0].get_title() == "axial (d=0)"
+    with pytest.raises(GLASError, match="same shape"):
+        viz.volume_slices(volume, sal[:, :, :4])
+    with pytest.raises(GLASError, match="index"):
+        viz.volume_slices(volume, sal, index=(6, 0, 0))
+
+
+def test_region_ranking_orders_bars_by_score():
+    names = ["hippocampus", "amygdala", "cortex", "thalamus"]
+    scores = np.array([0.2, 0.9, 0.1, 0.5])
+    fig = viz.region_ranking(names, scores, top=3)
+    ax = fig.axes[0]
+    bars = sorted(ax.patches, key=lambda p: -p.get_y())      # top row first
+    np.testing.assert_allclose([b.get_width() for b in bars], [0.9, 0.5, 0.2])
+    labels = {t.get_position()[1]: t.get_text() for t in ax.get_yticklabels()}
+    assert [labels[p] for p in sorted(labels, reverse=True)] == ["amygdala", "thalamus", "hippocampus"]
+    with pytest.raises(GLASError, match="one score per region"):
+        viz.region_ranking(names, scores[:3])
+    with pytest.raises(GLASError, match="finite"):
+        viz.region_ranking(names, [0.1, np.nan, 0.2, 0.3])
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((2, 3, 4, 5)), "one 2-D map"),
+    (np.full((4, 4), np.nan), "finite map"),
+])
+def test_overlay_refuses_bad_maps(bad, match):
+    with pytest.raises(GLASError, match=match):
+        viz.overlay(np.zeros((4, 4, 3)), bad)
+
+
+def test_overlay_refuses_bad_images():
+    with pytest.raises(GLASError, match="image"):
+        viz.overlay(np.zeros((5, 5, 7)), np.zeros((4, 4)))
+    with pytest.raises(GLASError, match="NaN"):
+        viz.overlay(np.full((4, 4, 3), np.nan), np.zeros((4, 4)))
