@@ -288,9 +288,12 @@ class Captioner:
             raise GLASError("--sigma with several scales and --recursive apply to classifiers, got a captioner; "
                             "pass one --sigma value and no --recursive")
         sigma = settings.sigmas[0]
+        # the caption length the model was saved with, else the adapter's default of 30 tokens
+        generation = getattr(self.explainer.model, "generation_config", None)
+        max_new_tokens = getattr(generation, "max_new_tokens", None) or 30
         return self.explainer.explain(image, grid=15 if settings.grid is None else settings.grid,
                                       sigma=sigma, mode=settings.mode, batch_size=settings.batch_size,
-                                      progress=settings.progress)
+                                      progress=settings.progress, max_new_tokens=max_new_tokens)
 
 
 # ---------------------------------------------------------------------------------------------
