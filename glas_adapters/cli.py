@@ -137,7 +137,7 @@ def run_demo(args: argparse.Namespace) -> int:
     fig = viz.multiscale_strip(image, maps, row_labels=labels,
                                scale_labels=[f"sigma = {s:g} (grid cells)" for s in DEMO_SIGMAS],
                                title=f"GLAS, {model.description}: top-{DEMO_TOP_K} classes, coarse to fine")
-    _save_figure(fig, out)
+    _save_figure(fig, out, dpi=80)
     elapsed = time.perf_counter() - start
     for t, label in zip(targets, labels):
         print(f"  {t:4d}  {label}")
@@ -304,6 +304,7 @@ def _write_atomically(path: str, write: Callable[[Any], None]) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get the usual mode
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -315,8 +316,14 @@ def _write_atomically(path: str, write: Callable[[Any], None]) -> None:
         raise
 
 
-def _save_figure(fig: Any, path: str) -> None:
-    _write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _save_figure(fig: Any, path: str, dpi: int = 110) -> None:
+    _write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
 
 
 def _unique_stems(paths: Sequence[str]) -> list[str]:
