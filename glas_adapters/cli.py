@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--grid", type=_grid, default=12, help="search points per axis (default 12)")
     demo.add_argument("--batch-size", type=_positive_int, default=8, help="rows per forward pass (default 8)")
     demo.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda if available)")
+    demo.add_argument("--save-maps", default=None, metavar="FILE.npz", help="also save the raw maps to this .npz")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=run_demo)
 
@@ -124,6 +125,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     out = _check_output_file(args.out, ".png")
+    maps_file = _check_output_file(args.save_maps, ".npz") if args.save_maps else None
     model = load_model("efficientnet-lite0", device=args.device)
     image = data.chelsea().astype(np.float32) / 255.0
     x = model.prepare(image)
@@ -138,6 +140,9 @@ def run_demo(args: argparse.Namespace) -> int:
                                scale_labels=[f"sigma = {s:g} (grid cells)" for s in DEMO_SIGMAS],
                                title=f"GLAS, {model.description}: top-{DEMO_TOP_K} classes, coarse to fine")
     _save_figure(fig, out, dpi=80)
+    if maps_file:
+        arrays = _classifier_arrays(0, results, targets, probs, model, settings)
+        _write_atomically(maps_file, lambda f: np.savez_compressed(f, **arrays))
     elapsed = time.perf_counter() - start
     for t, label in zip(targets, labels):
         print(f"  {t:4d}  {label}")
