@@ -8,6 +8,8 @@ helpers, which look at ``sys.modules`` only.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -100,6 +102,18 @@ def to_numpy(a: Any) -> np.ndarray:
         xp = array_api_compat.array_namespace(a)
         return np.from_dlpack(xp.asarray(a, device=xp.Device("CPU_DEVICE")))
     return np.asarray(a)
+
+
+def no_grad_context(x: Any) -> Any:
+    """A context that stops autograd from recording the sweep, for frameworks that record by default.
+
+    PyTorch records every operation on tensors that require grad; a GLAS sweep over such an
+    input (or a model with trainable weights) would otherwise keep every chunk's graph alive.
+    torch is taken from ``sys.modules``: it is loaded whenever ``x`` is a torch tensor.
+    """
+    if array_api_compat.is_torch_array(x):
+        return sys.modules["torch"].no_grad()
+    return contextlib.nullcontext()
 
 
 def is_real_floating(xp: Any, dtype: Any) -> bool:

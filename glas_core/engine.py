@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ._array_api import device_of, is_real_floating, namespace_of, score_dtype, to_numpy
+from ._array_api import device_of, is_real_floating, namespace_of, no_grad_context, score_dtype, to_numpy
 from .config import DEFAULT_GRID, DEFAULT_SIGMA, GLASConfig, SearchPlan
 from .errors import GLASError, fail
 from .fusion import fuse_grid, fuse_points
@@ -108,9 +108,10 @@ def explain(
     )
     spatial_shape = tuple(int(x.shape[a]) for a in axes)
     plan = config.resolve(spatial_shape)
-    baseline_arr = resolve_baseline(xp, baseline, x)
-    scores = _sweep(score_fn, xp, x, axes, plan, config, baseline_arr, progress)
-    return _fuse(xp, scores, x, axes, plan, config)
+    with no_grad_context(x):
+        baseline_arr = resolve_baseline(xp, baseline, x)
+        scores = _sweep(score_fn, xp, x, axes, plan, config, baseline_arr, progress)
+        return _fuse(xp, scores, x, axes, plan, config)
 
 
 def normalize_spatial_axes(spatial_axes: Sequence[int], ndim: int) -> tuple[int, ...]:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._array_api import device_of, namespace_of, score_dtype, to_numpy
+from ._array_api import device_of, namespace_of, no_grad_context, score_dtype, to_numpy
 from .engine import as_score_array, explain, normalize_spatial_axes, resolve_baseline, validate_scores
 from .errors import fail
 from .masks import perturb
@@ -62,20 +62,21 @@ def explain_recursive(
         raise fail("t2", t2, "a positive finite number", "use t2=5 (the paper's stop constant)")
     if not isinstance(max_iter, numbers.Integral) or isinstance(max_iter, bool) or max_iter < 1:
         raise fail("max_iter", max_iter, "a positive int", "use max_iter=5")
-    first = explain(score_fn, x, spatial_axes=spatial_axes, baseline=baseline, **kwargs)
-    xp = namespace_of(x)
-    axes = normalize_spatial_axes(spatial_axes, x.ndim)
-    later = {k: v for k, v in kwargs.items() if k not in ("grid", "sigma", "sigma_px", "points")}
-    later.update(spatial_axes=spatial_axes, baseline=baseline, sigma_px=first.sigma_px)
-    run = _TargetRun(xp, x, axes, resolve_baseline(xp, baseline, x), float(t1), float(t2), int(max_iter))
-    n_forward = first.n_forward
-    maps, iterations, reasons = [], [], []
-    for t in range(int(first.saliency.shape[0])):
-        total, iters, reason, used = run(score_fn, t, first, later)
-        n_forward += used
-        maps.append(total)
-        iterations.append(iters)
-        reasons.append(reason)
+    with no_grad_context(x):
+        first = explain(score_fn, x, spatial_axes=spatial_axes, baseline=baseline, **kwargs)
+        xp = namespace_of(x)
+        axes = normalize_spatial_axes(spatial_axes, x.ndim)
+        later = {k: v for k, v in kwargs.items() if k not in ("grid", "sigma", "sigma_px", "points")}
+        later.update(spatial_axes=spatial_axes, baseline=baseline, sigma_px=first.sigma_px)
+        run = _TargetRun(xp, x, axes, resolve_baseline(xp, baseline, x), float(t1), float(t2), int(max_iter))
+        n_forward = first.n_forward
+        maps, iterations, reasons = [], [], []
+        for t in range(int(first.saliency.shape[0])):
+            total, iters, reason, used = run(score_fn, t, first, later)
+            n_forward += used
+            maps.append(total)
+            iterations.append(iters)
+            reasons.append(reason)
     return RecursiveResult(saliency=xp.stack(maps, axis=0), iterations=iterations, stop_reasons=reasons,
                            n_forward=n_forward)
 

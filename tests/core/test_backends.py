@@ -91,3 +91,18 @@ def test_torch_half_inputs_keep_mask_dtype_and_score_in_float32(dtype):
     assert set(seen) == {getattr(torch, dtype)} and res.saliency.dtype == torch.float32
     # half-precision masks: the map agrees with float64 to the precision of the perturbed input
     np.testing.assert_allclose(res.saliency.numpy(), ref.saliency, rtol=0.1, atol=0.02 * ref.saliency.max())
+
+
+def test_torch_sweep_records_no_autograd_graph():
+    torch = pytest.importorskip("torch")
+    x = torch.rand(1, 8, 8, requires_grad=True)
+    weight = torch.nn.Parameter(torch.ones(64, 1) / 64)
+    grads_enabled = []
+
+    def score_fn(batch):
+        grads_enabled.append(torch.is_grad_enabled())
+        return torch.sigmoid(batch.reshape(batch.shape[0], -1) @ weight)
+
+    res = glas_core.explain(score_fn, x, grid=4)
+    assert grads_enabled and not any(grads_enabled)
+    assert not res.saliency.requires_grad and x.grad is None
