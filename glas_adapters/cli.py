@@ -100,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # threads cost up to 10x the CPU time. Read once when torch starts, so it only helps before
     # the first torch import; a value the user set wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    _keep_freed_memory()
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
@@ -109,6 +110,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("glas: interrupted", file=sys.stderr)
         return 130
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc keep freed memory instead of returning it to the OS after every batch.
+
+    Each perturbed chunk allocates a few MB of activations; by default glibc serves these with
+    mmap and unmaps them on free, so every chunk page-faults its memory in again. On the demo
+    that is half the CPU time (measured: 5.5 s of system time out of 12 s, 0.45 s with this).
+    Only the ``glas`` process is tuned; elsewhere (not glibc) this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+        libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)   # glibc's maximum: chunks stay on the heap
+        libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
+        libc.mallopt(m_top_pad, 64 * 1024 * 1024)
+    except (OSError, AttributeError):  # musl or no libc symbol: keep the defaults
+        pass
 
 
 # ---------------------------------------------------------------------------------------------
