@@ -27,6 +27,8 @@ CASES = {
     "volume_regions.py": (("torch", "matplotlib"), None),
 }
 TIMEOUT_S = 240
+# each example trains a small model: about 85 s for all six on 2 shared cores
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("script", sorted(CASES))
