@@ -44,7 +44,7 @@ def build(image_size: int, hidden: int, layers: int, device: str):
     decoder = GPT2Config(vocab_size=len(tokenizer), n_embd=hidden, n_layer=layers, n_head=4, n_positions=32,
                          add_cross_attention=True, is_decoder=True,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    config = VisionEncoderDecoderConfig(encoder=encoder, decoder=decoder)
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
     config.decoder_start_token_id = tokenizer.bos_token_id
     config.pad_token_id = tokenizer.pad_token_id
     torch.manual_seed(0)

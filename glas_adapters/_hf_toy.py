@@ -106,7 +106,7 @@ def make_model(tokenizer: Any, size: int = IMAGE_SIZE, hidden: int = 64, layers:
                          add_cross_attention=True, is_decoder=True, resid_pdrop=0.0, embd_pdrop=0.0,
                          attn_pdrop=0.0, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id)
-    config = VisionEncoderDecoderConfig(encoder=encoder, decoder=decoder)
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
     config.decoder_start_token_id = tokenizer.bos_token_id
     config.pad_token_id = tokenizer.pad_token_id
     config.eos_token_id = tokenizer.eos_token_id

@@ -75,12 +75,17 @@ class ModelScorer:
                  assemble: Callable[[Tensor], tuple], single_output: bool = False) -> None:
         self.forward_func = forward_func
         self.targets = targets
+        self._host_targets = targets.detach().cpu()  # range checks without a device sync
         self.probabilities = probabilities
         self.assemble = assemble
         self.single_output = single_output
         self._checked_columns: int | None = None
 
     def __call__(self, batch: Tensor) -> Tensor:
+        if self.targets.device != batch.device:
+            # before the forward pass is queued: a host-to-device copy after it would make the
+            # host wait for that forward pass and leave the GPU idle while the next chunk is built
+            self.targets = self.targets.to(batch.device)
         outputs = self.forward_func(*self.assemble(batch))
         outputs = self._as_matrix(outputs, int(batch.shape[0]))
         probs = to_probabilities(outputs, self.probabilities)
@@ -88,7 +93,7 @@ class ModelScorer:
             raise GLASError(
                 f"probabilities callable must keep the output shape {tuple(outputs.shape)}, got "
                 f"{tuple(probs.shape)}; apply an elementwise or last-axis normalisation")
-        if self.targets.device != probs.device:
+        if self.targets.device != probs.device:  # a model that returns its output elsewhere
             self.targets = self.targets.to(probs.device)
         return probs.index_select(1, self.targets)
 
@@ -122,7 +127,7 @@ class ModelScorer:
                 "probabilities must be 'sigmoid' or None for a model with a single output per "
                 "example, got 'softmax' (a softmax over one value is always 1); pass "
                 "probabilities='sigmoid' for a logit or None for a probability")
-        bad = self.targets[(self.targets < 0) | (self.targets >= columns)]
+        bad = self._host_targets[(self._host_targets < 0) | (self._host_targets >= columns)]
         if bad.numel():
             raise GLASError(
                 f"target must be a class index in [0, {columns}) for a model with {columns} "

@@ -88,7 +88,7 @@ def ved_model(bpe_tokenizer):
     decoder = transformers.GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=2, n_head=4, n_positions=32,
                                       add_cross_attention=True, is_decoder=True, bos_token_id=tok.bos_token_id,
                                       eos_token_id=tok.eos_token_id)
-    config = transformers.VisionEncoderDecoderConfig(encoder=encoder, decoder=decoder)
+    config = transformers.VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
     config.decoder_start_token_id = tok.bos_token_id
     config.pad_token_id = tok.pad_token_id
     torch.manual_seed(2)
