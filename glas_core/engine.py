@@ -11,7 +11,7 @@ from ._array_api import device_of, is_real_floating, namespace_of, no_grad_conte
 from .config import DEFAULT_GRID, DEFAULT_SIGMA, GLASConfig, SearchPlan
 from .errors import GLASError, fail
 from .fusion import fuse_grid, fuse_points
-from .masks import gaussian_profiles, outer_masks, perturb
+from .masks import MaskBank, gaussian_profiles, perturb
 from .points import grid_axis_centers
 from .result import GLASResult
 
@@ -180,19 +180,16 @@ def _sweep(score_fn: ScoreFn, xp: Any, x: Any, axes: tuple[int, ...], plan: Sear
     mask_shape = tuple(int(x.shape[i]) if i in axes else 1 for i in range(x.ndim))
     sig_light, sig_shadow, _ = plan.sigma_px
 
-    centers, index = _axis_centers_and_index(plan, spatial)
-    index = [xp.asarray(i, device=device) for i in index]
+    centers = _mask_centers(plan, spatial)
 
-    def profiles(sig: tuple[float, ...]) -> list[Any]:
-        out = []
-        for a in range(len(spatial)):
-            prof = gaussian_profiles(xp, centers[a], spatial[a], sig[a], denominator=2.0, dtype=sdtype, device=device)
-            out.append(prof if prof.dtype == x.dtype else xp.astype(prof, x.dtype))
-        return out
+    def bank(sig: tuple[float, ...]) -> MaskBank:
+        profiles = [gaussian_profiles(xp, centers[a], spatial[a], sig[a], denominator=2.0, dtype=x.dtype,
+                                      device=device) for a in range(len(spatial))]
+        return MaskBank(xp, profiles, plan.grid)
 
     segments = _row_segments(config.mode, plan.n_points)
-    light = profiles(sig_light) if config.mode != "shadow" else None
-    shadow = profiles(sig_shadow) if config.mode != "light" else None
+    light = bank(sig_light) if config.mode != "shadow" else None
+    shadow = bank(sig_shadow) if config.mode != "light" else None
     total = sum(count for _, count in segments)
     chunks: list[Any] = []
     n_targets: int | None = None
@@ -206,9 +203,9 @@ def _sweep(score_fn: ScoreFn, xp: Any, x: Any, axes: tuple[int, ...], plan: Sear
                 if kind == "clean":
                     parts.append(xp.ones((1,) + spatial, dtype=x.dtype, device=device))
                 elif kind == "light":
-                    parts.append(outer_masks(xp, light, index, lo, hi))
+                    parts.append(light.masks(lo, hi))
                 else:
-                    parts.append(1 - outer_masks(xp, shadow, index, lo, hi))
+                    parts.append(1 - shadow.masks(lo, hi))
             offset += count
         masks = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
         out = score_fn(perturb(xp, x, masks, mask_shape, baseline))
@@ -222,19 +219,15 @@ def _sweep(score_fn: ScoreFn, xp: Any, x: Any, axes: tuple[int, ...], plan: Sear
     return scores
 
 
-def _axis_centers_and_index(plan: SearchPlan, spatial: tuple[int, ...]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per-axis mask centres and, for every point, the index of its centre on each axis.
+def _mask_centers(plan: SearchPlan, spatial: tuple[int, ...]) -> list[np.ndarray]:
+    """Per-axis centres of the 1-D Gaussians the masks are built from.
 
     A grid needs only ``k_a`` distinct 1-D Gaussians per axis, so profile memory stays
     ``O(k n)`` and the sweep's memory is set by ``batch_size``, not by the number of points.
     """
     if plan.grid is not None:
-        centers = [grid_axis_centers(spatial[a], plan.grid[a]) for a in range(len(spatial))]
-        index = list(np.unravel_index(np.arange(plan.n_points), plan.grid))
-    else:
-        centers = [plan.points[:, a] for a in range(len(spatial))]
-        index = [np.arange(plan.n_points)] * len(spatial)
-    return centers, [np.asarray(i, dtype=np.int64) for i in index]
+        return [grid_axis_centers(spatial[a], plan.grid[a]) for a in range(len(spatial))]
+    return [plan.points[:, a] for a in range(len(spatial))]
 
 
 def as_score_array(xp: Any, out: Any, rows: int, n_targets: int | None, sdtype: Any, device: Any) -> Any:

@@ -24,6 +24,9 @@ def gaussian_profiles(
 ) -> Any:
     """1-D Gaussians ``exp(-(i - mu)^2 / (denominator * sigma^2))`` over pixels ``i = 0..n-1``.
 
+    They are tiny (``P x n``), so they are computed on the host in float64 and moved to the
+    device once per sweep: one transfer instead of a handful of small kernels.
+
     Parameters
     ----------
     xp : namespace
@@ -41,35 +44,69 @@ def gaussian_profiles(
     Returns
     -------
     array
-        ``(P, n)`` profiles with peak 1 at each centre.
+        ``(P, n)`` profiles with peak 1 at each centre, in ``dtype`` on ``device``.
     """
-    coords = xp.arange(n, dtype=dtype, device=device)
-    mu = xp.asarray(np.asarray(centers, dtype=np.float64), dtype=dtype, device=device)
-    diff = coords[None, :] - mu[:, None]
-    return xp.exp(-(diff * diff) / (denominator * sigma * sigma))
+    diff = np.arange(n, dtype=np.float64)[None, :] - np.asarray(centers, dtype=np.float64)[:, None]
+    return xp.asarray(np.exp(-(diff * diff) / (denominator * sigma * sigma)), dtype=dtype, device=device)
 
 
-def outer_masks(xp: Any, profiles: Sequence[Any], index: Sequence[Any], start: int, stop: int) -> Any:
-    """Gaussian masks G for points ``start:stop``: outer products of their per-axis profiles.
+class MaskBank:
+    """Builds the Gaussian masks G of any range of search points from per-axis 1-D Gaussians.
 
     Parameters
     ----------
+    xp : namespace
     profiles : sequence of arrays
-        ``(K_a, n_a)`` distinct 1-D Gaussians per axis.
-    index : sequence of integer arrays
-        ``(P,)`` per axis: which profile row each point uses.
-
-    Returns
-    -------
-    array
-        ``(stop - start, n_0, ..., n_{m-1})``.
+        Per axis: ``(k_a, n_a)`` distinct 1-D Gaussians of a grid, or ``(P, n_a)`` one row per
+        point for custom points.
+    grid : tuple of int or None
+        Points per axis (C order), or None for custom points.
     """
-    mask = xp.take(profiles[0], index[0][start:stop], axis=0)
-    for a in range(1, len(profiles)):
-        prof = xp.take(profiles[a], index[a][start:stop], axis=0)
-        new_shape = (prof.shape[0],) + (1,) * a + (prof.shape[1],)
-        mask = mask[..., None] * xp.reshape(prof, new_shape)
-    return mask
+
+    def __init__(self, xp: Any, profiles: Sequence[Any], grid: Sequence[int] | None) -> None:
+        self.xp = xp
+        self.profiles = list(profiles)
+        self.grid = None if grid is None else tuple(grid)
+        self.spatial = tuple(int(p.shape[1]) for p in profiles)
+        self._index = None
+        if self.grid is not None and len(self.grid) != 2:
+            device = getattr(profiles[0], "device", None)
+            idx = np.unravel_index(np.arange(int(np.prod(self.grid))), self.grid)
+            self._index = [xp.asarray(np.asarray(i, dtype=np.int64), device=device) for i in idx]
+
+    def masks(self, start: int, stop: int) -> Any:
+        """``(stop - start, *spatial)`` masks G of points ``start:stop``."""
+        if self.grid is None:
+            return self._outer([p[start:stop, :] for p in self.profiles])
+        if self._index is None:
+            return self._grid_rows(start, stop)
+        return self._outer([self.xp.take(p, i[start:stop], axis=0) for p, i in zip(self.profiles, self._index)])
+
+    def _outer(self, rows: Sequence[Any]) -> Any:
+        """Outer products of matching rows: ``out[b] = rows[0][b] x rows[1][b] (x rows[2][b])``."""
+        mask = rows[0]
+        for a in range(1, len(rows)):
+            new_shape = (rows[a].shape[0],) + (1,) * a + (rows[a].shape[1],)
+            mask = mask[..., None] * self.xp.reshape(rows[a], new_shape)
+        return mask
+
+    def _grid_rows(self, start: int, stop: int) -> Any:
+        """A 2-D grid without a gather: at most three broadcast products (a partial grid row,
+        whole grid rows, a partial grid row), each building exactly the masks asked for."""
+        xp, (rows, cols), kx = self.xp, self.profiles, self.grid[1]
+        pieces, p = [], start
+        while p < stop:
+            r, j = divmod(p, kx)
+            if j == 0 and stop - p >= kx:
+                n_rows = (stop - p) // kx
+                block = rows[r:r + n_rows, None, :, None] * cols[None, :, None, :]
+                pieces.append(xp.reshape(block, (n_rows * kx,) + self.spatial))
+                p += n_rows * kx
+            else:
+                j_stop = min(kx, j + stop - p)
+                pieces.append(rows[r:r + 1, :, None] * cols[j:j_stop, None, :])
+                p += j_stop - j
+        return pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=0)
 
 
 def perturb(xp: Any, x: Any, masks: Any, mask_shape: tuple[int, ...], baseline: Any) -> Any:
