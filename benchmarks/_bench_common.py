@@ -446,3 +446,15 @@ def save_panel(path: Path, images: list[np.ndarray], runs: dict[str, MethodRun],
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    shrink_png(path)
+
+
+def shrink_png(path: Path) -> None:
+    """Re-save a figure with a 256-colour palette (a third of the size) when Pillow is installed."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as im:
+        small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)

@@ -35,6 +35,7 @@ def build_methods(quick: bool, small_sigma: float) -> list[B.Method]:
         B.glas_method("GLAS (light)", mode="light"),
         B.glas_method("GLAS (shadow)", mode="shadow"),
         B.glas_method(f"GLAS (fusion, sigma={small_sigma:g})", sigma=small_sigma),
+        B.glas_method(f"GLAS (shadow, sigma={small_sigma:g})", sigma=small_sigma, mode="shadow"),
         B.rise_method(f"RISE-{rise_big}", rise_big),
         B.rise_method(f"RISE-{rise_small}", rise_small),
         B.gradcam_method(lambda m: m.inner[B.GRADCAM_LAYER_INDEX]),
@@ -60,8 +61,9 @@ def evaluate(methods, runs, samples, model, *, deletion_step: int) -> list[list]
         mass_box = np.mean([M.relevance_mass(s, b) for s, b in zip(r.maps, boxes)])
         auc, _, _ = M.deletion_auc(f, images, r.maps, targets, step=deletion_step, substrate="zeros", batch_size=64)
         ms = 1000 * np.mean(r.seconds)
+        flat = sum(float(s.max() - s.min()) == 0.0 for s in r.maps)
         rows.append([m.name, pt.accuracy, pt_small.accuracy, part.accuracy, float(mass), float(mass_box), auc,
-                     int(np.mean(r.forwards)), f"{ms:.0f}", f"{ms / glas_ms:.2f}x"])
+                     flat, int(np.mean(r.forwards)), f"{ms:.0f}", f"{ms / glas_ms:.2f}x"])
     return rows
 
 
@@ -91,12 +93,13 @@ def main(argv: list[str] | None = None) -> str:
         "",
         B.markdown_table(
             ["method", "PT", "PT-small", "part hit", "mass in part", "mass in box", "deletion AUC",
-             "forwards/img", "ms/img", "time vs GLAS"],
+             "flat maps", "forwards/img", "ms/img", "time vs GLAS"],
             rows),
         "",
         *[f"- {m.name}: {m.note}" for m in methods],
         "PT / PT-small / part hit: pointing game, paper rule (T > 0.95, centroid of the biggest blob); "
-        "deletion AUC: zeros substrate, lower is better; mass: share of positive saliency.",
+        "deletion AUC: zeros substrate, lower is better; mass: share of positive saliency; flat maps: "
+        "images whose map is constant (no information; the paper rule then points at the image centre).",
     ]
     if args.figure:
         B.save_panel(args.figure, [s.image for s in samples], runs, [s.boxes for s in samples],

@@ -126,6 +126,7 @@ def save_figure(path: Path, photos, methods, runs, hits) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    B.shrink_png(path)
 
 
 def main(argv: list[str] | None = None) -> str:
