@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -292,6 +293,11 @@ def _fuse(xp: Any, scores: Any, x: Any, axes: tuple[int, ...], plan: SearchPlan,
     sdtype = scores.dtype
     spatial = tuple(int(x.shape[a]) for a in axes)
     clean, light, shadow, values = point_values(xp, scores, config.mode, plan.n_points, config.lam)
+    if light is not None and float(xp.max(light)) == 0.0:
+        warnings.warn(
+            "every light score f_l (Eq. 1) is 0: the model gives the target no probability under any "
+            "light mask, so the fused map is all zeros. Lights this small leave too little of the image; "
+            "use a larger sigma, or mode='shadow'", RuntimeWarning, stacklevel=3)
     sig_spatial = plan.sigma_px[2]
     if plan.grid is not None:
         weights = [gaussian_profiles(xp, grid_axis_centers(spatial[a], plan.grid[a]), spatial[a], sig_spatial[a],

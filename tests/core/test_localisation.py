@@ -41,3 +41,16 @@ def test_light_and_shadow_scores_by_hand():
     # Eq. 3 at pixel (2, 2): (1/2) * (1 * f_l0 f_s0 + exp(-4/1) f_l1 f_s1)
     expected = 0.5 * (1.0 * (1.0 + 1e-5) + np.exp(-4.0) * g_light_far * (g_shadow_far + 1e-5))
     np.testing.assert_allclose(res.saliency[0, 2, 2], expected, rtol=1e-12)
+
+
+def test_all_zero_light_scores_warn_instead_of_a_silent_flat_map():
+    x = np.ones((1, 16, 16))
+
+    def only_whole_image(batch):  # probability 1 for the clean image, 0 once anything is masked
+        return (batch.reshape(batch.shape[0], -1).min(axis=1, keepdims=True) >= 1.0).astype(float)
+
+    with pytest.warns(RuntimeWarning, match="every light score f_l"):
+        res = glas_core.explain(only_whole_image, x, grid=4, sigma=0.5)
+    assert np.all(res.saliency == 0)
+    shadow = glas_core.explain(only_whole_image, x, grid=4, sigma=0.5, mode="shadow")
+    assert shadow.saliency.max() > 0
