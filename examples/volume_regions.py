@@ -97,7 +97,7 @@ def cohort_ranking(model: nn.Module, vols: np.ndarray, atlas: np.ndarray, sigma_
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    parser.add_argument("--plot", default=None, help="write slice views and the ranking to this PNG")
+    parser.add_argument("--plot", default=None, help="write slice views and the ranking bar chart to PREFIX_slices.png / PREFIX_ranking.png")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -120,9 +120,13 @@ def main() -> None:
     if args.plot:
         from glas_core import viz
 
-        fig = viz.volume_slices(ad[0, 0], cohort.map())
-        fig.savefig(args.plot, dpi=100)
-        print("wrote", args.plot)
+        ranking = cohort.ranking("point_score")
+        slices = viz.volume_slices(ad[0, 0], cohort.map())
+        bars = viz.region_ranking([n for n, _ in ranking], [v for _, v in ranking], title="cohort ranking")
+        stem = args.plot[:-4] if args.plot.endswith(".png") else args.plot
+        for fig, path in ((slices, f"{stem}_slices.png"), (bars, f"{stem}_ranking.png")):
+            fig.savefig(path, dpi=100)
+            print("wrote", path)
 
 
 if __name__ == "__main__":
