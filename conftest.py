@@ -1,4 +1,4 @@
-"""Shared test setup: the repository root on sys.path and one torch thread per test process.
+"""Test setup for tests/ and integrations/: the repository root on sys.path, one torch thread.
 
 Tests run on 2 shared CPU cores, so torch (where installed) is limited to 1 intra-op thread.
 """
@@ -9,7 +9,7 @@ import importlib.util
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.abspath(__file__))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
