@@ -239,11 +239,10 @@ class KerasClassifier(Classifier):
                                                   **common)[0] for t in targets]
                 return [_merge_recursive(runs)]
             out = []
-            for sigma in settings.sigmas:
-                runs = [glas_tf.explain(self.forward, x, t, sigma=_tf_sigma(sigma), progress=settings.progress,
-                                        **common)[0] for t in targets]
-                out.append(_MergedResult(np.concatenate([r.to_numpy() for r in runs], axis=0),
-                                         np.concatenate([glas_core.to_numpy(r.clean_scores) for r in runs])))
+            for sigma in settings.sigmas:  # every target in one sweep per scale
+                res = glas_tf.explain(self.forward, x, [list(targets)], sigma=_tf_sigma(sigma),
+                                      progress=settings.progress, **common)[0]
+                out.append(_MergedResult(res.to_numpy(), glas_core.to_numpy(res.clean_scores)))
             return out
 
     def display(self, x: np.ndarray) -> np.ndarray:

@@ -58,8 +58,14 @@ def class_indices(class_index: Any, n_images: int, n_outputs: int, predicted: np
     Parameters
     ----------
     class_index
-        ``None`` (the predicted class of each image), an int (the same class for all images)
-        or a sequence / 1-D array of ``n_images`` ints.
+        ``None`` (the predicted class of each image), an int (the same class for all images),
+        a sequence / 1-D array of ``n_images`` ints, or an ``(n_images, T)`` nested sequence /
+        2-D array of T classes per image (all T explained in one sweep).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_images,)`` or, for a 2-D ``class_index``, ``(n_images, T)`` int64 indices.
     n_images
         Number of images explained.
     n_outputs
@@ -82,10 +88,11 @@ def class_indices(class_index: Any, n_images: int, n_outputs: int, predicted: np
             raise GLASError(f"class_index must be a whole number; got {class_index!r}.")
     else:
         values = np.asarray(class_index)
-        if values.ndim != 1 or values.shape[0] != n_images:
+        if values.ndim not in (1, 2) or values.shape[0] != n_images or values.size == 0:
             raise GLASError(
-                f"class_index must be an int, one int per image or None; got shape {values.shape} for "
-                f"{n_images} image(s). Pass a list of {n_images} ints."
+                f"class_index must be an int, one int per image, an (N, T) array of T classes per image or "
+                f"None; got shape {values.shape} for {n_images} image(s). Pass a list of {n_images} ints "
+                f"(or {n_images} lists of classes)."
             )
         if not np.issubdtype(values.dtype, np.integer):
             raise GLASError(f"class_index must hold ints; got dtype {values.dtype} ({_preview(values)}).")

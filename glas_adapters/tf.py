@@ -66,8 +66,10 @@ def explain(
         ``(N, H, W, C)`` batch or one ``(H, W, C)`` image, NumPy or ``tf.Tensor``; integer
         images are cast to float32 (values unchanged).
     class_index
-        Class to explain: one int for all images, one int per image, or None for each image's
-        predicted class.  A single-output sigmoid model has one class, index 0.
+        Class to explain: one int for all images, one int per image, None for each image's
+        predicted class, or an ``(N, T)`` nested list / array of T classes per image (e.g. the
+        top 5), all explained in one sweep of ``2P + 1`` rows.  A single-output sigmoid model
+        has one class, index 0.
     grid, sigma, sigma_px, mode
         As in :func:`glas_core.explain`: ``grid`` points per axis (or ``(ky, kx)``), scales in
         grid cells (default (5, 3, 6), the paper's localisation setting; a scalar such as 3.0
@@ -90,7 +92,8 @@ def explain(
     Returns
     -------
     numpy.ndarray or list of GLASResult
-        ``(N, H, W)`` float maps, or ``(H, W)`` for a single ``(H, W, C)`` image.
+        ``(N, H, W)`` float maps, or ``(H, W)`` for a single ``(H, W, C)`` image; with an
+        ``(N, T)`` ``class_index``: ``(N, T, H, W)`` (``(T, H, W)`` for a single image).
 
     Raises
     ------
@@ -101,17 +104,20 @@ def explain(
     run = _Run(model, images, probabilities)
     n_rows = _rows_per_image(run.spatial, grid, mode, batch_size, sigma=sigma, sigma_px=sigma_px)
     chunk = balanced_chunk(n_rows, batch_size)
-    targets = run.targets(class_index, chunk)
+    targets = run.targets(class_index, chunk, several_per_image=True)
     report = _progress_reporter(progress, n_rows * run.n_images)
     results = []
     for i in range(run.n_images):
         results.append(glas_core.explain(
-            run.scorer.score_fn([targets[i]], chunk), run.image(i), spatial_axes=HWC_SPATIAL_AXES,
+            run.scorer.score_fn(targets[i], chunk), run.image(i), spatial_axes=HWC_SPATIAL_AXES,
             grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, baseline=baseline,
             batch_size=chunk, progress=report.for_image(i, n_rows),
         ))
     report.close()
-    return results if return_result else run.maps([r.saliency for r in results])
+    if return_result:
+        return results
+    maps = [glas_core.to_numpy(r.saliency) for r in results]
+    return run.maps([m[None] for m in maps] if run.several_per_image else maps)
 
 
 def explain_recursive(
@@ -222,12 +228,25 @@ class _Run:
         self.n_images = int(batch_shape[0])
         self.spatial = (int(batch_shape[1]), int(batch_shape[2]))
 
-    def targets(self, class_index: Any, chunk: int) -> list[int]:
-        """One class per image: checked against the model's outputs on the clean images."""
+    several_per_image = False
+
+    def targets(self, class_index: Any, chunk: int, several_per_image: bool = False) -> list[Any]:
+        """Classes per image, checked against the model's outputs on the clean images.
+
+        One int per image, or with ``several_per_image`` a list of classes per image (a 2-D
+        ``class_index``; anything else gives one-element lists).
+        """
         clean = self.scorer.clean_outputs(self.batch, chunk)
         self.scorer.warn_if_already_probabilities(clean)
         predicted = np.argmax(self.scorer.probabilities_of(clean), axis=1)
-        return [int(t) for t in class_indices(class_index, self.n_images, clean.shape[1], predicted)]
+        indices = class_indices(class_index, self.n_images, clean.shape[1], predicted)
+        if indices.ndim == 2 and not several_per_image:
+            raise GLASError(f"class_index must be one class per image here, got shape {indices.shape}; "
+                            "call once per class, or use glas_adapters.tf.explain for several classes in one sweep")
+        if not several_per_image:
+            return [int(t) for t in indices]
+        self.several_per_image = indices.ndim == 2
+        return [[int(t) for t in np.atleast_1d(row)] for row in indices]
 
     def image(self, i: int) -> Any:
         return self.batch[i]

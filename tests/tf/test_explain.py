@@ -218,3 +218,31 @@ def test_bad_probabilities_and_model_outputs_raise(model_5):
         glas_tf.explain(model_5, x, grid=0)
     with pytest.raises(GLASError, match="single-output sigmoid model"):
         glas_tf.explain(tiny_cnn((16, 16, 3), 1), x, 1, probabilities="sigmoid")
+
+
+# ------------------------------------------------------------------ several classes per image
+def test_several_classes_per_image_in_one_sweep_match_the_reference():
+    shape = (10, 12, 3)
+    model = tiny_cnn(shape, 4, seed=8)
+    x = images(2, shape)
+    classes = [[0, 3], [2, 1]]
+    maps = glas_tf.explain(model, x, classes, grid=(5, 4), sigma=(1.5, 1.0, 2.0))
+    assert maps.shape == (2, 2, 10, 12)
+    for i in range(2):
+        for t, cls in enumerate(classes[i]):
+            _close(maps[i, t], _reference_map(model, x[i], cls, (5, 4), (1.5, 1.0, 2.0)))
+    # one sweep per image scores both classes: each result holds T maps from 2P + 1 rows
+    results = glas_tf.explain(model, x, classes, grid=(5, 4), sigma=(1.5, 1.0, 2.0), return_result=True)
+    assert [r.saliency.shape[0] for r in results] == [2, 2] and results[0].n_forward == 2 * 20 + 1
+    single = glas_tf.explain(model, x[0], [[0, 3]], grid=(5, 4), sigma=(1.5, 1.0, 2.0))
+    assert single.shape == (2, 10, 12)
+    np.testing.assert_allclose(single, maps[0], rtol=1e-6)
+
+
+def test_several_classes_are_refused_where_one_per_image_is_needed():
+    shape = (8, 8, 3)
+    model = tiny_cnn(shape, 3, seed=9)
+    with pytest.raises(GLASError, match=r"class_index must be one class per image here, got shape \(2, 2\)"):
+        glas_tf.explain_recursive(model, images(2, shape), [[0, 1], [1, 2]], grid=3)
+    with pytest.raises(GLASError, match=r"class_index out of range: got \[3\]"):
+        glas_tf.explain(model, images(2, shape), [[0, 3], [1, 2]], grid=3)
