@@ -172,3 +172,34 @@ def test_keras_model_matches_a_numpy_reference(tmp_path, capsys):
 
     ref = glas_core.explain(score_fn, pixels.astype(np.float64), spatial_axes=(0, 1), grid=4, sigma=1.0)
     np.testing.assert_allclose(np.load(maps)["saliency_0"][:, 0], ref.to_numpy(), rtol=1e-3, atol=1e-8)
+
+
+def test_keras_top_k_explains_every_class_in_one_sweep(tmp_path, capsys):
+    keras = pytest.importorskip("keras")
+    from PIL import Image
+
+    weights = np.array([[3.0, -1.0, 0.2], [0.5, 2.0, 0.1], [-2.0, 1.0, 0.3]])
+    inputs = keras.Input((SIZE, SIZE, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    logits = keras.layers.Dense(3, kernel_initializer=keras.initializers.Constant(weights.astype(np.float32)))(pooled)
+    path = str(tmp_path / "tiny3.keras")
+    keras.Model(inputs, logits).save(path)
+    pixels = np.round(np.random.default_rng(2).random((SIZE, SIZE, 3)) * 255) / 255
+    image = str(tmp_path / "img.png")
+    Image.fromarray((pixels * 255).round().astype(np.uint8)).save(image)
+    maps = tmp_path / "maps.npz"
+    run = run_glas(capsys, "explain", image, "--model", path, "--top-k", "2", "--grid", "4", "--sigma", "1",
+                   "--out", str(tmp_path / "o"), "--save-maps", str(maps), "--quiet")
+    assert run.code == 0, run.err
+    saved = np.load(maps)
+    targets = saved["targets_0"].tolist()
+    z = pixels.mean(axis=(0, 1)) @ weights
+    assert targets == np.argsort(-z)[:2].tolist()
+
+    def score_fn(batch):  # (B, H, W, 3) -> P(top-2 classes)
+        zz = batch.mean(axis=(1, 2)) @ weights
+        e = np.exp(zz - zz.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True))[:, targets]
+
+    ref = glas_core.explain(score_fn, pixels.astype(np.float64), spatial_axes=(0, 1), grid=4, sigma=1.0)
+    np.testing.assert_allclose(saved["saliency_0"][:, 0], ref.to_numpy(), rtol=1e-3, atol=1e-8)
