@@ -9,6 +9,7 @@ import numpy as np
 
 from ._array_api import to_numpy
 from .config import GLASConfig, SigmaTriple
+from .errors import fail
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,6 @@ class GLASResult:
         GLASError
             For custom points, or when ``which`` was not computed in this mode.
         """
-        from .errors import fail
-
         scores = {"light": self.light_scores, "shadow": self.shadow_scores}.get(which, "missing")
         if isinstance(scores, str):
             raise fail("which", which, "'light' or 'shadow'", "ask for score_grid('light')")
