@@ -12,7 +12,7 @@ from ._array_api import device_of, is_real_floating, namespace_of, no_grad_conte
 from .config import DEFAULT_GRID, DEFAULT_SIGMA, GLASConfig, SearchPlan
 from .errors import GLASError, fail
 from .fusion import fuse_grid, fuse_points
-from .masks import MaskBank, gaussian_profiles, perturb
+from .masks import MaskBank, gaussian_profiles, perturb, perturbation_source
 from .points import grid_axis_centers
 from .result import GLASResult
 
@@ -192,6 +192,7 @@ def _sweep(score_fn: ScoreFn, xp: Any, x: Any, axes: tuple[int, ...], plan: Sear
     light = bank(sig_light) if config.mode != "shadow" else None
     shadow = bank(sig_shadow) if config.mode != "light" else None
     total = sum(count for _, count in segments)
+    source = perturbation_source(xp, x, baseline, min(config.batch_size, total))
     chunks: list[Any] = []
     n_targets: int | None = None
     for start in range(0, total, config.batch_size):
@@ -209,7 +210,7 @@ def _sweep(score_fn: ScoreFn, xp: Any, x: Any, axes: tuple[int, ...], plan: Sear
                     parts.append(1 - shadow.masks(lo, hi))
             offset += count
         masks = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
-        out = score_fn(perturb(xp, x, masks, mask_shape, baseline))
+        out = score_fn(perturb(xp, source, masks, mask_shape, baseline))
         out = as_score_array(xp, out, stop - start, n_targets, sdtype, device)
         n_targets = int(out.shape[1])
         chunks.append(out)

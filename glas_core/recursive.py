@@ -17,7 +17,7 @@ import numpy as np
 from ._array_api import device_of, namespace_of, no_grad_context, score_dtype, to_numpy
 from .engine import as_score_array, explain, normalize_spatial_axes, resolve_baseline, validate_scores
 from .errors import fail
-from .masks import perturb
+from .masks import perturb, perturbation_source
 from .result import GLASResult, RecursiveResult, RGLASIteration
 
 
@@ -134,7 +134,8 @@ class _TargetRun:
         """Line 9 of Algorithm 1: ``I <- I * (1 - S)`` (towards the baseline when one is set)."""
         xp = self.xp
         keep = xp.astype(1 - s, image.dtype)[None, ...]
-        return perturb(xp, image, keep, self.mask_shape, self.baseline)[0, ...]
+        source = perturbation_source(xp, image, self.baseline, 1)
+        return perturb(xp, source, keep, self.mask_shape, self.baseline)[0, ...]
 
     def _score(self, column: Callable[[Any], Any], image: Any) -> float:
         xp = self.xp
