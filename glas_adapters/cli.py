@@ -107,6 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GLASError as exc:
         print(f"glas: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_ERROR
+    except ModuleNotFoundError as exc:  # an optional dependency of the chosen model is not installed
+        print(f"glas: error: this needs the package {exc.name!r}, which is not installed; "
+              f"install the command's extra: pip install \"glas[cli]\" (\"glas[all]\" for Keras and HuggingFace)",
+              file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("glas: interrupted", file=sys.stderr)
         return 130
