@@ -262,7 +262,10 @@ def test_an_existing_output_is_replaced_whole(tmp_path):
 def test_missing_optional_package_is_one_line(capsys, tmp_path, ok, monkeypatch):
     import sys
 
+    import glas_adapters
+
     monkeypatch.setitem(sys.modules, "captum.attr", None)  # as if captum were not installed
     monkeypatch.delitem(sys.modules, "glas_adapters.torch", raising=False)
+    monkeypatch.delattr(glas_adapters, "torch", raising=False)
     run, out = _explain(capsys, tmp_path, *ok)
     _assert_failed_cleanly(run, out, "needs the package 'captum.attr'", 'pip install "glas[cli]"')
