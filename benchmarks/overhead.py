@@ -147,14 +147,20 @@ def _rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def memory_child(args) -> None:
-    """Run in a fresh process: one attribution at --grid, print the peak RSS growth in MiB."""
+def setup(args) -> tuple[torch.device, torch.nn.Module, torch.Tensor, int]:
+    """Threads, device, model, image and its predicted class, as every measurement needs them."""
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     model = load_model(device)
     x = load_image(args.size, device)
     with torch.no_grad():
         target = int(model(x).argmax())
+    return device, model, x, target
+
+
+def memory_child(args) -> None:
+    """Run in a fresh process: one attribution at --grid, print the peak RSS growth in MiB."""
+    device, model, x, target = setup(args)
     before = _rss_mib()
     GLASAttribution(model).attribute(x, target=target, grid=args.grid, perturbations_per_eval=args.batch_size)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -209,12 +215,7 @@ def main(argv=None) -> None:
     if args.memory_child:
         memory_child(args)
         return
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    model = load_model(device)
-    x = load_image(args.size, device)
-    with torch.no_grad():
-        target = int(model(x).argmax())
+    device, model, x, target = setup(args)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {args.threads} thread(s)"
     print(f"EfficientNet-Lite0 (ImageNet weights), preset {args.preset}: {args.size}x{args.size}, "
           f"k={args.grid}, batch {args.batch_size}, torch {torch.__version__}, device {name}, target class {target}")
