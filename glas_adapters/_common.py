@@ -1,0 +1,128 @@
+"""Helpers every adapter shares: the probabilities argument and progress reporting.
+
+Errors are built with :func:`glas_core.errors.fail` (one message layout everywhere) and maps
+are normalised with :func:`glas_core.minmax_normalize` (one flat-map rule everywhere).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+import numpy as np
+
+from glas_core.errors import fail
+
+#: How model outputs become P(y|I): "softmax" over the last axis, "sigmoid" per output,
+#: None when the model already returns probabilities, or a callable ``outputs -> probabilities``.
+PROBABILITY_CHOICES = ("softmax", "sigmoid", None)
+
+ProgressFn = Callable[[int, int], None]
+
+
+def check_probabilities(probabilities: Any) -> None:
+    """Refuse anything but "softmax", "sigmoid", None or a callable, for every adapter alike."""
+    if probabilities in PROBABILITY_CHOICES or callable(probabilities):
+        return
+    raise fail("probabilities", probabilities, "'softmax', 'sigmoid', None or a callable",
+               "use probabilities='softmax' for a classifier returning logits, 'sigmoid' for multi-label "
+               "or single-output binary logits, None when the model already returns probabilities")
+
+
+def numpy_probabilities(outputs: Any, probabilities: Any) -> np.ndarray:
+    """Model outputs ``(B, K)`` (or ``(B,)``, read as one column) as NumPy probabilities.
+
+    Softmax and sigmoid run in at least float32, so half-precision logits keep the small score
+    differences Eq. 2 measures.
+    """
+    out = np.asarray(outputs)
+    if out.ndim == 1:
+        out = out[:, None]
+    work = out if out.dtype == np.float64 else out.astype(np.float32)
+    if probabilities == "softmax":
+        shifted = np.exp(work - work.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
+    if probabilities == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-work))
+    if probabilities is None:
+        return work
+    return np.asarray(probabilities(outputs))
+
+
+class Progress:
+    """One progress report over a whole call, fed by the core's per-sweep callbacks.
+
+    An adapter that runs several sweeps (one per example, per scale, per recursive iteration)
+    passes :meth:`sweep` to each; the user sees one ``(done_rows, total_rows)`` stream.
+
+    Parameters
+    ----------
+    progress : bool, callable or None
+        True for a tqdm bar (a line on stderr without tqdm), a callable ``(done, total)``, or
+        False / None for silence.
+    desc, unit : str
+        Label and unit of the bar.
+    total : int, optional
+        Rows of the whole call when known up front; otherwise the sum of the sweeps seen so far.
+    """
+
+    def __init__(self, progress: bool | ProgressFn | None, *, desc: str = "GLAS", unit: str = "row",
+                 total: int | None = None) -> None:
+        if not (progress is None or isinstance(progress, bool) or callable(progress)):
+            raise fail("progress", progress, "True, False, None or a callable(done, total)",
+                       "pass progress=True for a bar, or e.g. lambda done, total: print(done, total)")
+        self.total = total
+        self._done = 0
+        self._seen = 0
+        self._bar: Any = None
+        self._sink: ProgressFn | None = None
+        if callable(progress):
+            self._sink = progress
+        elif progress:
+            self._sink = self._bar_sink(desc, unit)
+
+    @property
+    def enabled(self) -> bool:
+        return self._sink is not None
+
+    def sweep(self) -> ProgressFn | None:
+        """A callback for one more sweep (None when silent, so the core skips the calls)."""
+        if self._sink is None:
+            return None
+        start, last = self._done, [0]
+
+        def report(done: int, total: int) -> None:
+            if last[0] == 0:
+                self._seen += total
+            self._done = start + done
+            last[0] = done
+            self._sink(self._done, self.total if self.total is not None else self._seen)
+
+        return report
+
+    def _bar_sink(self, desc: str, unit: str) -> ProgressFn:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            def line(done: int, total: int) -> None:
+                print(f"\r{desc}: {done}/{total} {unit}s", end="\n" if done >= total else "", file=sys.stderr)
+            return line
+        self._bar = tqdm(total=self.total, desc=desc, unit=unit)
+
+        def update(done: int, total: int) -> None:
+            self._bar.total = total
+            self._bar.n = done
+            self._bar.refresh()
+
+        return update
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
