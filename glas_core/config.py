@@ -9,8 +9,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import GLASError, fail
-from .points import grid_points
+from ._array_api import to_numpy
+from .errors import fail
+from .points import grid_axis_centers, grid_points
 
 #: (sigma_light, sigma_shadow, sigma_spatial) in grid cells: the paper's localisation setting at k = 15.
 DEFAULT_SIGMA: tuple[float, float, float] = (5.0, 3.0, 6.0)
@@ -61,7 +62,7 @@ class GLASConfig:
     grid : int or tuple of int or None
         Search grid, ``k`` or one ``k`` per spatial axis. None with custom ``points``.
     sigma : float or (float, float, float)
-        (light, shadow, spatial) scales in grid cells (DESIGN.md section 3).
+        (light, shadow, spatial) scales in grid cells (see docs/paper-readings.md, "sigma units").
     sigma_px : float or triple or None
         The same scales in pixels; each entry may be a per-axis tuple. Overrides ``sigma``.
     mode : {"fusion", "light", "shadow"}
@@ -83,6 +84,8 @@ class GLASConfig:
     points: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.points is not None and not isinstance(self.points, np.ndarray):
+            object.__setattr__(self, "points", _points_array(self.points))
         if self.mode not in MODES:
             raise fail("mode", repr(self.mode), "one of 'fusion', 'light', 'shadow'",
                        "use mode='fusion' (the paper's GLAS) or 'light'/'shadow' for the ablation")
@@ -106,6 +109,9 @@ class GLASConfig:
         if self.points is not None:
             points = _validate_points(self.points, spatial_shape)
             grid = None
+        elif self.grid is None:
+            raise fail("grid", None, "a positive int or a tuple of positive ints when no points are given",
+                       "use grid=15 (the paper's default)")
         else:
             grid = _validate_grid(self.grid, spatial_shape)
             points = grid_points(spatial_shape, grid)
@@ -117,20 +123,134 @@ class GLASConfig:
             cells = [_per_axis("sigma", e, n_axes, False) for e in entries]
             # one grid cell along axis a is n_a / k_a pixels
             sig = tuple(tuple(c[a] * spatial_shape[a] / grid[a] for a in range(n_axes)) for c in cells)
-        return SearchPlan(points=points, grid=grid, sigma_px=sig)  # type: ignore[arg-type]
+        if grid is not None:
+            centers = tuple(grid_axis_centers(spatial_shape[a], grid[a]) for a in range(n_axes))
+        else:
+            centers = tuple(points[:, a] for a in range(n_axes))
+        return SearchPlan(points=points, grid=grid, sigma_px=sig, axis_centers=centers,  # type: ignore[arg-type]
+                          spatial_shape=tuple(int(n) for n in spatial_shape),
+                          rows=RowLayout(int(points.shape[0]), self.mode))
+
+
+@dataclass(frozen=True)
+class RowLayout:
+    """The rows of one sweep, the one layout every caller uses.
+
+    Row 0 is the clean input ``I``; then, in fusion and light mode, one light row
+    ``I * G(mu_i)`` per search point (Eq. 1); then, in fusion and shadow mode, one shadow row
+    ``I * (1 - G(mu_i))`` per point (Eq. 2). The ablation modes skip the rows they do not need.
+
+    Parameters
+    ----------
+    n_points : int
+        Number of search points P.
+    mode : {"fusion", "light", "shadow"}
+    """
+
+    n_points: int
+    mode: str
+
+    @property
+    def has_light(self) -> bool:
+        return self.mode in ("fusion", "light")
+
+    @property
+    def has_shadow(self) -> bool:
+        return self.mode in ("fusion", "shadow")
+
+    @property
+    def n_rows(self) -> int:
+        """``1 + P`` in the ablation modes, ``1 + 2P`` in fusion mode."""
+        return 1 + self.n_points * (int(self.has_light) + int(self.has_shadow))
+
+    @property
+    def light(self) -> slice | None:
+        """Rows of the light perturbations, or None in shadow mode."""
+        return slice(1, 1 + self.n_points) if self.has_light else None
+
+    @property
+    def shadow(self) -> slice | None:
+        """Rows of the shadow perturbations, or None in light mode."""
+        if not self.has_shadow:
+            return None
+        start = 1 + (self.n_points if self.has_light else 0)
+        return slice(start, start + self.n_points)
+
+    def segments(self) -> list[tuple[str, slice]]:
+        """``[("clean", rows), ("light", rows), ("shadow", rows)]`` for the rows this mode scores."""
+        parts = [("clean", slice(0, 1)), ("light", self.light), ("shadow", self.shadow)]
+        return [(kind, rows) for kind, rows in parts if rows is not None]
 
 
 @dataclass(frozen=True)
 class SearchPlan:
-    """Search points and pixel scales resolved for one spatial shape."""
+    """Search points, pixel scales and the sweep's rows resolved for one spatial shape.
+
+    Attributes
+    ----------
+    points : numpy.ndarray
+        ``(P, n_spatial)`` search points in pixel coordinates, grid points in C order.
+    grid : tuple of int or None
+        Points per axis, or None for custom points.
+    sigma_px : tuple
+        ``(light, shadow, spatial)`` scales in pixels, one value per spatial axis each.
+    axis_centers : tuple of numpy.ndarray
+        Per axis, the centres of the 1-D Gaussians the masks and the Eq. 3 kernel are built
+        from: the ``k_a`` cell centres of a grid (so profile memory is ``O(k n)``, not
+        ``O(P n)``), or the P point coordinates for custom points.
+    spatial_shape : tuple of int
+        The image's size along each spatial axis.
+    rows : RowLayout
+        The sweep's row layout.
+    """
 
     points: np.ndarray
     grid: tuple[int, ...] | None
     sigma_px: SigmaTriple
+    axis_centers: tuple[np.ndarray, ...]
+    spatial_shape: tuple[int, ...]
+    rows: RowLayout
 
     @property
     def n_points(self) -> int:
         return int(self.points.shape[0])
+
+
+_SETTINGS = ("grid", "sigma", "sigma_px", "mode", "lam", "batch_size", "points")
+
+
+def config_from(config: "GLASConfig | None", **settings: Any) -> "GLASConfig":
+    """The settings of one call: ``config`` as given, or a config built from the keywords.
+
+    A keyword left at None takes its default (grid 15, sigma (5, 3, 6), mode "fusion",
+    lam 1e-5, batch_size 64). Giving ``config`` together with any keyword is refused, since
+    one of the two would be silently ignored.
+
+    Parameters
+    ----------
+    config : GLASConfig or None
+    **settings
+        ``grid``, ``sigma``, ``sigma_px``, ``mode``, ``lam``, ``batch_size``, ``points``.
+    """
+    unknown = sorted(set(settings) - set(_SETTINGS))
+    if unknown:
+        raise TypeError(f"unexpected setting(s) {unknown}")
+    given = {k: v for k, v in settings.items() if v is not None}
+    if config is not None:
+        if not isinstance(config, GLASConfig):
+            raise fail("config", type(config).__name__, "a glas_core.GLASConfig or None",
+                       "build one with glas_core.GLASConfig(grid=15, sigma=(5, 3, 6)) or pass the keywords")
+        if given:
+            raise fail("config", f"a GLASConfig together with {', '.join(sorted(given))}=",
+                       "either config= or the setting keywords, not both",
+                       "put every setting in the config, e.g. dataclasses.replace(config, grid=9)")
+        return config
+    if "grid" in given and "points" in given:
+        raise fail("grid", given["grid"], "None when custom points are given",
+                   "pass either grid= (a regular search) or points= (custom search points), not both")
+    if "points" in given:
+        given["grid"] = None
+    return GLASConfig(**given)
 
 
 def _validate_grid(grid: Any, spatial_shape: Sequence[int]) -> tuple[int, ...]:
@@ -153,13 +273,18 @@ def _validate_grid(grid: Any, spatial_shape: Sequence[int]) -> tuple[int, ...]:
     return ks
 
 
+def _points_array(points: Any) -> np.ndarray:
+    """Custom points as a float64 host array (torch, CuPy and JAX arrays too)."""
+    try:
+        return np.asarray(to_numpy(points), dtype=np.float64)
+    except Exception:
+        raise fail("points", type(points).__name__, "an array of shape (n_points, n_spatial)",
+                   "pass pixel coordinates, one row per search point") from None
+
+
 def _validate_points(points: Any, spatial_shape: Sequence[int]) -> np.ndarray:
     n_axes = len(spatial_shape)
-    try:
-        arr = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise fail("points", type(points).__name__, f"an array of shape (n_points, {n_axes})",
-                   "pass pixel coordinates, one row per search point") from None
+    arr = _points_array(points)
     if arr.ndim != 2 or arr.shape[1] != n_axes or arr.shape[0] < 1:
         raise fail("points", f"an array of shape {arr.shape}", f"shape (n_points >= 1, {n_axes})",
                    "pass one row of pixel coordinates per search point, one column per spatial axis")

@@ -8,7 +8,51 @@ matrix product, never as a loop over pixels.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from .masks import gaussian_profiles
+
+if TYPE_CHECKING:
+    from .config import SearchPlan
+
+
+def fusion_kernel(xp: Any, centers: np.ndarray, n: int, sigma: float, *, dtype: Any, device: Any) -> Any:
+    """Eq. 3's spatial weight along one axis: ``exp(-(i - mu)^2 / sigma_spatial^2)``.
+
+    Printed without the factor 2 of a Gaussian density (see docs/paper-readings.md); the
+    weight of a point at a pixel is the product of these per-axis factors.
+
+    Returns
+    -------
+    array
+        ``(len(centers), n)`` weights.
+    """
+    return gaussian_profiles(xp, centers, n, sigma, denominator=1.0, dtype=dtype, device=device)
+
+
+def fuse(xp: Any, weight: Any, plan: "SearchPlan", *, dtype: Any, device: Any) -> Any:
+    """Eq. 3: ``S(x) = 1/|Omega| sum_i exp(-D(x, mu_i) / sigma_spatial^2) v_i`` for T targets.
+
+    Parameters
+    ----------
+    weight : array
+        ``(T, P)`` per-point values ``v_i`` (:func:`glas_core.scores.fusion_weight`).
+    plan : SearchPlan
+        Search points, their per-axis centres and the spatial scale in pixels.
+
+    Returns
+    -------
+    array
+        ``(T, *spatial)`` maps.
+    """
+    sig_spatial = plan.sigma_px[2]
+    kernels = [fusion_kernel(xp, plan.axis_centers[a], plan.spatial_shape[a], sig_spatial[a], dtype=dtype,
+                             device=device) for a in range(len(plan.spatial_shape))]
+    if plan.grid is not None:
+        return fuse_grid(xp, weight, plan.grid, kernels)
+    return fuse_points(xp, weight, kernels)
 
 
 def fuse_grid(xp: Any, values: Any, grid: Sequence[int], weights: Sequence[Any]) -> Any:

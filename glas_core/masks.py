@@ -2,7 +2,7 @@
 
 A mask is the outer product of one 1-D Gaussian per spatial axis, so only the small
 ``(P, n_a)`` per-axis profiles are kept; full masks exist only for the rows of the chunk
-being scored (DESIGN.md section 2).
+being scored, so memory is bounded by the batch size, never by the number of points.
 """
 
 from __future__ import annotations
@@ -45,9 +45,43 @@ def gaussian_profiles(
     -------
     array
         ``(P, n)`` profiles with peak 1 at each centre, in ``dtype`` on ``device``.
+
+    Notes
+    -----
+    The paper's mask ``G(mu, sigma)`` is a Gaussian with peak 1 (not a density):
+    ``G(p) = exp(-sum_a (p_a - mu_a)^2 / (2 sigma_a^2))``, the product of these profiles.
     """
     diff = np.arange(n, dtype=np.float64)[None, :] - np.asarray(centers, dtype=np.float64)[:, None]
     return xp.asarray(np.exp(-(diff * diff) / (denominator * sigma * sigma)), dtype=dtype, device=device)
+
+
+def shadow_masks(light: Any) -> Any:
+    """Eq. 2's shadow mask ``1 - G(mu, sigma_s)`` from light masks ``G``: darkens around ``mu`` only."""
+    return 1 - light
+
+
+def dim_by_map(xp: Any, x: Any, s: Any, spatial_axes: Sequence[int], baseline: Any = None) -> Any:
+    """``b + (x - b) * (1 - S)`` for one example: darken what a [0, 1] map ``S`` points at.
+
+    Algorithm 1 (line 9, ``I <- I * (1 - S)``) and the paper's score-drop test (Figure 5) both
+    perturb an image this way (``b = 0`` is the paper).
+
+    Parameters
+    ----------
+    x : array
+        One example.
+    s : array
+        Map of ``x``'s spatial shape with values in [0, 1].
+    spatial_axes : sequence of int
+        Non-negative, increasing spatial axes of ``x``.
+    baseline : array or None
+        The baseline as an array of ``x``'s shape (:func:`glas_core._validation.resolve_baseline`),
+        or None for the zero baseline.
+    """
+    mask_shape = tuple(int(x.shape[i]) if i in spatial_axes else 1 for i in range(x.ndim))
+    keep = xp.astype(1 - s, x.dtype)[None, ...]
+    source = perturbation_source(xp, x, baseline, 1)
+    return perturb(xp, source, keep, mask_shape, baseline)[0, ...]
 
 
 class MaskBank:

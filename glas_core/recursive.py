@@ -1,6 +1,6 @@
 """Recursive GLAS (Algorithm 1): find further evidence and further instances.
 
-As we read the garbled listing (DESIGN.md section 3): S is min-max normalised to [0, 1];
+As we read the garbled listing (docs/paper-readings.md, "RGLAS"): S is min-max normalised to [0, 1];
 search points where S > t1 are removed; the image is dimmed, I <- I * (1 - S); O += S;
 and the loop repeats while sqrt(mean(S) / P(y|I)) < t2, with P(y|I) on the updated image,
 while points remain, for at most ``max_iter`` iterations.
@@ -15,9 +15,11 @@ from typing import Any, Callable
 import numpy as np
 
 from ._array_api import device_of, namespace_of, no_grad_context, score_dtype, to_numpy
-from .engine import as_score_array, explain, normalize_spatial_axes, resolve_baseline, validate_scores
+from ._validation import as_score_array, normalize_spatial_axes, resolve_baseline, validate_scores
+from .engine import explain
 from .errors import fail
-from .masks import perturb, perturbation_source
+from .masks import dim_by_map
+from .normalize import minmax_normalize
 from .result import GLASResult, RecursiveResult, RGLASIteration
 
 
@@ -81,15 +83,6 @@ def explain_recursive(
                            n_forward=n_forward)
 
 
-def normalize_map(xp: Any, s: Any) -> Any:
-    """Min-max normalise a map to [0, 1]; a flat map becomes all zeros."""
-    lo, hi = xp.min(s), xp.max(s)
-    span = hi - lo
-    if float(span) <= 0:
-        return xp.zeros_like(s)
-    return (s - lo) / span
-
-
 class _TargetRun:
     """The iterations of Algorithm 1 for one target column."""
 
@@ -97,7 +90,6 @@ class _TargetRun:
                  max_iter: int) -> None:
         self.xp, self.x, self.axes, self.baseline = xp, x, axes, baseline
         self.t1, self.t2, self.max_iter = t1, t2, max_iter
-        self.mask_shape = tuple(int(x.shape[i]) if i in axes else 1 for i in range(x.ndim))
 
     def __call__(self, score_fn: Callable[[Any], Any], t: int, first: GLASResult,
                  later: dict[str, Any]) -> tuple[Any, list[RGLASIteration], str, int]:
@@ -109,10 +101,10 @@ class _TargetRun:
         iters: list[RGLASIteration] = []
         used = 0
         while True:
-            s = normalize_map(xp, result.saliency[col, ...])
+            s = minmax_normalize(result.saliency[col, ...])
             total = s if total is None else total + s
             remove = _values_at(to_numpy(s), points) > self.t1
-            image = self._dim(image, s)
+            image = dim_by_map(xp, image, s, self.axes, self.baseline)  # Algorithm 1, line 9
             after = self._score(column, image)
             used += 1
             mean_s = float(xp.mean(s))
@@ -129,13 +121,6 @@ class _TargetRun:
             result = explain(column, image, points=points, **later)
             used += result.n_forward
             col = 0
-
-    def _dim(self, image: Any, s: Any) -> Any:
-        """Line 9 of Algorithm 1: ``I <- I * (1 - S)`` (towards the baseline when one is set)."""
-        xp = self.xp
-        keep = xp.astype(1 - s, image.dtype)[None, ...]
-        source = perturbation_source(xp, image, self.baseline, 1)
-        return perturb(xp, source, keep, self.mask_shape, self.baseline)[0, ...]
 
     def _score(self, column: Callable[[Any], Any], image: Any) -> float:
         xp = self.xp

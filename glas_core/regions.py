@@ -14,7 +14,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ._array_api import to_numpy
-from .engine import explain, normalize_spatial_axes
+from ._validation import normalize_spatial_axes
+from .engine import explain
 from .errors import fail
 from .result import GLASResult
 
