@@ -15,6 +15,7 @@ from .config import DEFAULT_SIGMA, GLASConfig
 from .engine import explain
 from .errors import GLASError
 from .multiscale import explain_multiscale
+from .normalize import minmax_normalize
 from .points import grid_points
 from .recursive import explain_recursive
 from .regions import CohortAccumulator, RegionImpact, Regions, explain_regions, region_impact, regions_from_labels
@@ -35,6 +36,7 @@ __all__ = [
     "region_impact",
     "regions_from_labels",
     "explain_multiscale",
+    "minmax_normalize",
     "explain_recursive",
     "grid_points",
     "register_namespace",

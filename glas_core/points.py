@@ -2,7 +2,7 @@
 
 Coordinates are pixel indices: pixel ``i`` sits at ``i``; grid point ``j`` of ``k``
 along an axis of ``n`` pixels sits at the centre of its cell, ``(j + 0.5) * n / k - 0.5``
-(DESIGN.md section 3; the paper's "centers of k x k grids", Section 3).
+(docs/paper-readings.md, "coordinates"; the paper's "centers of k x k grids", Section 3).
 """
 
 from __future__ import annotations

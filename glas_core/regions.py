@@ -18,6 +18,7 @@ from ._validation import normalize_spatial_axes
 from .engine import explain
 from .errors import fail
 from .result import GLASResult
+from .scores import fusion_weight
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Regions:
     names : tuple of str
         One name per region (the label value as text unless names were given).
     centroids : numpy.ndarray
-        ``(R, n_spatial)`` mean voxel index of each region (DESIGN.md section 3).
+        ``(R, n_spatial)`` mean voxel index of each region.
     sizes : numpy.ndarray
         ``(R,)`` voxels per region.
     """
@@ -138,7 +139,7 @@ def region_impact(result: GLASResult, labels: Any, regions: Regions) -> RegionIm
                    "explain with points=regions.centroids (explain_regions does this)")
     light = None if result.light_scores is None else to_numpy(result.light_scores)
     shadow = None if result.shadow_scores is None else to_numpy(result.shadow_scores)
-    point_score = {"fusion": lambda: light * shadow, "light": lambda: light, "shadow": lambda: shadow}[result.mode]()
+    point_score = fusion_weight(light, shadow, result.mode)
     maps = result.to_numpy()
     return RegionImpact(regions=regions, point_score=point_score, light=light, shadow=shadow,
                         map_mean=region_means(maps, to_numpy(labels), regions))

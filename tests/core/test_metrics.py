@@ -59,8 +59,17 @@ def test_paper_rule_threshold_is_strict_and_applies_after_min_max():
     assert M.pointing_point(s) == pytest.approx((12.0, 12.0))
 
 
-def test_constant_map_points_at_the_centre():
-    assert M.pointing_point(np.ones((5, 9))) == pytest.approx((2.0, 4.0))
+def test_flat_map_points_nowhere_and_misses():
+    """A flat map carries no evidence: no point (NaN), a miss even on a box covering the centre,
+    zero IoU at every threshold, and no score drop (nothing is darkened)."""
+    flat = np.full((5, 9), 0.3)
+    for rule in ("paper", "argmax", "torchray"):
+        assert np.isnan(M.pointing_point(flat, rule=rule)).all()
+        assert M.pointing_hit(flat, M.box_to_mask((2, 1, 7, 4), (5, 9)), rule=rule) is False
+    assert np.all(M.iou_at_thresholds(flat, M.box_to_mask((2, 1, 7, 4), (5, 9))) == 0.0)
+    x = np.random.default_rng(0).random((1, 5, 9)).astype(np.float32)
+    drop = M.score_drop(lambda b: b.reshape(len(b), -1).mean(axis=1, keepdims=True).repeat(2, axis=1), x, flat, 0)
+    assert drop.clean == drop.perturbed
 
 
 def test_fractional_centroid_is_rounded_to_nearest_pixel_for_the_hit():
@@ -294,26 +303,26 @@ def test_score_drop_hwc_half_weight():
 def test_bad_inputs_raise_glaserror_with_a_message():
     s = np.zeros((8, 8))
     gt = np.zeros((6, 6), bool)
-    with pytest.raises(GLASError, match="differs from the ground truth shape"):
+    with pytest.raises(GLASError, match=r"saliency must be the shape of the ground truth, \(6, 6\), got shape \(8, 8\)"):
         M.pointing_hit(s, gt)
-    with pytest.raises(GLASError, match="NaN or inf"):
+    with pytest.raises(GLASError, match="saliency must be finite values, got a map containing NaN or inf"):
         M.pointing_hit(np.full((6, 6), np.nan), gt)
-    with pytest.raises(GLASError, match="rule must be"):
+    with pytest.raises(GLASError, match="rule must be 'paper', 'argmax' or 'torchray', got 'centre'"):
         M.pointing_point(s, rule="centre")
-    with pytest.raises(GLASError, match="boolean mask"):
+    with pytest.raises(GLASError, match=r"target must be a boolean mask \(or 0/1 values\), got dtype float64"):
         M.relevance_mass(np.zeros((6, 6)), np.full((6, 6), 0.5))
-    with pytest.raises(GLASError, match="x_max > x_min"):
+    with pytest.raises(GLASError, match="box must be a box with x_max > x_min"):
         M.box_to_mask((5, 0, 2, 3), (8, 8))
-    with pytest.raises(GLASError, match="1 ground truths"):
+    with pytest.raises(GLASError, match="targets must be one ground truth per map, got 1 ground truths for 2 saliency maps"):
         M.pointing_game([s, s], [gt])
     x = np.ones((1, 4, 4), np.float32)
-    with pytest.raises(GLASError, match=r"\(B, n_classes\)"):
+    with pytest.raises(GLASError, match=r"model output must be \(B, n_classes\) scores for a batch of B = 17, got shape \(17,\)"):
         M.deletion_curve(lambda b: np.ones(len(b)), x, np.zeros((4, 4)), 0)
-    with pytest.raises(GLASError, match="out of range"):
+    with pytest.raises(GLASError, match=r"target must be a class index in \[0, 2\), got 5"):
         M.deletion_curve(_pixel_model(0, 0), x, np.zeros((4, 4)), 5)
-    with pytest.raises(GLASError, match="step must be"):
+    with pytest.raises(GLASError, match="step must be a positive number of pixels, got 0"):
         M.deletion_curve(_pixel_model(0, 0), x, np.zeros((4, 4)), 0, step=0)
-    with pytest.raises(GLASError, match="substrate must be"):
+    with pytest.raises(GLASError, match="substrate must be 'zeros', 'blur', 'mean' or an array, got 'noise'"):
         M.deletion_curve(_pixel_model(0, 0), x, np.zeros((4, 4)), 0, substrate="noise")
-    with pytest.raises(GLASError, match="spatial shape"):
+    with pytest.raises(GLASError, match=r"saliency must be the shape of x's spatial axes, \(4, 4\), got shape \(3, 3\)"):
         M.score_drop(_pixel_model(0, 0), x, np.zeros((3, 3)), 0)

@@ -1,0 +1,19 @@
+"""Figures of GLAS explanations: overlays and the paper's panels (Figures 1, 10 and 11).
+
+Every function returns a :class:`matplotlib.figure.Figure` built without ``pyplot``, so no
+global figure state is touched, no window opens and any backend (Agg on a server) works:
+save with ``fig.savefig(path)``. matplotlib is imported inside the functions, never when
+``glas_core`` is imported (install it with the ``viz`` extra).
+
+Images may be ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)`` arrays of any supported namespace,
+uint8/uint16 or float. A map of a different size than the image (a model's 224 x 224 input
+against the original photograph) is stretched over the whole image, which is the inverse of
+resizing the image to the model's input.
+"""
+
+from ._figure import DEFAULT_ALPHA, DEFAULT_CMAP, as_display_image, draw_overlay
+from .panels import caption_words, multiscale_strip, overlay, recursive_iterations
+from .volumes import region_ranking, volume_slices
+
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_CMAP", "as_display_image", "draw_overlay", "overlay", "multiscale_strip",
+           "recursive_iterations", "caption_words", "volume_slices", "region_ranking"]
