@@ -248,6 +248,9 @@ def config_from(config: "GLASConfig | None", **settings: Any) -> "GLASConfig":
     if "grid" in given and "points" in given:
         raise fail("grid", given["grid"], "None when custom points are given",
                    "pass either grid= (a regular search) or points= (custom search points), not both")
+    if "sigma" in given and "sigma_px" in given:
+        raise fail("sigma", given["sigma"], "left out when sigma_px is given",
+                   "give the scales in grid cells (sigma=) or in pixels (sigma_px=), not both")
     if "points" in given:
         given["grid"] = None
     return GLASConfig(**given)
