@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _bench_common as B  # noqa: E402
+from benchkit import data, env, models, report, scoring  # noqa: E402
+from benchkit.methods import Method, glas_method  # noqa: E402
+from benchkit.timing import run_methods  # noqa: E402
 
 import glas_core  # noqa: E402
 from glas_core import metrics as M  # noqa: E402
@@ -28,14 +30,15 @@ from glas_core import metrics as M  # noqa: E402
 GRIDS = (12, 15, 22, 25, 30)
 
 
-def fixed_pixel_method(name: str, grid: int, size: int) -> B.Method:
+def fixed_pixel_method(name: str, grid: int, size: int) -> Method:
+    """GLAS at ``grid`` with sigma fixed in pixels at its k = 15 value for a ``size`` px image."""
     cell15 = size / 15.0
     sigma_px = tuple(s * cell15 for s in glas_core.DEFAULT_SIGMA)
 
     def run(module, x, target):
-        return glas_core.explain(B.probability_fn(module, target), x, grid=grid, sigma_px=sigma_px).to_numpy()[0]
+        return glas_core.explain(scoring.probability_fn(module, target), x, grid=grid, sigma_px=sigma_px).to_numpy()[0]
 
-    return B.Method(name, run, f"k={grid}, sigma_px={tuple(round(s, 2) for s in sigma_px)}")
+    return Method(name, run, f"k={grid}, sigma_px={tuple(round(s, 2) for s in sigma_px)}")
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -45,16 +48,16 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--cache-dir", type=Path, default=None)
     p.add_argument("--seed", type=int, default=12345)
     args = p.parse_args(argv)
-    B.setup_torch()
+    env.setup_torch()
     n = args.n_images or (3 if args.quick else 40)
-    config = B.QUICK_TRAIN if args.quick else B.TrainConfig()
+    config = models.QUICK_TRAIN if args.quick else models.TrainConfig()
     grids = GRIDS[:2] if args.quick else GRIDS
-    model = B.train_or_load(config, args.cache_dir)
-    samples = B.make_dataset(n, args.seed, size=config.size)
-    methods = [B.glas_method(f"cells k={k}", grid=k) for k in grids]
+    model = models.train_or_load(config, args.cache_dir)
+    samples = data.make_dataset(n, args.seed, size=config.size)
+    methods = [glas_method(f"cells k={k}", grid=k) for k in grids]
     methods += [fixed_pixel_method(f"pixels k={k}", k, config.size) for k in grids]
-    runs = B.run_methods(methods, model, [s.image for s in samples], [s.label for s in samples])
-    boxes = [np.any([M.box_to_mask(b, s.part_mask.shape) for b in s.boxes], axis=0) for s in samples]
+    runs = run_methods(methods, model, [s.image for s in samples], [s.label for s in samples])
+    boxes = [data.box_union(s) for s in samples]
     small = [M.is_small(b) for b in boxes]
     ref_ms = 1000 * np.mean(runs["cells k=15"].seconds)
     rows = []
@@ -72,9 +75,9 @@ def main(argv: list[str] | None = None) -> str:
     text = "\n".join([
         f"Grid sweep (Table 1 shape): {n} synthetic {config.size}x{config.size} test images ({sum(small)} small), "
         "GLAS fusion",
-        f"machine: {B.machine_line()}",
+        f"machine: {env.machine_line()}",
         "",
-        B.markdown_table(["k x k", "sigma", "PT", "PT-small", "part hit", "forwards/img", "ms/img",
+        report.markdown_table(["k x k", "sigma", "PT", "PT-small", "part hit", "forwards/img", "ms/img",
                           "time vs k=15"], rows),
     ])
     print(text)

