@@ -1,17 +1,15 @@
-"""Test setup for tests/ and integrations/: the repository root on sys.path, one torch thread.
+"""Test setup for tests/ and integrations/: quiet, offline, one torch thread.
 
-Tests run on 2 shared CPU cores, so torch (where installed) is limited to 1 intra-op thread.
+Tests run on 2 shared CPU cores, so torch (where installed) is limited to 1 intra-op thread;
+this is the one place that sets it. Imports of ``glas_core`` and ``glas_adapters`` resolve to
+the installed package when there is one (pytest runs with ``--import-mode=append``, see
+pyproject.toml), so tox tests what users install.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import sys
-
-ROOT = os.path.dirname(os.path.abspath(__file__))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,7 +1,7 @@
 """An independent, deliberately naive NumPy reference of GLAS (explicit loops over pixels and points).
 
 It shares no code with glas_core: grid centres, Gaussians (Eq. 1-2 masks with the factor 2,
-Eq. 3 weights without it) and the fusion are written out from DESIGN.md section 3.
+Eq. 3 weights without it) and the fusion are written out from the readings in docs/paper-readings.md.
 """
 
 from __future__ import annotations
