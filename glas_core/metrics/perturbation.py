@@ -15,9 +15,15 @@ from ..normalize import minmax_normalize
 from ._inputs import as_numpy, saliency_map, same_shape
 
 
-def _spatial(x: np.ndarray, spatial_axes: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    axes = normalize_spatial_axes(spatial_axes, x.ndim)
-    return axes, tuple(x.shape[a] for a in axes)
+def _example_and_map(x, saliency, spatial_axes: Sequence[int]) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """One floating example, its map checked against the spatial axes, and those axes (sorted)."""
+    xn = as_numpy(x, "x")
+    if not np.issubdtype(xn.dtype, np.floating):
+        xn = xn.astype(np.float32)
+    axes = normalize_spatial_axes(spatial_axes, xn.ndim)
+    s = saliency_map(saliency, ndim=len(axes))
+    same_shape(s, tuple(xn.shape[a] for a in axes), "x's spatial axes", "check spatial_axes or resize the map")
+    return xn, s, axes
 
 
 def blur_substrate(x, *, sigma: float = 5.0, spatial_axes: Sequence[int] = (-2, -1)) -> np.ndarray:
@@ -76,12 +82,7 @@ def _perturbation_curve(
     model: Callable, x, saliency, target: int, *, step: int, substrate, spatial_axes,
     batch_size: int, insert: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    xn = as_numpy(x, "x")
-    if not np.issubdtype(xn.dtype, np.floating):
-        xn = xn.astype(np.float32)
-    axes, spatial_shape = _spatial(xn, spatial_axes)
-    s = saliency_map(saliency, ndim=len(axes))
-    same_shape(s, spatial_shape, "x's spatial axes", "check spatial_axes or resize the map")
+    xn, s, axes = _example_and_map(x, saliency, spatial_axes)
     if int(step) != step or step < 1:
         raise fail("step", step, "a positive number of pixels", "use step=1, or more pixels per step on large images")
     if batch_size < 1:
@@ -94,14 +95,8 @@ def _perturbation_curve(
     rank[order] = np.arange(n_pix)
     n_steps = -(-n_pix // step)
     counts = np.minimum(np.arange(n_steps + 1) * step, n_pix)
-    # broadcast a spatial rank map over the non-spatial axes of x
-    rank_shape = [1] * xn.ndim
-    for a, n in zip(axes, spatial_shape):
-        rank_shape[a] = n
-    perm = [i for i in range(xn.ndim) if i not in axes] + list(axes)
-    rank_map = rank.reshape(spatial_shape)
-    inv = np.argsort(perm)
-    rank_map = np.transpose(rank_map.reshape((1,) * (xn.ndim - len(axes)) + spatial_shape), inv)
+    # broadcast a spatial rank map over the non-spatial axes of x (the axes are increasing)
+    rank_map = rank.reshape(tuple(n if i in axes else 1 for i, n in enumerate(xn.shape)))
     start, end = (sub, xn) if insert else (xn, sub)
     scores = []
     for lo in range(0, counts.size, batch_size):
@@ -216,12 +211,7 @@ def score_drop(
     ``b + (x - b) * (1 - S)`` (b = ``baseline``, 0 in the paper), which darkens what the map
     points at. Returns the clean and perturbed probabilities of ``target``.
     """
-    xn = as_numpy(x, "x")
-    if not np.issubdtype(xn.dtype, np.floating):
-        xn = xn.astype(np.float32)
-    axes, spatial_shape = _spatial(xn, spatial_axes)
-    s = saliency_map(saliency, ndim=len(axes))
-    same_shape(s, spatial_shape, "x's spatial axes", "check spatial_axes or resize the map")
+    xn, s, axes = _example_and_map(x, saliency, spatial_axes)
     perturbed = dim_by_map(np, xn, minmax_normalize(s), axes, resolve_baseline(np, baseline, xn))
     scores = _call_model(model, np.stack([xn, perturbed]), int(target))
     return ScoreDrop(float(scores[0]), float(scores[1]))
