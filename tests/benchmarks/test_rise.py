@@ -128,4 +128,5 @@ def test_torch_input_gives_the_numpy_result(image):
 def test_one_dimensional_scores_are_one_target(image):
     expected = rise(_score_fn, image, n_masks=6, s=3, p=0.5, seed=4)[:1]
     got = rise(lambda b: _score_fn(b)[:, 0], image, n_masks=6, s=3, p=0.5, seed=4)
-    np.testing.assert_array_equal(got, expected)
+    assert got.shape == (1, *SHAPE[1:])
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)  # BLAS may sum one column differently
