@@ -98,8 +98,18 @@ def as_score_array(xp: Any, out: Any, rows: int, n_targets: int | None, sdtype: 
     return out
 
 
-def validate_scores(xp: Any, scores: Any) -> None:
-    """Refuse non-finite scores and scores outside [0, 1] (one device sync per sweep)."""
+def validate_scores(xp: Any, scores: Any, log_scores: bool = False) -> None:
+    """Refuse non-finite scores and scores outside [0, 1] (one device sync per sweep).
+
+    Log-probabilities may be -inf (a probability of 0) but must be at most 0.
+    """
+    if log_scores:
+        if bool(xp.any(xp.isnan(scores))) or float(xp.max(scores)) > _RANGE_TOLERANCE:
+            bad = to_numpy(scores)
+            shown = "NaN" if np.isnan(bad).any() else f"a maximum of {float(np.nanmax(bad)):.4g}"
+            raise fail("score_fn output", shown, "log-probabilities (<= 0, -inf allowed)",
+                       "return log_softmax(logits) or logsigmoid(logits); pass log_scores=False for probabilities")
+        return
     if not bool(xp.all(xp.isfinite(scores))):
         bad = np.argwhere(~np.isfinite(to_numpy(scores)))[0]
         raise fail("score_fn output", f"a non-finite value at row {int(bad[0])}, target {int(bad[1])}",

@@ -216,7 +216,8 @@ class SearchPlan:
         return int(self.points.shape[0])
 
 
-_SETTINGS = ("grid", "sigma", "sigma_px", "mode", "lam", "batch_size", "points")
+#: The keywords a GLASConfig holds.
+SETTINGS = ("grid", "sigma", "sigma_px", "mode", "lam", "batch_size", "points")
 
 
 def config_from(config: "GLASConfig | None", **settings: Any) -> "GLASConfig":
@@ -232,7 +233,7 @@ def config_from(config: "GLASConfig | None", **settings: Any) -> "GLASConfig":
     **settings
         ``grid``, ``sigma``, ``sigma_px``, ``mode``, ``lam``, ``batch_size``, ``points``.
     """
-    unknown = sorted(set(settings) - set(_SETTINGS))
+    unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
         raise TypeError(f"unexpected setting(s) {unknown}")
     given = {k: v for k, v in settings.items() if v is not None}

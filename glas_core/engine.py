@@ -12,7 +12,7 @@ from .config import GLASConfig, SearchPlan, config_from
 from .fusion import fuse
 from .masks import MaskBank, gaussian_profiles, perturb, perturbation_source, shadow_masks
 from .result import GLASResult
-from .scores import point_values
+from .scores import log_point_values, point_values
 
 ScoreFn = Callable[[Any], Any]
 ProgressFn = Callable[[int, int], None]
@@ -33,6 +33,7 @@ def explain(
     batch_size: int | None = None,
     progress: ProgressFn | None = None,
     config: GLASConfig | None = None,
+    log_scores: bool = False,
 ) -> GLASResult:
     """Explain one example with GLAS for every target ``score_fn`` returns, in one sweep.
 
@@ -73,6 +74,11 @@ def explain(
     config : GLASConfig, optional
         All settings at once (grid, sigma, sigma_px, mode, lam, batch_size, points); then
         none of those keywords may be given.
+    log_scores : bool
+        True when ``score_fn`` returns log-probabilities (``log_softmax`` of the logits). Eq. 1-3
+        are then evaluated in the log domain and each target's map is scaled by its largest point
+        weight (``result.log_scale``), so an over-confident model whose probabilities underflow
+        under the masks still gets an informative map. The adapters do this.
 
     Returns
     -------
@@ -94,12 +100,12 @@ def explain(
     plan = config.resolve(tuple(int(x.shape[a]) for a in axes))
     with no_grad_context(x):
         baseline_arr = resolve_baseline(xp, baseline, x)
-        scores = sweep(score_fn, xp, x, axes, plan, config.batch_size, baseline_arr, progress)
-        return _result(xp, scores, x, axes, plan, config)
+        scores = sweep(score_fn, xp, x, axes, plan, config.batch_size, baseline_arr, progress, log_scores)
+        return _result(xp, scores, x, axes, plan, config, log_scores)
 
 
 def sweep(score_fn: ScoreFn, xp: Any, x: Any, axes: tuple[int, ...], plan: SearchPlan, batch_size: int,
-          baseline: Any, progress: ProgressFn | None) -> Any:
+          baseline: Any, progress: ProgressFn | None, log_scores: bool = False) -> Any:
     """Score every row of the plan's :class:`~glas_core.config.RowLayout`, ``batch_size`` rows at a time.
 
     Light rows are ``b + (x - b) * G`` (Eq. 1), shadow rows ``b + (x - b) * (1 - G)`` (Eq. 2).
@@ -147,18 +153,26 @@ def sweep(score_fn: ScoreFn, xp: Any, x: Any, axes: tuple[int, ...], plan: Searc
         if progress is not None:
             progress(stop, total)
     scores = chunks[0] if len(chunks) == 1 else xp.concat(chunks, axis=0)
-    validate_scores(xp, scores)
+    validate_scores(xp, scores, log_scores)
     return scores
 
 
-def _result(xp: Any, scores: Any, x: Any, axes: tuple[int, ...], plan: SearchPlan, config: GLASConfig) -> GLASResult:
+def _result(xp: Any, scores: Any, x: Any, axes: tuple[int, ...], plan: SearchPlan, config: GLASConfig,
+            log_scores: bool) -> GLASResult:
     """Fuse a sweep's scores (Eq. 3) into a :class:`GLASResult`."""
-    values = point_values(xp, scores, plan.rows, config.lam)
-    if values.light is not None and float(xp.max(values.light)) == 0.0:
+    log_scale = None
+    if log_scores:
+        values, log_scale = log_point_values(xp, scores, plan.rows, config.lam)
+    else:
+        values = point_values(xp, scores, plan.rows, config.lam)
+    no_light = values.light is not None and (
+        not bool(xp.all(xp.isfinite(log_scale))) if log_scores else float(xp.max(values.light)) == 0.0)
+    if no_light:
         warnings.warn(
             "every light score f_l (Eq. 1) is 0: the model gives the target no probability under any "
             "light mask, so the fused map is all zeros. Lights this small leave too little of the image; "
-            "use a larger sigma, or mode='shadow'", RuntimeWarning, stacklevel=3)
+            "use a larger sigma, mode='shadow', or log-probabilities (log_scores=True, as the adapters do)",
+            RuntimeWarning, stacklevel=3)
     saliency = fuse(xp, values.weight, plan, dtype=scores.dtype, device=device_of(x))
     return GLASResult(
         saliency=saliency,
@@ -171,4 +185,5 @@ def _result(xp: Any, scores: Any, x: Any, axes: tuple[int, ...], plan: SearchPla
         spatial_axes=axes,
         n_forward=int(scores.shape[0]),
         config=config,
+        log_scale=log_scale,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Sequence
 
 from .engine import explain
@@ -30,7 +31,8 @@ def explain_multiscale(
     in_pixels : bool
         Read ``sigmas`` as pixels (``sigma_px``) instead of grid cells.
     **kwargs
-        Any other argument of :func:`glas_core.explain` except ``sigma``/``sigma_px``.
+        Any other argument of :func:`glas_core.explain` except ``sigma``/``sigma_px``; with
+        ``config=``, each scale replaces the config's sigma.
 
     Returns
     -------
@@ -43,4 +45,8 @@ def explain_multiscale(
     if isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence) or len(sigmas) == 0:
         raise fail("sigmas", sigmas, "a non-empty list of scales", "use e.g. sigmas=[5, 3, 1]")
     key = "sigma_px" if in_pixels else "sigma"
-    return [explain(score_fn, x, **{key: s}, **kwargs) for s in sigmas]
+    config = kwargs.pop("config", None)
+    if config is None:
+        return [explain(score_fn, x, **{key: s}, **kwargs) for s in sigmas]
+    scaled = [dataclasses.replace(config, sigma_px=None, **{key: s}) for s in sigmas]
+    return [explain(score_fn, x, config=c, **kwargs) for c in scaled]

@@ -8,6 +8,7 @@ while points remain, for at most ``max_iter`` iterations.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from typing import Any, Callable
@@ -16,6 +17,7 @@ import numpy as np
 
 from ._array_api import device_of, namespace_of, no_grad_context, score_dtype, to_numpy
 from ._validation import as_score_array, normalize_spatial_axes, resolve_baseline, validate_scores
+from .config import SETTINGS, config_from
 from .engine import explain
 from .errors import fail
 from .masks import dim_by_map
@@ -51,8 +53,9 @@ def explain_recursive(
         Upper bound on the number of iterations.
     **kwargs
         ``grid``, ``sigma``, ``sigma_px``, ``points``, ``mode``, ``lam``, ``batch_size``,
-        ``progress`` as in :func:`glas_core.explain`. Later iterations keep the first
-        iteration's pixel scales, since the remaining points no longer form a grid.
+        ``config``, ``progress``, ``log_scores`` as in :func:`glas_core.explain`. Later
+        iterations keep the first iteration's pixel scales, since the remaining points no
+        longer form a grid.
 
     Returns
     -------
@@ -64,13 +67,16 @@ def explain_recursive(
         raise fail("t2", t2, "a positive finite number", "use t2=5 (the paper's stop constant)")
     if not isinstance(max_iter, numbers.Integral) or isinstance(max_iter, bool) or max_iter < 1:
         raise fail("max_iter", max_iter, "a positive int", "use max_iter=5")
+    config = config_from(kwargs.pop("config", None), **{k: kwargs.pop(k) for k in SETTINGS if k in kwargs})
+    log_scores = bool(kwargs.get("log_scores", False))
     with no_grad_context(x):
-        first = explain(score_fn, x, spatial_axes=spatial_axes, baseline=baseline, **kwargs)
+        first = explain(score_fn, x, spatial_axes=spatial_axes, baseline=baseline, config=config, **kwargs)
         xp = namespace_of(x)
         axes = normalize_spatial_axes(spatial_axes, x.ndim)
-        later = {k: v for k, v in kwargs.items() if k not in ("grid", "sigma", "sigma_px", "points")}
-        later.update(spatial_axes=spatial_axes, baseline=baseline, sigma_px=first.sigma_px)
-        run = _TargetRun(xp, x, axes, resolve_baseline(xp, baseline, x), float(t1), float(t2), int(max_iter))
+        later = dict(kwargs, spatial_axes=spatial_axes, baseline=baseline,
+                     config=dataclasses.replace(config, grid=None, sigma_px=first.sigma_px))
+        run = _TargetRun(xp, x, axes, resolve_baseline(xp, baseline, x), float(t1), float(t2), int(max_iter),
+                         log_scores)
         n_forward = first.n_forward
         maps, iterations, reasons = [], [], []
         for t in range(int(first.saliency.shape[0])):
@@ -87,9 +93,9 @@ class _TargetRun:
     """The iterations of Algorithm 1 for one target column."""
 
     def __init__(self, xp: Any, x: Any, axes: tuple[int, ...], baseline: Any, t1: float, t2: float,
-                 max_iter: int) -> None:
+                 max_iter: int, log_scores: bool) -> None:
         self.xp, self.x, self.axes, self.baseline = xp, x, axes, baseline
-        self.t1, self.t2, self.max_iter = t1, t2, max_iter
+        self.t1, self.t2, self.max_iter, self.log_scores = t1, t2, max_iter, log_scores
 
     def __call__(self, score_fn: Callable[[Any], Any], t: int, first: GLASResult,
                  later: dict[str, Any]) -> tuple[Any, list[RGLASIteration], str, int]:
@@ -118,15 +124,16 @@ class _TargetRun:
                 return total, iters, "no_points", used
             if len(iters) >= self.max_iter:
                 return total, iters, "max_iter", used
-            result = explain(column, image, points=points, **later)
+            later_config = dataclasses.replace(later["config"], points=points)
+            result = explain(column, image, **dict(later, config=later_config))
             used += result.n_forward
             col = 0
 
     def _score(self, column: Callable[[Any], Any], image: Any) -> float:
         xp = self.xp
         out = as_score_array(xp, column(image[None, ...]), 1, 1, score_dtype(xp, image.dtype), device_of(image))
-        validate_scores(xp, out)
-        return float(out[0, 0])
+        validate_scores(xp, out, self.log_scores)
+        return math.exp(float(out[0, 0])) if self.log_scores else float(out[0, 0])
 
 
 def _column_fn(score_fn: Callable[[Any], Any], t: int) -> Callable[[Any], Any]:

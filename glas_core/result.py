@@ -38,6 +38,11 @@ class GLASResult:
         Number of rows scored by ``score_fn`` (``2P + 1`` in fusion mode).
     config : GLASConfig
         The validated settings.
+    log_scale : array or None
+        ``(T,)``, for a sweep scored in log-probabilities (``log_scores=True``): the map is Eq. 3
+        divided by ``exp(log_scale)``, the largest point weight ``f_l f_s`` of each target, so it
+        stays informative when that weight is far below the smallest float. None for a sweep
+        scored in probabilities, whose map is Eq. 3 as printed.
     """
 
     saliency: Any
@@ -50,6 +55,7 @@ class GLASResult:
     spatial_axes: tuple[int, ...]
     n_forward: int
     config: GLASConfig
+    log_scale: Any | None = None
 
     @property
     def mode(self) -> str:
