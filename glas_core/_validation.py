@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._array_api import device_of, is_real_floating, namespace_of, to_numpy
-from .errors import GLASError, fail
+from .errors import GLASError, fail, quoted
 
 #: Scores may exceed [0, 1] by this much through floating-point rounding (e.g. a softmax in float16).
 _RANGE_TOLERANCE = 1e-3
@@ -29,15 +29,56 @@ def normalize_spatial_axes(spatial_axes: Sequence[int], ndim: int) -> tuple[int,
     fix = "use spatial_axes=(-2, -1) for (C, H, W), (0, 1) for (H, W, C), (-3, -2, -1) for volumes"
     if not isinstance(spatial_axes, (tuple, list)) or not all(
             isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in spatial_axes):
-        raise fail("spatial_axes", spatial_axes, "a tuple of 2 or 3 ints", fix)
+        raise fail("spatial_axes", quoted(spatial_axes), "a tuple of 2 or 3 ints", fix)
     if len(spatial_axes) not in (2, 3):
-        raise fail("spatial_axes", spatial_axes, "2 axes (images) or 3 axes (volumes)", fix)
+        raise fail("spatial_axes", quoted(spatial_axes), "2 axes (images) or 3 axes (volumes)", fix)
     if any(a < -ndim or a >= ndim for a in spatial_axes):
-        raise fail("spatial_axes", spatial_axes, f"axes of an input with {ndim} dimensions", fix)
+        raise fail("spatial_axes", quoted(spatial_axes), f"axes of an input with {ndim} dimensions", fix)
     axes = sorted(int(a) % ndim for a in spatial_axes)
     if len(set(axes)) != len(axes):
-        raise fail("spatial_axes", spatial_axes, "distinct axes", fix)
+        raise fail("spatial_axes", quoted(spatial_axes), "distinct axes", fix)
     return tuple(axes)
+
+
+def insensitive_targets(xp: Any, scores: Any, log_scores: bool) -> Any:
+    """``(T,)`` booleans: targets whose every perturbed score equals the clean score up to round-off.
+
+    Such a model ignores its input (or the part GLAS perturbs); Eq. 3 would still draw a blob
+    from the kernel alone, so the engine returns an all-zero map for it instead, with a warning.
+    """
+    clean = scores[0:1, :]
+    same = scores == clean  # also -inf == -inf, whose difference would be NaN
+    zero = xp.zeros_like(scores)
+    spread = xp.max(xp.abs(xp.where(same, zero, scores) - xp.where(same, zero, clean + zero)), axis=0)
+    eps = 4 * float(xp.finfo(scores.dtype).eps)
+    scale = xp.ones_like(clean[0, :])
+    if log_scores:  # log-probabilities carry an absolute error of eps * |log p|
+        magnitude = xp.where(xp.isfinite(clean[0, :]), xp.abs(clean[0, :]), scale)
+        scale = xp.maximum(magnitude, scale)
+    return spread <= eps * scale
+
+
+#: A spatial axis this small next to a non-spatial axis this many times larger is a channel axis.
+_CHANNEL_SIZES = (1, 3, 4)
+_CHANNEL_RATIO = 8
+
+
+def check_layout(shape: Sequence[int], axes: tuple[int, ...]) -> None:
+    """Refuse spatial axes that are evidently channels: ``(H, W, C)`` explained as ``(C, H, W)``.
+
+    A "spatial" axis of 1, 3 or 4 pixels beside a non-spatial axis at least 8 times larger is
+    the colour axis of an image in the other layout; explained as given, the map would be
+    computed over the wrong axes and still look plausible.
+    """
+    others = [int(shape[i]) for i in range(len(shape)) if i not in axes]
+    for a in axes:
+        n = int(shape[a])
+        if n in _CHANNEL_SIZES and others and max(others) >= _CHANNEL_RATIO * n:
+            channels_last = tuple(range(len(shape) - 1 - len(axes), len(shape) - 1))
+            raise fail("spatial_axes", f"{axes} for an input of shape {tuple(shape)}, whose axis {a} of size {n} "
+                       f"looks like a colour axis", "the axes that hold the image's pixels",
+                       f"for channels-last (H, W, C) images pass spatial_axes={channels_last}; "
+                       "for (C, H, W) keep spatial_axes=(-2, -1) and move the channels first")
 
 
 def check_input(xp: Any, x: Any) -> None:
@@ -54,7 +95,7 @@ def resolve_baseline(xp: Any, baseline: Any, x: Any) -> Any:
     """Return the baseline as an array broadcast to ``x``, or None for the zero baseline."""
     if isinstance(baseline, numbers.Real) and not isinstance(baseline, bool):
         if not np.isfinite(float(baseline)):
-            raise fail("baseline", baseline, "a finite number or array", "use baseline=0.0 (the paper)")
+            raise fail("baseline", quoted(baseline), "a finite number or array", "use baseline=0.0 (the paper)")
         if float(baseline) == 0.0:
             return None
         return xp.full(x.shape, float(baseline), dtype=x.dtype, device=device_of(x))
@@ -64,9 +105,11 @@ def resolve_baseline(xp: Any, baseline: Any, x: Any) -> Any:
     except (TypeError, ValueError, GLASError):
         shape = None
         host = None
+    if host is not None and host.dtype.kind not in "biuf":
+        host = None
     if shape != tuple(x.shape) or host is None or not np.all(np.isfinite(host)):
-        shown = getattr(baseline, "shape", type(baseline).__name__)
-        raise fail("baseline", f"{shown}", f"a finite number or an array broadcastable to {tuple(x.shape)}",
+        shown = f"shape {baseline.shape}" if hasattr(baseline, "shape") else quoted(baseline)
+        raise fail("baseline", shown, f"a finite number or an array broadcastable to {tuple(x.shape)}",
                    "pass a scalar (e.g. 0.0) or an array of the input's shape (e.g. a blurred copy)")
     arr = xp.asarray(np.broadcast_to(host, tuple(x.shape)).copy(), dtype=x.dtype, device=device_of(x))
     return arr
@@ -88,9 +131,10 @@ def as_score_array(xp: Any, out: Any, rows: int, n_targets: int | None, sdtype: 
         out = xp.astype(out, sdtype)
     if out.ndim == 1:
         out = xp.reshape(out, (-1, 1))
-    if out.ndim != 2 or int(out.shape[0]) != rows:
-        raise fail("score_fn output", f"shape {tuple(shape)}", f"shape ({rows}, T): one row per input of the batch",
-                   "return (B, T) scores of the T targets; do not squeeze or transpose them")
+    if out.ndim != 2 or int(out.shape[0]) != rows or int(out.shape[1]) == 0:
+        raise fail("score_fn output", f"shape {tuple(shape)}",
+                   f"shape ({rows}, T) with T >= 1: one row per input of the batch, one column per target",
+                   "return (B, T) scores of the T targets; do not squeeze, transpose or select no column")
     if n_targets is not None and int(out.shape[1]) != n_targets:
         raise fail("score_fn output", f"{int(out.shape[1])} targets in a later chunk",
                    f"the same number of targets ({n_targets}) for every chunk",

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._array_api import to_numpy
-from .errors import fail
+from .errors import fail, quoted
 from .points import grid_axis_centers, grid_points
 
 #: (sigma_light, sigma_shadow, sigma_spatial) in grid cells: the paper's localisation setting at k = 15.
@@ -27,7 +27,7 @@ def _is_number(v: Any) -> bool:
 
 def _check_positive(name: str, value: Any, fix: str) -> float:
     if not _is_number(value) or not math.isfinite(float(value)) or float(value) <= 0:
-        raise fail(name, value, "a positive finite number", fix)
+        raise fail(name, quoted(value), "a positive finite number", fix)
     return float(value)
 
 
@@ -39,7 +39,7 @@ def _sigma_entries(name: str, sigma: Any, n_axes: int | None, allow_per_axis: bo
         return (sigma, sigma, sigma)
     if isinstance(sigma, (tuple, list)) and len(sigma) == 3:
         return tuple(sigma)
-    raise fail(name, sigma, "a positive number or a (light, shadow, spatial) triple", fix)
+    raise fail(name, quoted(sigma), "a positive number or a (light, shadow, spatial) triple", fix)
 
 
 def _per_axis(name: str, entry: Any, n_axes: int, allow_per_axis: bool) -> tuple[float, ...]:
@@ -50,7 +50,7 @@ def _per_axis(name: str, entry: Any, n_axes: int, allow_per_axis: bool) -> tuple
         return tuple(_check_positive(name, e, fix) for e in entry)
     expected = (f"a positive number or a tuple of {n_axes} per-axis positive numbers"
                 if allow_per_axis else "a positive number")
-    raise fail(name, entry, expected, fix)
+    raise fail(name, quoted(entry), expected, fix)
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,10 @@ class GLASConfig:
             raise fail("mode", repr(self.mode), "one of 'fusion', 'light', 'shadow'",
                        "use mode='fusion' (the paper's GLAS) or 'light'/'shadow' for the ablation")
         if not _is_number(self.lam) or not math.isfinite(float(self.lam)) or float(self.lam) < 0:
-            raise fail("lam", self.lam, "a finite number >= 0", "use lam=1e-5 (the paper's constant)")
+            raise fail("lam", quoted(self.lam), "a finite number >= 0", "use lam=1e-5 (the paper's constant)")
         if (not isinstance(self.batch_size, numbers.Integral) or isinstance(self.batch_size, bool)
                 or self.batch_size < 1):
-            raise fail("batch_size", self.batch_size, "a positive int",
+            raise fail("batch_size", quoted(self.batch_size), "a positive int",
                        "use batch_size=64, or smaller if the model runs out of memory")
         if self.points is not None and self.sigma_px is None:
             raise fail("sigma_px", None, "given (in pixels) when custom points are used",
@@ -127,6 +127,7 @@ class GLASConfig:
             centers = tuple(grid_axis_centers(spatial_shape[a], grid[a]) for a in range(n_axes))
         else:
             centers = tuple(points[:, a] for a in range(n_axes))
+        _check_masks_reach_pixels(centers, spatial_shape, sig, "sigma_px" if self.sigma_px is not None else "sigma")
         return SearchPlan(points=points, grid=grid, sigma_px=sig, axis_centers=centers,  # type: ignore[arg-type]
                           spatial_shape=tuple(int(n) for n in spatial_shape),
                           rows=RowLayout(int(points.shape[0]), self.mode))
@@ -247,14 +248,39 @@ def config_from(config: "GLASConfig | None", **settings: Any) -> "GLASConfig":
                        "put every setting in the config, e.g. dataclasses.replace(config, grid=9)")
         return config
     if "grid" in given and "points" in given:
-        raise fail("grid", given["grid"], "None when custom points are given",
+        raise fail("grid", quoted(given["grid"]), "None when custom points are given",
                    "pass either grid= (a regular search) or points= (custom search points), not both")
     if "sigma" in given and "sigma_px" in given:
-        raise fail("sigma", given["sigma"], "left out when sigma_px is given",
+        raise fail("sigma", quoted(given["sigma"]), "left out when sigma_px is given",
                    "give the scales in grid cells (sigma=) or in pixels (sigma_px=), not both")
     if "points" in given:
         given["grid"] = None
     return GLASConfig(**given)
+
+
+#: A mask or Eq. 3 kernel whose value on the pixel nearest its centre is below this is empty.
+_MIN_PEAK = 1e-6
+
+
+def _check_masks_reach_pixels(centers: Sequence[np.ndarray], spatial_shape: Sequence[int], sig: SigmaTriple,
+                              name: str) -> None:
+    """Refuse scales so small that some mask (or Eq. 3 kernel) is zero on every pixel.
+
+    Grid points sit between pixels, so a Gaussian much narrower than a pixel misses them all:
+    every light row would be black, every shadow row the clean image, and the map all zeros.
+    """
+    for which, scales, denominator in (("light", sig[0], 2.0), ("shadow", sig[1], 2.0), ("spatial", sig[2], 1.0)):
+        log_peak = 0.0
+        for a, n in enumerate(spatial_shape):
+            c = np.asarray(centers[a], dtype=np.float64)
+            gap = float(np.max(np.abs(c - np.clip(np.rint(c), 0, n - 1))))
+            ratio = gap / scales[a]
+            log_peak -= ratio * ratio / denominator  # inf, not an error, for a vanishing scale
+        if log_peak < math.log(_MIN_PEAK):
+            raise fail(name, f"a {which} scale of {tuple(round(v, 6) for v in scales)} pixels",
+                       "scales whose Gaussians reach the pixels nearest the search points",
+                       f"those masks are below {_MIN_PEAK:g} on every pixel (all-zero maps); use at least "
+                       "half a pixel, e.g. sigma=1 (one grid cell)")
 
 
 def _validate_grid(grid: Any, spatial_shape: Sequence[int]) -> tuple[int, ...]:
@@ -267,12 +293,12 @@ def _validate_grid(grid: Any, spatial_shape: Sequence[int]) -> tuple[int, ...]:
             isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in grid):
         ks = tuple(int(k) for k in grid)
     else:
-        raise fail("grid", grid, expected, fix)
+        raise fail("grid", quoted(grid), expected, fix)
     if any(k < 1 for k in ks):
-        raise fail("grid", grid, expected, fix)
+        raise fail("grid", quoted(grid), expected, fix)
     too_big = [a for a in range(n_axes) if ks[a] > spatial_shape[a]]
     if too_big:
-        raise fail("grid", grid, f"at most the image size {tuple(spatial_shape)} along every spatial axis",
+        raise fail("grid", quoted(grid), f"at most the image size {tuple(spatial_shape)} along every spatial axis",
                    "use fewer search points than pixels, e.g. grid=15")
     return ks
 

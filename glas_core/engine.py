@@ -5,9 +5,11 @@ from __future__ import annotations
 import warnings
 from typing import Any, Callable, Sequence
 
-from ._array_api import device_of, namespace_of, no_grad_context, score_dtype
-from ._validation import (as_score_array, check_input, check_score_fn, normalize_spatial_axes, resolve_baseline,
-                          validate_scores)
+import numpy as np
+
+from ._array_api import device_of, namespace_of, no_grad_context, score_dtype, to_numpy
+from ._validation import (as_score_array, check_input, check_layout, check_score_fn, insensitive_targets,
+                          normalize_spatial_axes, resolve_baseline, validate_scores)
 from .config import GLASConfig, SearchPlan, config_from
 from .fusion import fuse
 from .masks import MaskBank, gaussian_profiles, perturb, perturbation_source, shadow_masks
@@ -94,6 +96,7 @@ def explain(
     check_score_fn(score_fn, progress)
     xp = namespace_of(x)
     axes = normalize_spatial_axes(spatial_axes, x.ndim)
+    check_layout(tuple(x.shape), axes)
     check_input(xp, x)
     config = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
                          batch_size=batch_size, points=points)
@@ -174,6 +177,16 @@ def _result(xp: Any, scores: Any, x: Any, axes: tuple[int, ...], plan: SearchPla
             "use a larger sigma, mode='shadow', or log-probabilities (log_scores=True, as the adapters do)",
             RuntimeWarning, stacklevel=3)
     saliency = fuse(xp, values.weight, plan, dtype=scores.dtype, device=device_of(x))
+    ignored = insensitive_targets(xp, scores, log_scores)
+    if bool(xp.any(ignored)):
+        which = [int(t) for t in np.nonzero(to_numpy(ignored))[0]]
+        warnings.warn(
+            f"the model's score of target(s) {which} is the same for every perturbed input (up to round-off): "
+            "it ignores what GLAS perturbs, so their maps are all zeros. Check that the model reads its "
+            "input (e.g. not a constant or a cached output) and that the targets are the ones you meant",
+            RuntimeWarning, stacklevel=3)
+        keep = xp.reshape(xp.astype(~ignored, saliency.dtype), (-1,) + (1,) * (saliency.ndim - 1))
+        saliency = saliency * keep
     return GLASResult(
         saliency=saliency,
         clean_scores=values.clean,

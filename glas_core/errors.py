@@ -28,3 +28,13 @@ def fail(argument: str, received: object, expected: str, fix: str) -> GLASError:
     """
     shown = received if isinstance(received, str) else repr(received)
     return GLASError(f"{argument} must be {expected}, got {shown}; {fix}")
+
+
+def quoted(value: object) -> object:
+    """A user's value for :func:`fail`: strings quoted (``grid='4'``), anything else as it is.
+
+    ``fail`` shows a string as it stands, since most callers pass a description
+    (``"shape (3,)"``); a value the user typed must be told apart from one, so ``'4'`` reads
+    as the string it is.
+    """
+    return repr(value) if isinstance(value, str) else value

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any, Callable, Sequence
 
 from .engine import explain
-from .errors import fail
+from .errors import fail, quoted
 from .result import GLASResult
 
 
@@ -43,7 +43,7 @@ def explain_multiscale(
         raise fail("sigma", "sigma/sigma_px keyword", "given through `sigmas` only",
                    "pass the scales as sigmas=[5, 3, 1] (and in_pixels=True for pixels)")
     if isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence) or len(sigmas) == 0:
-        raise fail("sigmas", sigmas, "a non-empty list of scales", "use e.g. sigmas=[5, 3, 1]")
+        raise fail("sigmas", quoted(sigmas), "a non-empty list of scales", "use e.g. sigmas=[5, 3, 1]")
     key = "sigma_px" if in_pixels else "sigma"
     config = kwargs.pop("config", None)
     if config is None:

@@ -19,7 +19,7 @@ from ._array_api import device_of, namespace_of, no_grad_context, score_dtype, t
 from ._validation import as_score_array, normalize_spatial_axes, resolve_baseline, validate_scores
 from .config import SETTINGS, config_from
 from .engine import explain
-from .errors import fail
+from .errors import fail, quoted
 from .masks import dim_by_map
 from .normalize import minmax_normalize
 from .result import GLASResult, RecursiveResult, RGLASIteration
@@ -62,11 +62,11 @@ def explain_recursive(
     RecursiveResult
     """
     if not isinstance(t1, numbers.Real) or not 0.0 < float(t1) < 1.0:
-        raise fail("t1", t1, "a number in (0, 1)", "use t1=0.8 (the paper's threshold)")
+        raise fail("t1", quoted(t1), "a number in (0, 1)", "use t1=0.8 (the paper's threshold)")
     if not isinstance(t2, numbers.Real) or not float(t2) > 0 or not math.isfinite(float(t2)):
-        raise fail("t2", t2, "a positive finite number", "use t2=5 (the paper's stop constant)")
+        raise fail("t2", quoted(t2), "a positive finite number", "use t2=5 (the paper's stop constant)")
     if not isinstance(max_iter, numbers.Integral) or isinstance(max_iter, bool) or max_iter < 1:
-        raise fail("max_iter", max_iter, "a positive int", "use max_iter=5")
+        raise fail("max_iter", quoted(max_iter), "a positive int", "use max_iter=5")
     config = config_from(kwargs.pop("config", None), **{k: kwargs.pop(k) for k in SETTINGS if k in kwargs})
     log_scores = bool(kwargs.get("log_scores", False))
     with no_grad_context(x):
@@ -118,6 +118,8 @@ class _TargetRun:
             iters.append(RGLASIteration(saliency=s, removed_points=points[remove], score_after=after,
                                         criterion=criterion, n_points=int(points.shape[0])))
             points = points[~remove]
+            if not float(xp.max(s)) > 0:
+                return total, iters, "flat", used  # nothing was dimmed: the next sweep would be the same
             if criterion >= self.t2:
                 return total, iters, "t2", used
             if points.shape[0] == 0:

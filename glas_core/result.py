@@ -122,7 +122,8 @@ class RecursiveResult:
     iterations : list of list of RGLASIteration
         ``iterations[t]`` holds every iteration of target ``t``.
     stop_reasons : list of str
-        Per target: ``"t2"`` (the stop condition of Algorithm 1), ``"no_points"`` or ``"max_iter"``.
+        Per target: ``"t2"`` (the stop condition of Algorithm 1), ``"no_points"``, ``"max_iter"``,
+        or ``"flat"`` (the iteration's map was flat, so dimming changed nothing).
     n_forward : int
         Rows scored in total.
     """
