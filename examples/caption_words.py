@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from glas_adapters import _hf_toy as toy  # noqa: E402
+from glas_adapters.testing import captioner as toy  # noqa: E402
 from glas_adapters.hf import CaptionExplainer  # noqa: E402
 
 FULL_STEPS = 1000   # what the integration suite trains (reused when its cache exists)

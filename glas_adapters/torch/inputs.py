@@ -25,7 +25,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from glas_core import GLASError
+from glas_core.errors import fail
 
 _SHAPE_HINT = ("pass a batch of shape (N, C, H, W) or (N, C, D, H, W); add the batch axis "
                "with x.unsqueeze(0) and a channel axis with x.unsqueeze(1) for grey images")
@@ -101,8 +101,12 @@ class ExampleLayout:
         return assemble
 
     def baseline(self, i: int, baselines: tuple[Any, ...]) -> float | Tensor:
-        """The perturbation baseline ``b`` of example ``i`` (a float or a tensor broadcastable to it)."""
-        per_entry = [_entry_baseline(baselines[j], self.inputs[j], i, j, self.is_tuple) for j in self.perturbed]
+        """The perturbation baseline ``b`` of example ``i`` (a float or a tensor broadcastable to it).
+
+        ``baselines`` comes from :func:`format_baselines`: per input, a float, a tensor of one
+        example's shape, or a tensor with 1 or N rows (the input's number of axes).
+        """
+        per_entry = [_example_baseline(baselines[j], self.inputs[j], i) for j in self.perturbed]
         if len(per_entry) == 1:
             return per_entry[0]
         if all(isinstance(b, float) for b in per_entry) and len(set(per_entry)) == 1:
@@ -135,68 +139,84 @@ def layout_of(inputs: Any) -> ExampleLayout:
     is_tuple = isinstance(inputs, (tuple, list))
     entries = tuple(inputs) if is_tuple else (inputs,)
     if not entries:
-        raise GLASError(f"inputs must be a tensor or a non-empty tuple of tensors, got an empty "
-                        f"{type(inputs).__name__}; {_SHAPE_HINT}")
+        raise fail("inputs", f"an empty {type(inputs).__name__}", "a tensor or a non-empty tuple of tensors",
+                   _SHAPE_HINT)
     for j, t in enumerate(entries):
         if not isinstance(t, Tensor):
             name = f"inputs[{j}]" if is_tuple else "inputs"
-            raise GLASError(f"{name} must be a torch.Tensor, got {type(t).__name__}; convert it with "
-                            "torch.as_tensor(x, dtype=torch.float32)")
+            raise fail(name, type(t).__name__, "a torch.Tensor",
+                       "convert it with torch.as_tensor(x, dtype=torch.float32)")
     first = entries[0]
     name = "inputs[0]" if is_tuple else "inputs"
     if first.ndim not in (4, 5):
-        raise GLASError(f"{name} must have 4 axes (N, C, H, W) or 5 axes (N, C, D, H, W), got shape "
-                        f"{tuple(first.shape)} ({first.ndim} axes); {_SHAPE_HINT}")
+        raise fail(name, f"shape {tuple(first.shape)} ({first.ndim} axes)",
+                   "a tensor with 4 axes (N, C, H, W) or 5 axes (N, C, D, H, W)", _SHAPE_HINT)
     if not first.is_floating_point():
-        raise GLASError(f"{name} must be a floating tensor, got dtype {first.dtype}; convert it, e.g. "
-                        "x.float() / 255 for 8-bit images")
+        raise fail(name, f"dtype {first.dtype}", "a floating tensor",
+                   "convert it, e.g. x.float() / 255 for 8-bit images")
     n = int(first.shape[0])
     for j, t in enumerate(entries[1:], start=1):
         if t.ndim == 0 or int(t.shape[0]) != n:
-            raise GLASError(f"inputs[{j}] must have {n} rows (one per example, like inputs[0]), got shape "
-                            f"{tuple(t.shape)}; give every tensor of the tuple the same batch axis")
+            raise fail(f"inputs[{j}]", f"shape {tuple(t.shape)}",
+                       f"a tensor with {n} rows (one per example, like inputs[0])",
+                       "give every tensor of the tuple the same batch axis")
         if t.device != first.device:
-            raise GLASError(f"inputs[{j}] must be on {first.device} like inputs[0], got {t.device}; move "
-                            "all inputs to the model's device")
+            raise fail(f"inputs[{j}]", str(t.device), f"on {first.device} like inputs[0]",
+                       "move all inputs to the model's device")
     perturbed = tuple(j for j, t in enumerate(entries)
                       if t.is_floating_point() and t.ndim == first.ndim and t.shape[2:] == first.shape[2:])
     channels = tuple(int(entries[j].shape[1]) for j in perturbed)
     return ExampleLayout(is_tuple, entries, perturbed, channels, first.ndim - 2)
 
 
-def format_baselines(baselines: Any, layout: ExampleLayout) -> tuple[Any, ...]:
-    """Captum ``baselines`` (None, scalar, tensor, or a tuple of them) -> one entry per input."""
+def format_baselines(baselines: Any, layout: ExampleLayout, name: str = "baselines") -> tuple[Any, ...]:
+    """Baselines (None, a number, a tensor, or a tuple of them) -> one checked entry per input.
+
+    ``name`` is the caller's keyword: Captum's ``baselines`` or the functional ``baseline``.
+    Entries of inputs that are not perturbed are passed along unchecked (they are never used).
+    """
+    n_inputs = len(layout.inputs)
     if baselines is None:
-        return (0.0,) * len(layout.inputs)
+        return (0.0,) * n_inputs
     if isinstance(baselines, (tuple, list)):
-        if len(baselines) != len(layout.inputs):
-            raise GLASError(f"baselines must have one entry per input ({len(layout.inputs)}), got "
-                            f"{len(baselines)}; pass a scalar for all inputs or a tuple matching inputs")
-        return tuple(0.0 if b is None else b for b in baselines)
-    return (baselines,) * len(layout.inputs)
+        if len(baselines) != n_inputs:
+            raise fail(name, f"{len(baselines)} entries",
+                       f"a scalar or a tuple with one entry per input ({n_inputs})",
+                       "pass a scalar for all inputs or a tuple matching inputs")
+        entries = tuple(0.0 if b is None else b for b in baselines)
+    else:
+        entries = (baselines,) * n_inputs
+    entry_name = (lambda j: f"{name}[{j}]") if layout.is_tuple else (lambda j: name)
+    return tuple(_check_baseline(b, layout.inputs[j], entry_name(j)) if j in layout.perturbed else b
+                 for j, b in enumerate(entries))
 
 
-def _entry_baseline(b: Any, inp: Tensor, i: int, j: int, is_tuple: bool) -> float | Tensor:
-    name = f"baselines[{j}]" if is_tuple else "baselines"
+def _check_baseline(b: Any, inp: Tensor, name: str) -> float | Tensor:
+    """A number as a float, or a tensor (on the input's device) of one example's or the input's shape."""
     if isinstance(b, numbers.Real) and not isinstance(b, bool):
         return float(b)
     if not isinstance(b, Tensor):
-        raise GLASError(f"{name} must be None, a number or a tensor, got {type(b).__name__}; e.g. "
-                        "baselines=0.0 (the paper) or a blurred copy of the input")
-    if b.ndim == inp.ndim:
-        if int(b.shape[0]) not in (1, inp.shape[0]):
-            raise GLASError(f"{name} must have 1 or {inp.shape[0]} rows, got shape {tuple(b.shape)}; "
-                            "pass one baseline for all examples or one per example")
-        b = b[0] if int(b.shape[0]) == 1 else b[i]
-    elif b.ndim > inp.ndim:
-        raise GLASError(f"{name} must be broadcastable to the input {tuple(inp.shape)}, got shape "
-                        f"{tuple(b.shape)}; pass a tensor of the input's shape or of one example's shape")
+        raise fail(name, type(b).__name__, "None, a number or a tensor",
+                   f"e.g. {name}=0.0 (the paper) or a blurred copy of the input")
+    one_example = tuple(inp.shape[1:])
+    fix = "pass a tensor of the input's shape or of one example's shape"
+    if b.ndim > inp.ndim:
+        raise fail(name, f"shape {tuple(b.shape)}", f"broadcastable to the input {tuple(inp.shape)}", fix)
+    if b.ndim == inp.ndim and int(b.shape[0]) not in (1, inp.shape[0]):
+        raise fail(name, f"shape {tuple(b.shape)}", f"a tensor with 1 or {inp.shape[0]} rows",
+                   "pass one baseline for all examples or one per example")
     try:
-        torch.broadcast_shapes(tuple(b.shape), tuple(inp.shape[1:]))
+        torch.broadcast_shapes(tuple(b.shape[1:] if b.ndim == inp.ndim else b.shape), one_example)
     except RuntimeError:
-        raise GLASError(f"{name} must be broadcastable to one example {tuple(inp.shape[1:])}, got shape "
-                        f"{tuple(b.shape)}; pass a tensor of the input's shape or of one example's shape") from None
+        raise fail(name, f"shape {tuple(b.shape)}", f"broadcastable to one example {one_example}", fix) from None
     return b.to(inp.device)
+
+
+def _example_baseline(b: float | Tensor, inp: Tensor, i: int) -> float | Tensor:
+    """Example ``i``'s row of a checked baseline."""
+    if isinstance(b, Tensor) and b.ndim == inp.ndim:
+        return b[0] if int(b.shape[0]) == 1 else b[i]
+    return b
 
 
 def format_additional_args(args: Any, num_examples: int) -> tuple[tuple[Any, ...], tuple[bool, ...]]:
@@ -212,10 +232,10 @@ def format_additional_args(args: Any, num_examples: int) -> tuple[tuple[Any, ...
     for k, a in enumerate(args):
         if isinstance(a, Tensor) and a.ndim > 0:
             if int(a.shape[0]) != num_examples:
-                raise GLASError(
-                    f"additional_forward_args[{k}] must have {num_examples} rows (one per example, as "
-                    f"Captum expects), got shape {tuple(a.shape)}; pass per-example tensors, or close "
-                    "over shared tensors in a wrapper, e.g. lambda x: model(x, table)")
+                raise fail(f"additional_forward_args[{k}]", f"shape {tuple(a.shape)}",
+                           f"a tensor with {num_examples} rows (one per example, as Captum expects)",
+                           "pass per-example tensors, or close over shared tensors in a wrapper, "
+                           "e.g. lambda x: model(x, table)")
             flags.append(True)
         else:
             flags.append(False)
@@ -234,22 +254,20 @@ def format_targets(target: Any, num_examples: int) -> tuple[list[Tensor], bool]:
            "per example; to explain several classes at once use glas_adapters.torch.explain")
     if isinstance(target, Tensor):
         if target.is_floating_point() or target.is_complex():
-            raise GLASError(f"target must hold integer class indices, got dtype {target.dtype}; {fix}")
+            raise fail("target", f"dtype {target.dtype}", "integer class indices", fix)
         flat = target.detach().reshape(-1).cpu().long()
         if flat.numel() == 1:
             return [flat] * num_examples, False
         if target.ndim != 1 or flat.numel() != num_examples:
-            raise GLASError(f"target must have one class per example ({num_examples}), got shape "
-                            f"{tuple(target.shape)}; {fix}")
+            raise fail("target", f"shape {tuple(target.shape)}", f"one class per example ({num_examples})", fix)
         return [flat[i:i + 1] for i in range(num_examples)], False
     if isinstance(target, numbers.Integral) and not isinstance(target, bool):
         return [torch.tensor([int(target)])] * num_examples, False
     if isinstance(target, list) and all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in target):
         if len(target) != num_examples:
-            raise GLASError(f"target must have one class per example ({num_examples}), got a list of "
-                            f"{len(target)}; {fix}")
+            raise fail("target", f"a list of {len(target)}", f"one class per example ({num_examples})", fix)
         return [torch.tensor([int(t)]) for t in target], False
-    raise GLASError(f"target must be None, an int, a list of ints or an integer tensor, got {target!r}; {fix}")
+    raise fail("target", target, "None, an int, a list of ints or an integer tensor", fix)
 
 
 def format_multi_targets(targets: Any, num_examples: int, batched: bool) -> list[Tensor]:
@@ -265,9 +283,9 @@ def format_multi_targets(targets: Any, num_examples: int, batched: bool) -> list
     try:
         arr = targets.detach().cpu() if isinstance(targets, Tensor) else torch.as_tensor(targets)
     except (TypeError, ValueError, RuntimeError):
-        raise GLASError(f"targets must be integer class indices, got {targets!r}; {fix}") from None
+        raise fail("targets", targets, "integer class indices", fix) from None
     if arr.is_floating_point() or arr.dtype == torch.bool or arr.is_complex():
-        raise GLASError(f"targets must be integer class indices, got dtype {arr.dtype}; {fix}")
+        raise fail("targets", f"dtype {arr.dtype}", "integer class indices", fix)
     arr = arr.long()
     if arr.ndim == 0:
         return [arr.reshape(1)] * num_examples
@@ -275,6 +293,5 @@ def format_multi_targets(targets: Any, num_examples: int, batched: bool) -> list
         return [arr] * num_examples
     if arr.ndim == 2 and batched and int(arr.shape[0]) == num_examples and arr.shape[1] > 0:
         return [arr[i] for i in range(num_examples)]
-    raise GLASError(f"targets must name at least one class per example ({num_examples} examples), got "
-                    f"shape {tuple(arr.shape)}; {fix}")
-
+    raise fail("targets", f"shape {tuple(arr.shape)}",
+               f"at least one class per example ({num_examples} examples)", fix)

@@ -2,6 +2,7 @@
 
 The score of a target ``y`` is ``P(y | I)`` (Eq. 1 and 2 of the paper): the model output,
 turned into probabilities (softmax, sigmoid, or used as is), gathered at the target columns.
+This module is the one place where torch outputs become probabilities.
 """
 
 from __future__ import annotations
@@ -11,30 +12,19 @@ from typing import Any, Callable, Union
 import torch
 from torch import Tensor
 
-from glas_core import GLASError
+from glas_core.errors import fail
 
 #: How model outputs become P(y|I): "softmax" over the last axis, "sigmoid", None (already
 #: probabilities) or a callable ``outputs -> probabilities``.
 Probabilities = Union[str, None, Callable[[Tensor], Tensor]]
-
-_PROBABILITY_CHOICES = ("softmax", "sigmoid", None)
-
-
-def check_probabilities(probabilities: Any) -> None:
-    """Refuse anything but "softmax", "sigmoid", None or a callable."""
-    if probabilities in _PROBABILITY_CHOICES or callable(probabilities):
-        return
-    raise GLASError(
-        f"probabilities must be 'softmax', 'sigmoid', None or a callable, got {probabilities!r}; "
-        "use probabilities='softmax' for a classifier returning logits, 'sigmoid' for multi-label "
-        "logits, None when the model already returns probabilities")
 
 
 def to_probabilities(outputs: Tensor, probabilities: Probabilities) -> Tensor:
     """Model outputs ``(B, K)`` -> probabilities ``(B, K)`` in float32 (float64 stays float64).
 
     Softmax and sigmoid run in at least float32 so half-precision logits do not lose the small
-    score differences Eq. 2 measures.
+    score differences Eq. 2 measures. ``probabilities`` must already be valid
+    (:func:`glas_adapters._common.check_probabilities`).
     """
     work = outputs if outputs.dtype == torch.float64 else outputs.float()
     if probabilities == "softmax":
@@ -45,9 +35,8 @@ def to_probabilities(outputs: Tensor, probabilities: Probabilities) -> Tensor:
         return work
     converted = probabilities(outputs)
     if not isinstance(converted, Tensor):
-        raise GLASError(
-            f"probabilities callable must return a torch.Tensor, got {type(converted).__name__}; "
-            "return e.g. torch.softmax(outputs, dim=-1)")
+        raise fail("probabilities callable output", type(converted).__name__, "a torch.Tensor",
+                   "return e.g. torch.softmax(outputs, dim=-1)")
     return converted if converted.dtype == torch.float64 else converted.float()
 
 
@@ -69,16 +58,20 @@ class ModelScorer:
     single_output : bool
         True when no target was given (Captum's ``target=None``): the model must return
         one score per example.
+    target_name : str
+        The caller's name for the targets in error messages (``target`` or ``targets``).
     """
 
     def __init__(self, forward_func: Callable[..., Any], targets: Tensor, probabilities: Probabilities,
-                 assemble: Callable[[Tensor], tuple], single_output: bool = False) -> None:
+                 assemble: Callable[[Tensor], tuple], single_output: bool = False,
+                 target_name: str = "target") -> None:
         self.forward_func = forward_func
         self.targets = targets
         self._host_targets = targets.detach().cpu()  # range checks without a device sync
         self.probabilities = probabilities
         self.assemble = assemble
         self.single_output = single_output
+        self.target_name = target_name
         self._checked_columns: int | None = None
 
     def __call__(self, batch: Tensor) -> Tensor:
@@ -90,9 +83,9 @@ class ModelScorer:
         outputs = self._as_matrix(outputs, int(batch.shape[0]))
         probs = to_probabilities(outputs, self.probabilities)
         if probs.shape != outputs.shape:
-            raise GLASError(
-                f"probabilities callable must keep the output shape {tuple(outputs.shape)}, got "
-                f"{tuple(probs.shape)}; apply an elementwise or last-axis normalisation")
+            raise fail("probabilities callable output", f"shape {tuple(probs.shape)}",
+                       f"the output shape {tuple(outputs.shape)}",
+                       "apply an elementwise or last-axis normalisation")
         if self.targets.device != probs.device:  # a model that returns its output elsewhere
             self.targets = self.targets.to(probs.device)
         return probs.index_select(1, self.targets)
@@ -100,17 +93,16 @@ class ModelScorer:
     def _as_matrix(self, outputs: Any, rows: int) -> Tensor:
         """Check the model output is ``(rows, K)`` (or ``(rows,)``) and the targets fit in K."""
         if not isinstance(outputs, Tensor):
-            raise GLASError(
-                f"forward_func output must be a torch.Tensor of shape ({rows}, num_classes), got "
-                f"{type(outputs).__name__}; wrap the model so it returns the logits tensor, e.g. "
-                "lambda x: model(x).logits")
+            raise fail("forward_func output", type(outputs).__name__,
+                       f"a torch.Tensor of shape ({rows}, num_classes)",
+                       "wrap the model so it returns the logits tensor, e.g. lambda x: model(x).logits")
         if outputs.ndim == 1:
             outputs = outputs.reshape(-1, 1)
         if outputs.ndim != 2 or int(outputs.shape[0]) != rows:
-            raise GLASError(
-                f"forward_func output must have shape ({rows}, num_classes) for a batch of {rows} "
-                f"inputs, got {tuple(outputs.shape)}; wrap the model so it returns one row of "
-                "class scores per input (e.g. flatten extra axes or select the head you explain)")
+            raise fail("forward_func output", f"shape {tuple(outputs.shape)}",
+                       f"of shape ({rows}, num_classes) for a batch of {rows} inputs",
+                       "wrap the model so it returns one row of class scores per input (e.g. flatten "
+                       "extra axes or select the head you explain)")
         columns = int(outputs.shape[1])
         if columns != self._checked_columns:
             self._check_columns(columns)
@@ -119,16 +111,14 @@ class ModelScorer:
 
     def _check_columns(self, columns: int) -> None:
         if self.single_output and columns != 1:
-            raise GLASError(
-                f"target must be given for a model with {columns} outputs per example, got "
-                f"target=None; pass the class to explain, e.g. target=int(model(x).argmax())")
+            raise fail("target", "target=None", f"given for a model with {columns} outputs per example",
+                       "pass the class to explain, e.g. target=int(model(x).argmax())")
         if columns == 1 and self.probabilities == "softmax":
-            raise GLASError(
-                "probabilities must be 'sigmoid' or None for a model with a single output per "
-                "example, got 'softmax' (a softmax over one value is always 1); pass "
-                "probabilities='sigmoid' for a logit or None for a probability")
+            raise fail("probabilities", "'softmax' (a softmax over one value is always 1)",
+                       "'sigmoid' or None for a model with a single output per example",
+                       "pass probabilities='sigmoid' for a logit or None for a probability")
         bad = self._host_targets[(self._host_targets < 0) | (self._host_targets >= columns)]
         if bad.numel():
-            raise GLASError(
-                f"target must be a class index in [0, {columns}) for a model with {columns} "
-                f"outputs, got {int(bad[0])}; pick a column of the model output (e.g. its argmax)")
+            raise fail(self.target_name, int(bad[0]),
+                       f"a class index in [0, {columns}) for a model with {columns} outputs",
+                       "pick a column of the model output (e.g. its argmax)")

@@ -3,7 +3,7 @@
 The captioner (tiny ViT + tiny GPT-2, word-level tokenizer, ``ViTImageProcessorPil``) is
 trained inside the suite on synthetic scenes ("a red circle left of a blue square"), about
 1.5 minutes on one thread, and cached in ``tempfile.gettempdir()/glas-hf-captioner-<hash>``
-(see ``glas_adapters._hf_toy``). torch runs on one thread (integrations/conftest.py).
+(see ``glas_adapters.testing.captioner``). torch runs on one thread (integrations/conftest.py).
 
 Check: for every colour and shape word of the true caption, the maximum of its GLAS map lies
 on the object that word names (the object's pixels dilated by 2 px).
@@ -22,7 +22,7 @@ import torch
 
 pytest.importorskip("transformers")
 
-from glas_adapters import _hf_toy as toy  # noqa: E402
+from glas_adapters.testing import captioner as toy  # noqa: E402
 from glas_adapters.hf import CaptionExplainer  # noqa: E402
 
 N_SCENES = 12

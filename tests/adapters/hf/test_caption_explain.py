@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-import glas_core
-from glas_adapters.hf import CaptionExplainer, CaptionExplanation
+torch = pytest.importorskip("torch")
 
-from .conftest import MEAN, STD
+import glas_core  # noqa: E402
+from glas_adapters.hf import CaptionExplainer, CaptionExplanation  # noqa: E402
+
+from .conftest import MEAN, STD  # noqa: E402
 
 
 def test_one_sweep_equals_one_run_per_word(families, image_processor, image):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-import glas_core
-from glas_core import GLASError
-from glas_adapters.hf import HFImageClassifier
+torch = pytest.importorskip("torch")
 
-from .conftest import MEAN, SIZE, STD
+import glas_core  # noqa: E402
+from glas_core import GLASError  # noqa: E402
+from glas_adapters.hf import HFImageClassifier  # noqa: E402
+
+from .conftest import MEAN, SIZE, STD  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from glas_core import GLASError
-from glas_adapters.hf import CaptionExplainer, group_words
+torch = pytest.importorskip("torch")
+
+from glas_core import GLASError  # noqa: E402
+from glas_adapters.hf import CaptionExplainer, group_words  # noqa: E402
 
 
 def test_wordpiece_subwords_group_into_words(wordpiece_tokenizer):

@@ -1,7 +1,4 @@
-"""GLASAttribution: the Captum attribution matches the core, a naive reference, and Captum's rules.
-
-torch runs on one thread (the machine's cores are shared): torch.set_num_threads(1) below.
-"""
+"""GLASAttribution: the Captum attribution matches the core, a naive reference, and Captum's rules."""
 
 from __future__ import annotations
 
@@ -9,15 +6,13 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
-import glas_core
-from glas_adapters.torch import GLASAttribution
-from tests.core.reference import reference_glas, reference_grid_points
+torch = pytest.importorskip("torch")
 
-from .models import N_CLASSES, CallLog, TinyCNN, TinyCNN3d, images
-
-torch.set_num_threads(1)
+import glas_core  # noqa: E402
+from glas_adapters.torch import GLASAttribution  # noqa: E402
+from glas_adapters.testing.torch_models import N_CLASSES, CallLog, TinyCNN, TinyCNN3d, images  # noqa: E402
+from tests.core.reference import reference_glas, reference_grid_points  # noqa: E402
 
 
 def core_map(model, example, target, **kwargs):

@@ -7,10 +7,11 @@ stay where it is, and the map must equal the CPU map.
 from __future__ import annotations
 
 import pytest
-import torch
 
-from glas_adapters.torch import GLASAttribution
-from tests.torch.models import TinyCNN
+torch = pytest.importorskip("torch")
+
+from glas_adapters.torch import GLASAttribution  # noqa: E402
+from glas_adapters.testing.torch_models import TinyCNN  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

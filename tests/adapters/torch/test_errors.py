@@ -1,19 +1,14 @@
-"""Bad input or bad model output raises GLASError naming what was received and the fix.
-
-torch runs on one thread (the machine's cores are shared): torch.set_num_threads(1) below.
-"""
+"""Bad input or bad model output raises GLASError naming what was received and the fix."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
-from glas_adapters.torch import GLASAttribution
-from glas_core import GLASError
+torch = pytest.importorskip("torch")
 
-from .models import TinyCNN, images
-
-torch.set_num_threads(1)
+from glas_adapters.torch import GLASAttribution  # noqa: E402
+from glas_core import GLASError  # noqa: E402
+from glas_adapters.testing.torch_models import TinyCNN, images  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -111,18 +106,18 @@ def test_bad_settings(attr):
 
 
 def test_additional_forward_args_without_one_row_per_example(attr):
-    with pytest.raises(GLASError, match=r"additional_forward_args\[0\] must have 2 rows"):
+    with pytest.raises(GLASError, match=r"additional_forward_args\[0\] must be a tensor with 2 rows"):
         GLASAttribution(lambda b, extra: TinyCNN()(b) + extra).attribute(
             images(n=2), target=0, additional_forward_args=torch.zeros(3, 5), grid=2)
 
 
 def test_baselines_of_the_wrong_shape(attr):
-    with pytest.raises(GLASError, match="baselines must have 1 or 2 rows"):
+    with pytest.raises(GLASError, match="baselines must be a tensor with 1 or 2 rows"):
         attr.attribute(images(n=2), target=0, grid=2, baselines=torch.zeros(3, 3, 8, 8))
     with pytest.raises(GLASError, match="broadcastable to one example"):
         attr.attribute(images(n=2), target=0, grid=2, baselines=torch.zeros(3, 5, 5))
 
 
 def test_tuple_with_mismatched_batch(attr):
-    with pytest.raises(GLASError, match=r"inputs\[1\] must have 2 rows"):
+    with pytest.raises(GLASError, match=r"inputs\[1\] must be a tensor with 2 rows"):
         attr.attribute((images(n=2), torch.zeros(3, 4)), target=0, grid=2)

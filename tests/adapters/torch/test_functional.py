@@ -1,21 +1,16 @@
-"""Functional API: several targets in one sweep, recursive and multi-scale GLAS, to_visualization.
-
-torch runs on one thread (the machine's cores are shared): torch.set_num_threads(1) below.
-"""
+"""Functional API: several targets in one sweep, recursive and multi-scale GLAS, to_visualization."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-import glas_core
-from glas_adapters import torch as glas_torch
-from glas_adapters.torch import GLASAttribution, to_visualization
+torch = pytest.importorskip("torch")
 
-from .models import CallLog, TinyCNN, TinyCNN3d, images
-
-torch.set_num_threads(1)
+import glas_core  # noqa: E402
+from glas_adapters import torch as glas_torch  # noqa: E402
+from glas_adapters.torch import GLASAttribution, to_visualization  # noqa: E402
+from glas_adapters.testing.torch_models import CallLog, TinyCNN, TinyCNN3d, images  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,19 @@
 """glas_adapters.quantus.explain_func follows Quantus' calling convention (numpy in, numpy out).
 
 Quantus itself is exercised in integrations/quantus; this file does not import it.
-torch runs on one thread (the machine's cores are shared): torch.set_num_threads(1) below.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from glas_adapters.quantus import explain_func
-from glas_adapters.torch import GLASAttribution
-from glas_core import GLASError
+torch = pytest.importorskip("torch")
 
-from .models import TinyCNN, images
-
-torch.set_num_threads(1)
+from glas_adapters.quantus import explain_func  # noqa: E402
+from glas_adapters.torch import GLASAttribution  # noqa: E402
+from glas_core import GLASError  # noqa: E402
+from glas_adapters.testing.torch_models import TinyCNN, images  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,127 @@
+"""GLAS as a Captum perturbation attribution: tensor in, tensor of the same shape out."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, Union
+
+import torch
+from captum.attr import PerturbationAttribution
+from captum.log import log_usage
+from torch import Tensor
+
+import glas_core
+
+from .._common import Progress, check_probabilities
+from .inputs import format_baselines, format_targets, layout_of
+from .run import check_rows_per_call, explain_examples, given_settings, rows_per_sweep
+from .scores import Probabilities
+
+TensorOrTuple = Union[Tensor, tuple[Tensor, ...]]
+
+
+class GLASAttribution(PerturbationAttribution):
+    """Gaussian Light and Shadow (GLAS) as a Captum perturbation attribution.
+
+    For each example, the input is lit by a Gaussian (Eq. 1) and shadowed by its complement
+    (Eq. 2) at every point of a ``grid x grid`` search, and the target probabilities of the
+    perturbed inputs are fused into a map with a Gaussian mixture (Eq. 3). The cost is
+    ``2 * grid**2 + 1`` forward rows per example, ``perturbations_per_eval`` at a time.
+
+    Parameters
+    ----------
+    forward_func : callable
+        The model, or any callable ``forward_func(*inputs, *additional_forward_args)``
+        returning ``(N, num_classes)`` logits or probabilities (or ``(N,)`` scores).
+    """
+
+    def __init__(self, forward_func: Callable[..., Any]) -> None:
+        super().__init__(forward_func)
+
+    @property
+    def multiplies_by_inputs(self) -> bool:
+        """GLAS maps are not multiplied by the inputs."""
+        return False
+
+    @log_usage()
+    def attribute(
+        self,
+        inputs: TensorOrTuple,
+        target: Any = None,
+        additional_forward_args: Any = None,
+        *,
+        grid: int | Sequence[int] | None = None,
+        sigma: float | Sequence[float] | None = None,
+        sigma_px: Any = None,
+        mode: str | None = None,
+        baselines: Any = None,
+        probabilities: Probabilities = "softmax",
+        perturbations_per_eval: int | None = None,
+        show_progress: bool = False,
+        config: glas_core.GLASConfig | None = None,
+    ) -> TensorOrTuple:
+        """GLAS maps for a batch, broadcast over channels to the shape of ``inputs``.
+
+        Captum's names are kept (``baselines``, ``perturbations_per_eval``,
+        ``show_progress``); the other settings are those of :func:`glas_core.explain`, and
+        None means the core's default.
+
+        Parameters
+        ----------
+        inputs : Tensor or tuple of Tensor
+            ``(N, C, H, W)`` images or ``(N, C, D, H, W)`` volumes (GLAS on the 3 spatial
+            axes). A tuple: entries sharing the first entry's spatial size are perturbed
+            with the same mask; the others are passed through unchanged.
+        target : int, list of int, Tensor or None
+            Captum's rule: one class for all examples (int, 0-d tensor) or one per example
+            (list or 1-D tensor of N). None only for models with one output per example.
+        additional_forward_args : any, optional
+            Extra positional arguments after the inputs. Tensors with N rows are sliced per
+            example and repeated over the perturbed rows; other values are passed as is.
+        grid : int or tuple of int, optional
+            Search points per spatial axis (``k``; None: 15, the paper's setting).
+        sigma : float or (light, shadow, spatial), optional
+            Gaussian scales in grid cells (None: (5, 3, 6)); a scalar sets all three. One grid
+            cell is the image side over ``k`` (``docs/paper-readings.md``, "sigma units").
+        sigma_px : float or triple, optional
+            The scales in pixels instead of ``sigma`` (giving both is an error).
+        mode : {"fusion", "light", "shadow"}, optional
+            Eq. 3 weights ``f_l f_s`` (None: "fusion", GLAS), or one term alone (Table 2 ablation).
+        baselines : None, float, Tensor or tuple
+            What the masks fade to: rows are ``b + (x - b) * M`` (None means 0, the paper).
+            A tensor of the input's shape (one per example) or of one example's shape.
+        probabilities : "softmax", "sigmoid", None or callable
+            How outputs become ``P(y|I)``: softmax over the last axis (logits of a
+            classifier), sigmoid (multi-label logits), None (outputs are probabilities).
+        perturbations_per_eval : int, optional
+            Rows per forward call (None: 64); memory is bounded by it, not by ``grid``.
+        show_progress : bool
+            Show a tqdm bar whose total is the exact number of forward rows.
+        config : glas_core.GLASConfig, optional
+            All GLAS settings at once; then ``grid``, ``sigma``, ``sigma_px``, ``mode`` and
+            ``perturbations_per_eval`` must be left out.
+
+        Returns
+        -------
+        Tensor or tuple of Tensor
+            One map per example, broadcast over channels: the shape and dtype of ``inputs``.
+
+        Raises
+        ------
+        GLASError
+            Bad inputs, targets, baselines or settings, or model outputs of the wrong shape,
+            not finite, or (with ``probabilities=None``) outside [0, 1].
+        """
+        layout = layout_of(inputs)
+        targets, single_output = format_targets(target, layout.num_examples)
+        check_probabilities(probabilities)
+        check_rows_per_call("perturbations_per_eval", perturbations_per_eval)
+        settings = given_settings(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode,
+                                  batch_size=perturbations_per_eval)
+        baseline_rows = format_baselines(baselines, layout)
+        total = rows_per_sweep(settings, layout.spatial_shape) * layout.num_examples if show_progress else None
+        with Progress(show_progress, total=total) as progress:
+            results = explain_examples(glas_core.explain, self.forward_func, layout, targets, additional_forward_args,
+                                       baseline_rows, probabilities, progress, settings, single_output=single_output)
+        maps = torch.stack([r.saliency[0] for r in results])
+        out = layout.broadcast(maps)
+        return out if layout.is_tuple else out[0]
