@@ -24,7 +24,7 @@ def iou_at_thresholds(
     s = saliency_map(saliency, ndim=mask.ndim)
     same_shape(s, mask.shape, "the ground truth", "resize the map to the image size first")
     t = np.asarray(thresholds, dtype=np.float64)
-    if t.ndim != 1 or t.size == 0:
+    if t.ndim != 1 or t.size == 0 or not np.all((t >= 0) & (t < 1)):
         raise fail("thresholds", thresholds, "a non-empty 1-d sequence of numbers in [0, 1)",
                    "use the default (0.1, 0.2, ..., 0.9)")
     norm = minmax_normalize(s)

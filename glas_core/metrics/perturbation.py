@@ -75,6 +75,9 @@ def _call_model(model: Callable, batch: np.ndarray, target: int) -> np.ndarray:
     col = out[:, target]
     if not np.all(np.isfinite(col)):
         raise fail("model output", "NaN or inf scores", "finite probabilities", "check the model and the input")
+    if col.min() < -1e-3 or col.max() > 1 + 1e-3:
+        raise fail("model output", f"scores in [{col.min():.4g}, {col.max():.4g}]", "probabilities in [0, 1]",
+                   "the model returns logits: wrap it, e.g. lambda b: softmax(model(b))")
     return col
 
 

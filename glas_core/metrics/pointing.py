@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import fail
 from ..normalize import minmax_normalize
-from ._inputs import boolean_mask, saliency_map, same_shape
+from ._inputs import as_numpy, boolean_mask, saliency_map, same_shape
 
 PointingRule = Literal["paper", "argmax", "torchray"]
 
@@ -36,8 +36,11 @@ def box_to_mask(box: Sequence[float], shape: Sequence[int]) -> np.ndarray:
     if not (x1 > x0 and y1 > y0):
         raise fail("box", tuple(box), "a box with x_max > x_min and y_max > y_min",
                    "boxes are (x_min, y_min, x_max, y_max)")
+    if x0 >= w or y0 >= h or x1 <= 0 or y1 <= 0:
+        raise fail("box", tuple(box), f"a box that overlaps the {h} x {w} image",
+                   "check the coordinate order (x before y) and that the box belongs to this image's size")
     mask = np.zeros((h, w), dtype=bool)
-    mask[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)] = True
+    mask[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)] = True  # a box partly outside is clipped
     return mask
 
 
@@ -166,8 +169,11 @@ def pointing_game(
     """Pointing game over a set of images: Acc = Hit / (Hit + Miss) (GLAS paper, Section 4).
 
     ``saliencies`` and ``targets`` are sequences of the same length (one map and one boolean
-    mask per image). For PT-small, pass the subset where :func:`is_small` holds.
+    mask per image), or one map and one mask. For PT-small, pass the subset where
+    :func:`is_small` holds.
     """
+    if not isinstance(targets, (list, tuple)) and np.ndim(as_numpy(targets, "targets")) == 2:
+        saliencies, targets = [saliencies], [targets]  # one image: never iterate a map's rows
     if len(saliencies) != len(targets):
         raise fail("targets", f"{len(targets)} ground truths for {len(saliencies)} saliency maps",
                    "one ground truth per map", "pass one map and one mask per image")

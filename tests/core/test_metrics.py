@@ -207,7 +207,7 @@ def _loop_deletion(model, x, s, target, step, substrate):
 def test_deletion_matches_a_plain_loop_on_a_linear_model(step):
     rng = np.random.default_rng(0)
     x = rng.random((3, 5, 6)).astype(np.float32)
-    weights = rng.random((2, 3, 5, 6))
+    weights = rng.random((2, 3, 5, 6)) / 90  # outputs in [0, 1], as probabilities must be
 
     def model(batch):
         return np.einsum("bchw,kchw->bk", batch.astype(np.float64), weights)
@@ -326,3 +326,25 @@ def test_bad_inputs_raise_glaserror_with_a_message():
         M.deletion_curve(_pixel_model(0, 0), x, np.zeros((4, 4)), 0, substrate="noise")
     with pytest.raises(GLASError, match=r"saliency must be the shape of x's spatial axes, \(4, 4\), got shape \(3, 3\)"):
         M.score_drop(_pixel_model(0, 0), x, np.zeros((3, 3)), 0)
+
+
+def test_one_map_and_one_mask_are_one_image_not_rows():
+    s = np.zeros((16, 16))
+    s[4, 5] = 1.0
+    gt = np.zeros((16, 16), bool)
+    gt[3:6, 4:7] = True
+    res = M.pointing_game(s, gt)
+    assert (res.hits, res.misses) == (1, 0)
+
+
+def test_boxes_outside_the_image_logits_and_bad_thresholds_are_refused():
+    with pytest.raises(GLASError, match=r"box must be a box that overlaps the 8 x 8 image, got \(10, 0, 12, 3\)"):
+        M.box_to_mask((10, 0, 12, 3), (8, 8))
+    assert M.box_to_mask((-2, -2, 3, 3), (8, 8)).sum() == 9  # partly outside: clipped
+    x = np.ones((1, 4, 4), np.float32)
+    logits = lambda b: np.stack([b.sum(axis=(1, 2, 3)), -b.sum(axis=(1, 2, 3))], axis=1)  # noqa: E731
+    with pytest.raises(GLASError, match=r"model output must be probabilities in \[0, 1\], got scores in \[0, 16\]"):
+        M.deletion_curve(logits, x, np.arange(16.0).reshape(4, 4), 0)
+    for bad in ([0.5, 1.5], [-0.1], [1.0]):
+        with pytest.raises(GLASError, match="thresholds must be a non-empty 1-d sequence of numbers in"):
+            M.iou_at_thresholds(np.ones((4, 4)), np.ones((4, 4), bool), bad)
