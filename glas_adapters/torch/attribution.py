@@ -10,10 +10,11 @@ from captum.log import log_usage
 from torch import Tensor
 
 import glas_core
+from glas_core.config import config_from
 
 from .._common import Progress, check_probabilities
 from .inputs import format_baselines, format_targets, layout_of
-from .run import check_rows_per_call, explain_examples, given_settings, rows_per_sweep
+from .run import check_rows_per_call, explain_examples
 from .scores import Probabilities
 
 TensorOrTuple = Union[Tensor, tuple[Tensor, ...]]
@@ -115,11 +116,11 @@ class GLASAttribution(PerturbationAttribution):
         targets, single_output = format_targets(target, layout.num_examples)
         check_probabilities(probabilities)
         check_rows_per_call("perturbations_per_eval", perturbations_per_eval)
-        settings = given_settings(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode,
-                                  batch_size=perturbations_per_eval)
+        settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode,
+                               batch_size=perturbations_per_eval)
         baseline_rows = format_baselines(baselines, layout)
-        total = rows_per_sweep(settings, layout.spatial_shape) * layout.num_examples if show_progress else None
-        with Progress(show_progress, total=total) as progress:
+        rows = settings.resolve(layout.spatial_shape).rows.n_rows  # also checks the settings before any forward
+        with Progress(show_progress, total=rows * layout.num_examples) as progress:
             results = explain_examples(glas_core.explain, self.forward_func, layout, targets, additional_forward_args,
                                        baseline_rows, probabilities, progress, settings, single_output=single_output)
         maps = torch.stack([r.saliency[0] for r in results])

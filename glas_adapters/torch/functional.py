@@ -16,11 +16,12 @@ import torch
 from torch import Tensor
 
 import glas_core
+from glas_core.config import config_from
 from glas_core.errors import fail
 
 from .._common import Progress, ProgressFn, check_probabilities
 from .inputs import format_baselines, format_multi_targets, layout_of
-from .run import explain_examples, given_settings, rows_per_sweep
+from .run import explain_examples
 from .scores import Probabilities
 
 TensorOrTuple = Union[Tensor, tuple[Tensor, ...]]
@@ -85,10 +86,10 @@ def explain(
     GLASResult or list of GLASResult
         ``saliency`` is ``(T, *spatial)`` on ``x``'s device; see :class:`glas_core.GLASResult`.
     """
-    settings = given_settings(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
-                              points=points, batch_size=batch_size)
+    settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
+                           points=points, batch_size=batch_size)
     return _functional(glas_core.explain, model, x, targets, additional_forward_args, baseline, probabilities,
-                       spatial_dims, progress, settings, sweeps_per_example=1)
+                       spatial_dims, progress, settings, {}, sweeps_per_example=1)
 
 
 def explain_recursive(
@@ -124,11 +125,11 @@ def explain_recursive(
     RecursiveResult or list of RecursiveResult
         See :func:`glas_core.explain_recursive`.
     """
-    settings = given_settings(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
-                              points=points, batch_size=batch_size)
-    settings.update(t1=t1, t2=t2, max_iter=max_iter)
+    settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
+                           points=points, batch_size=batch_size)
     return _functional(glas_core.explain_recursive, model, x, targets, additional_forward_args, baseline,
-                       probabilities, spatial_dims, progress, settings, sweeps_per_example=None)
+                       probabilities, spatial_dims, progress, settings, dict(t1=t1, t2=t2, max_iter=max_iter),
+                       sweeps_per_example=None)
 
 
 def explain_multiscale(
@@ -160,10 +161,11 @@ def explain_multiscale(
     list of GLASResult, or one such list per example for a batch
         See :func:`glas_core.explain_multiscale`.
     """
-    settings = given_settings(config, grid=grid, mode=mode, lam=lam, batch_size=batch_size)
-    settings.update(sigmas=list(sigmas), in_pixels=in_pixels)
+    settings = config_from(config, grid=grid, mode=mode, lam=lam, batch_size=batch_size)
+    scales = list(sigmas)
     return _functional(glas_core.explain_multiscale, model, x, targets, additional_forward_args, baseline,
-                       probabilities, spatial_dims, progress, settings, sweeps_per_example=len(settings["sigmas"]))
+                       probabilities, spatial_dims, progress, settings, dict(sigmas=scales, in_pixels=in_pixels),
+                       sweeps_per_example=len(scales))
 
 
 def to_visualization(attribution: Tensor | np.ndarray) -> np.ndarray:
@@ -192,10 +194,12 @@ def to_visualization(attribution: Tensor | np.ndarray) -> np.ndarray:
 
 def _functional(core_fn: Callable[..., Any], model: Callable[..., Any], x: TensorOrTuple, targets: Any,
                 additional_forward_args: Any, baseline: Any, probabilities: Probabilities, spatial_dims: int,
-                progress: ProgressArg, settings: dict[str, Any], sweeps_per_example: int | None) -> Any:
+                progress: ProgressArg, settings: glas_core.GLASConfig, core_kwargs: dict[str, Any],
+                sweeps_per_example: int | None) -> Any:
     """Run a core entry point per example of a single example or a batch.
 
-    ``sweeps_per_example`` (equal sweeps) gives the progress total up front; None lets it grow.
+    ``sweeps_per_example`` (sweeps of ``settings``' row count) gives the progress total up
+    front; None lets it grow as sweeps start.
     """
     if spatial_dims not in (2, 3) or isinstance(spatial_dims, bool):
         raise fail("spatial_dims", spatial_dims, "2 (images) or 3 (volumes)",
@@ -214,11 +218,10 @@ def _functional(core_fn: Callable[..., Any], model: Callable[..., Any], x: Tenso
     layout = layout_of(entries if isinstance(x, (tuple, list)) else entries[0])
     per_example = format_multi_targets(targets, layout.num_examples, batched)
     baselines = format_baselines(baseline, layout, name="baseline")
-    total = None
-    if sweeps_per_example is not None and progress:
-        total = rows_per_sweep(settings, layout.spatial_shape) * sweeps_per_example * layout.num_examples
+    rows = settings.resolve(layout.spatial_shape).rows.n_rows  # also checks the settings before any forward
+    total = None if sweeps_per_example is None else rows * sweeps_per_example * layout.num_examples
     with Progress(progress, total=total) as report:
         results = explain_examples(core_fn, model, layout, per_example, additional_forward_args, baselines,
-                                   probabilities, report, settings, target_name="targets",
+                                   probabilities, report, settings, core_kwargs, target_name="targets",
                                    several_sweeps=core_fn is not glas_core.explain)
     return results if batched else results[0]

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from glas_core.config import config_from
+from glas_core import GLASConfig
 from glas_core.errors import fail
 
 from .._common import Progress
@@ -23,10 +23,10 @@ from .scores import ModelScorer, Probabilities
 
 def explain_examples(core_fn: Callable[..., Any], forward_func: Callable[..., Any], layout: ExampleLayout,
                      targets: list[Tensor], additional_forward_args: Any, baselines: tuple[Any, ...],
-                     probabilities: Probabilities, progress: Progress, settings: dict[str, Any], *,
-                     single_output: bool = False, target_name: str = "target",
-                     several_sweeps: bool = False) -> list[Any]:
-    """``core_fn(score_fn, example, ...)`` for every example of ``layout``.
+                     probabilities: Probabilities, progress: Progress, config: GLASConfig,
+                     core_kwargs: dict[str, Any] | None = None, *, single_output: bool = False,
+                     target_name: str = "target", several_sweeps: bool = False) -> list[Any]:
+    """``core_fn(score_fn, example, config=config, ...)`` for every example of ``layout``.
 
     Parameters
     ----------
@@ -47,8 +47,10 @@ def explain_examples(core_fn: Callable[..., Any], forward_func: Callable[..., An
         How outputs become probabilities.
     progress : Progress
         The call's one progress report.
-    settings : dict
-        Keyword arguments for ``core_fn`` (only those the caller gave, and ``config``).
+    config : glas_core.GLASConfig
+        The call's settings (:func:`glas_core.config.config_from`).
+    core_kwargs : dict, optional
+        Other keywords of ``core_fn`` (``t1``, ``t2``, ``max_iter``; ``sigmas``, ``in_pixels``).
     single_output, target_name
         See :class:`~glas_adapters.torch.scores.ModelScorer`.
     several_sweeps : bool
@@ -62,29 +64,9 @@ def explain_examples(core_fn: Callable[..., Any], forward_func: Callable[..., An
                                  single_output, target_name)
             report = progress.sweeps() if several_sweeps else progress.sweep()
             results.append(core_fn(scorer, layout.example(i), spatial_axes=layout.spatial_axes,
-                                   baseline=layout.baseline(i, baselines), progress=report, **settings))
+                                   baseline=layout.baseline(i, baselines), progress=report, config=config,
+                                   **(core_kwargs or {})))
     return results
-
-
-def given_settings(config: Any = None, **settings: Any) -> dict[str, Any]:
-    """The core settings the caller gave: None means "the default" and is left to the core.
-
-    ``config`` is passed through when given; the core refuses it together with any setting.
-    """
-    given = {name: value for name, value in settings.items() if value is not None}
-    if config is not None:
-        given["config"] = config
-    return given
-
-
-def rows_per_sweep(settings: dict[str, Any], spatial_shape: tuple[int, ...]) -> int:
-    """Forward rows of one :func:`glas_core.explain` sweep with these settings (for a progress total).
-
-    Also checks the settings before the first forward pass. Keys that only select scales
-    (``sigmas``, ``in_pixels`` of the multi-scale call) do not change the row count.
-    """
-    keyword = {k: v for k, v in settings.items() if k not in ("config", "sigmas", "in_pixels")}
-    return config_from(settings.get("config"), **keyword).resolve(spatial_shape).rows.n_rows
 
 
 def check_rows_per_call(name: str, value: Any) -> None:
