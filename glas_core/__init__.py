@@ -12,7 +12,7 @@ Works on any Python array-API array (NumPy, PyTorch, CuPy, JAX, array-api-strict
 
 from ._array_api import register_namespace, to_numpy
 from .config import DEFAULT_SIGMA, GLASConfig
-from .engine import explain
+from .engine import explain, explain_batch
 from .errors import GLASError
 from .multiscale import explain_multiscale
 from .normalize import minmax_normalize
@@ -32,6 +32,7 @@ __all__ = [
     "RegionImpact",
     "Regions",
     "explain",
+    "explain_batch",
     "explain_regions",
     "region_impact",
     "regions_from_labels",

@@ -7,14 +7,15 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ._array_api import device_of, namespace_of, no_grad_context, score_dtype, to_numpy
-from ._validation import (as_score_array, check_input, check_layout, check_score_fn, insensitive_targets,
-                          normalize_spatial_axes, resolve_baseline, validate_scores)
+from ._array_api import device_of, namespace_of, no_grad_context, to_numpy
+from ._validation import (check_input, check_layout, check_score_fn, insensitive_targets, normalize_spatial_axes,
+                          resolve_baseline)
 from .config import GLASConfig, SearchPlan, config_from
 from .fusion import fuse
-from .masks import MaskBank, gaussian_profiles, perturb, perturbation_source, shadow_masks
+from .errors import fail
 from .result import GLASResult
 from .scores import log_point_values, point_values
+from .sweep import ExampleRows, score_rows
 
 ScoreFn = Callable[[Any], Any]
 ProgressFn = Callable[[int, int], None]
@@ -95,69 +96,112 @@ def explain(
     """
     check_score_fn(score_fn, progress)
     xp = namespace_of(x)
-    axes = normalize_spatial_axes(spatial_axes, x.ndim)
-    check_layout(tuple(x.shape), axes)
-    check_input(xp, x)
     config = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
                          batch_size=batch_size, points=points)
-    plan = config.resolve(tuple(int(x.shape[a]) for a in axes))
+    axes, plan = _validated(xp, x, spatial_axes, config)
     with no_grad_context(x):
-        baseline_arr = resolve_baseline(xp, baseline, x)
-        scores = sweep(score_fn, xp, x, axes, plan, config.batch_size, baseline_arr, progress, log_scores)
+        rows = ExampleRows(xp, x, axes, plan, resolve_baseline(xp, baseline, x), config.batch_size)
+        scores = score_rows(score_fn, xp, [rows], config.batch_size, progress, log_scores)[0]
         return _result(xp, scores, x, axes, plan, config, log_scores)
 
 
-def sweep(score_fn: ScoreFn, xp: Any, x: Any, axes: tuple[int, ...], plan: SearchPlan, batch_size: int,
-          baseline: Any, progress: ProgressFn | None, log_scores: bool = False) -> Any:
-    """Score every row of the plan's :class:`~glas_core.config.RowLayout`, ``batch_size`` rows at a time.
+def explain_batch(
+    score_fn: ScoreFn,
+    xs: Any,
+    *,
+    spatial_axes: Sequence[int] = (-2, -1),
+    grid: int | Sequence[int] | None = None,
+    sigma: Any = None,
+    sigma_px: Any = None,
+    mode: str | None = None,
+    lam: float | None = None,
+    points: Any = None,
+    baseline: Any = 0.0,
+    batch_size: int | None = None,
+    progress: ProgressFn | None = None,
+    config: GLASConfig | None = None,
+    log_scores: bool = False,
+) -> list[GLASResult]:
+    """Explain several examples in one packed stream of forward passes.
 
-    Light rows are ``b + (x - b) * G`` (Eq. 1), shadow rows ``b + (x - b) * (1 - G)`` (Eq. 2).
+    The rows of consecutive examples of the same shape share chunks, so every ``score_fn``
+    call but the last gets exactly ``batch_size`` rows (N examples cost
+    ``ceil(N * rows / batch_size)`` calls, not ``N * ceil(rows / batch_size)``); a chunk ends
+    early only where the example shape changes. Each map equals :func:`explain` of that example alone,
+    bit for bit, whenever ``score_fn`` scores each row independently of the others in its batch
+    (an eval-mode model).
+
+    Parameters
+    ----------
+    score_fn
+        As in :func:`explain`; a batch may hold rows of two or more examples.
+    xs : array or sequence of arrays
+        ``(N, *example_shape)``, or a sequence of examples (their spatial sizes may differ).
+    baseline : float or array
+        One baseline for every example (a number, or an array broadcastable to one example),
+        or one per example: an array of ``xs``'s shape or a sequence of N baselines.
+    progress : callable, optional
+        ``progress(done_rows, total_rows)`` over all examples.
+    **others
+        As in :func:`explain`; ``spatial_axes`` are axes of one example.
 
     Returns
     -------
-    array
-        ``(rows, T)`` scores in the score dtype (float32, or float64 for float64 inputs).
+    list of GLASResult
+        One per example, in order.
     """
-    device = device_of(x)
-    sdtype = score_dtype(xp, x.dtype)
-    spatial = plan.spatial_shape
-    mask_shape = tuple(int(x.shape[i]) if i in axes else 1 for i in range(x.ndim))
-    sig_light, sig_shadow, _ = plan.sigma_px
+    check_score_fn(score_fn, progress)
+    examples = _examples(xs)
+    xp = namespace_of(examples[0])
+    config = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
+                         batch_size=batch_size, points=points)
+    baselines = _per_example_baselines(baseline, xs, len(examples))
+    prepared = []
+    for x in examples:
+        if namespace_of(x) is not xp:
+            raise fail("xs", "examples from different array libraries", "examples of one array library",
+                       "convert them all to the same kind of array first")
+        prepared.append((x, *_validated(xp, x, spatial_axes, config)))
+    with no_grad_context(examples[0]):
+        rows = [ExampleRows(xp, x, axes, plan, resolve_baseline(xp, b, x), config.batch_size)
+                for (x, axes, plan), b in zip(prepared, baselines)]
+        scores = score_rows(score_fn, xp, rows, config.batch_size, progress, log_scores)
+        return [_result(xp, s, x, axes, plan, config, log_scores) for s, (x, axes, plan) in zip(scores, prepared)]
 
-    def bank(sig: tuple[float, ...]) -> MaskBank:
-        profiles = [gaussian_profiles(xp, plan.axis_centers[a], spatial[a], sig[a], denominator=2.0, dtype=x.dtype,
-                                      device=device) for a in range(len(spatial))]
-        return MaskBank(xp, profiles, plan.grid)
 
-    rows = plan.rows
-    light = bank(sig_light) if rows.has_light else None
-    shadow = bank(sig_shadow) if rows.has_shadow else None
-    total = rows.n_rows
-    source = perturbation_source(xp, x, baseline, min(batch_size, total))
-    chunks: list[Any] = []
-    n_targets: int | None = None
-    for start in range(0, total, batch_size):
-        stop = min(start + batch_size, total)
-        parts = []
-        for kind, seg in rows.segments():
-            lo, hi = max(start, seg.start) - seg.start, min(stop, seg.stop) - seg.start
-            if lo < hi:
-                if kind == "clean":
-                    parts.append(xp.ones((1,) + spatial, dtype=x.dtype, device=device))
-                elif kind == "light":
-                    parts.append(light.masks(lo, hi))
-                else:
-                    parts.append(shadow_masks(shadow.masks(lo, hi)))
-        masks = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
-        out = score_fn(perturb(xp, source, masks, mask_shape, baseline))
-        out = as_score_array(xp, out, stop - start, n_targets, sdtype, device)
-        n_targets = int(out.shape[1])
-        chunks.append(out)
-        if progress is not None:
-            progress(stop, total)
-    scores = chunks[0] if len(chunks) == 1 else xp.concat(chunks, axis=0)
-    validate_scores(xp, scores, log_scores)
-    return scores
+def _validated(xp: Any, x: Any, spatial_axes: Sequence[int], config: GLASConfig) -> tuple[tuple[int, ...], SearchPlan]:
+    """Check one example and resolve the settings for its spatial shape."""
+    axes = normalize_spatial_axes(spatial_axes, x.ndim)
+    check_layout(tuple(x.shape), axes)
+    check_input(xp, x)
+    return axes, config.resolve(tuple(int(x.shape[a]) for a in axes))
+
+
+def _examples(xs: Any) -> list[Any]:
+    """The examples of ``xs``: the first axis of an array, or the items of a list or tuple."""
+    if isinstance(xs, (list, tuple)):
+        examples = list(xs)
+    elif hasattr(xs, "shape") and len(xs.shape) >= 1:
+        examples = [xs[i, ...] for i in range(int(xs.shape[0]))]
+    else:
+        raise fail("xs", type(xs).__name__, "an array (N, *example_shape) or a list of examples",
+                   "stack the examples, e.g. numpy.stack(images)")
+    if not examples:
+        raise fail("xs", "no examples", "at least one example", "pass one or more images")
+    return examples
+
+
+def _per_example_baselines(baseline: Any, xs: Any, n: int) -> list[Any]:
+    """One baseline per example: a shared one repeated, or the N given."""
+    if isinstance(baseline, (list, tuple)):
+        if len(baseline) != n:
+            raise fail("baseline", f"{len(baseline)} baselines", f"one baseline, or one per example ({n})",
+                       "pass a single baseline or a list with one per example")
+        return list(baseline)
+    shape = getattr(baseline, "shape", None)
+    if shape is not None and hasattr(xs, "shape") and tuple(shape) == tuple(xs.shape) and len(shape) >= 1:
+        return [baseline[i, ...] for i in range(n)]
+    return [baseline] * n
 
 
 def _result(xp: Any, scores: Any, x: Any, axes: tuple[int, ...], plan: SearchPlan, config: GLASConfig,
