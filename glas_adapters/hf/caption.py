@@ -1,4 +1,4 @@
-"""GLAS for HuggingFace models: every word of an image caption, and image classifiers.
+"""Every word of an image caption explained with GLAS, in one sweep.
 
 Captions (paper Section 4, Figure 11): the score of caption word ``w_t`` under a perturbed
 image is its teacher-forced likelihood ``P(w_t | I * M, w_<t)``. One forward pass of a batch of
@@ -27,12 +27,17 @@ import torch
 
 import glas_core
 
-from ._hf_families import CUSTOM_HINT, CaptionTokens, Family, TokenLogprobs, detect_family
-from ._hf_pixels import PixelSpace, error, model_device_dtype, pixels_01, split_processor
-from ._hf_words import Word, group_words, word_matrix
+from glas_core.config import config_from
+from glas_core.errors import fail
 
-__all__ = ["CaptionExplainer", "CaptionExplanation", "CaptionScorer", "HFImageClassifier", "group_words",
-           "CUSTOM_HINT"]
+from .._common import Progress, ProgressFn
+from .families import CaptionTokens, Family, TokenLogprobs, detect_family
+from .pixels import PixelSpace, model_device_dtype, pixels_01, split_processor
+from .words import Word, group_words, word_matrix
+
+#: Rows per forward pass when neither ``batch_size`` nor ``config`` is given: caption models
+#: run an encoder and a decoder per row, so fewer rows than a classifier's 64.
+CAPTION_BATCH_SIZE = 32
 
 
 class CaptionScorer:
@@ -146,7 +151,7 @@ class CaptionExplainer:
                max_new_tokens: int = 30, generate_kwargs: dict[str, Any] | None = None) -> CaptionScorer:
         """Build the score function of one image and caption (generated when ``caption`` is None)."""
         if caption is not None and (not isinstance(caption, str) or not caption.strip()):
-            raise error("caption", caption, "a non-empty string, or None to generate one",
+            raise fail("caption", caption, "a non-empty string, or None to generate one",
                         "pass the caption text, e.g. caption='a dog on a sofa'")
         if hasattr(self.model, "eval"):
             self.model.eval()  # dropout off: scores must be deterministic
@@ -161,15 +166,16 @@ class CaptionExplainer:
         words = group_words(self.tokenizer, tokens.target_ids.tolist())
         if not words:
             received = caption if caption is not None else "a generated caption with no words"
-            raise error("caption", received, "a caption with at least one non-special token",
+            raise fail("caption", received, "a caption with at least one non-special token",
                         "pass a caption with words in it" + ("" if caption is not None else
                                                              ", or raise max_new_tokens"))
         return CaptionScorer(self.family, self.space, pixels, tokens, words, self.dtype)
 
     def explain(self, image: Any, caption: str | None = None, *, prompt: str | None = None,
-                grid: int | Sequence[int] | None = 15, sigma: float | Sequence[float] | None = None,
-                sigma_px: Any = None, mode: str = "fusion", lam: float = 1e-5, batch_size: int = 32,
-                progress: bool | Callable[[int, int], None] | None = None, max_new_tokens: int = 30,
+                grid: int | Sequence[int] | None = None, sigma: float | Sequence[float] | None = None,
+                sigma_px: Any = None, mode: str | None = None, lam: float | None = None, baseline: Any = None,
+                batch_size: int | None = None, progress: bool | ProgressFn | None = None,
+                config: glas_core.GLASConfig | None = None, max_new_tokens: int = 30,
                 generate_kwargs: dict[str, Any] | None = None) -> CaptionExplanation:
         """Explain every word of ``caption`` (generated first when None) with one GLAS sweep.
 
@@ -181,26 +187,35 @@ class CaptionExplainer:
             Caption to explain; None generates one (``max_new_tokens``, ``generate_kwargs``).
         prompt : str, optional
             Text before the caption for prompted models (e.g. LLaVA's ``"<image>"`` template).
-        grid, sigma, sigma_px, mode, lam, batch_size
-            As in :func:`glas_core.explain`; sigma ``None`` is ``glas_core.DEFAULT_SIGMA``
-            ``(5, 3, 6)`` grid cells (light, shadow, spatial; paper Eq. 1-3).
+        grid, sigma, sigma_px, mode, lam
+            As in :func:`glas_core.explain`; None takes the default: k = 15 and
+            ``glas_core.DEFAULT_SIGMA`` = (5, 3, 6) grid cells (light, shadow, spatial; paper
+            Eq. 1-3), "fusion", 1e-5. Giving both ``sigma`` and ``sigma_px`` is an error.
+        baseline : None, float or tensor
+            What the masks fade to in the [0, 1] pixels (None means 0, black: the paper); a
+            tensor has the shape of the model's input pixels ``(C, H, W)``.
+        batch_size : int, optional
+            Images per forward pass (None: 32).
         progress : bool or callable, optional
             True draws a tqdm bar; a callable gets ``(done_rows, total_rows)``.
+        config : glas_core.GLASConfig, optional
+            All settings at once; then ``grid`` ... ``lam`` and ``batch_size`` must be left out.
 
         Returns
         -------
         CaptionExplanation
             ``maps`` ``(n_words, H, W)`` at the model's input resolution.
         """
+        if config is None and batch_size is None:
+            batch_size = CAPTION_BATCH_SIZE
+        settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
+                               batch_size=batch_size)
         scorer = self.scorer(image, caption, prompt=prompt, max_new_tokens=max_new_tokens,
                              generate_kwargs=generate_kwargs)
-        callback, close = _progress(progress)
-        try:
-            result = glas_core.explain(scorer, scorer.pixels, spatial_axes=(-2, -1), grid=grid, sigma=sigma,
-                                       sigma_px=sigma_px, mode=mode, lam=lam, batch_size=batch_size,
-                                       progress=callback)
-        finally:
-            close()
+        with Progress(progress, desc="GLAS caption", unit="img") as report:
+            result = glas_core.explain(scorer, scorer.pixels, spatial_axes=(-2, -1),
+                                       baseline=0.0 if baseline is None else baseline, progress=report.sweep(),
+                                       config=settings)
         words = scorer.words
         targets = scorer.tokens.target_ids.tolist()
         text = caption if caption is not None else " ".join(w.text for w in words)
@@ -213,73 +228,3 @@ class CaptionExplainer:
             image=scorer.pixels.permute(1, 2, 0).cpu().numpy(),
             result=result,
         )
-
-
-def _progress(progress: bool | Callable[[int, int], None] | None) -> tuple[Any, Callable[[], None]]:
-    """Turn ``progress=True`` into a tqdm callback; pass callables through."""
-    if progress is None or progress is False:
-        return None, lambda: None
-    if callable(progress):
-        return progress, lambda: None
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=0, unit="img", desc="GLAS caption")
-
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return update, bar.close
-
-
-class HFImageClassifier(torch.nn.Module):
-    """An ``AutoModelForImageClassification`` that takes raw ``(B, C, H, W)`` pixels in [0, 1].
-
-    Normalisation with the processor's mean and std happens inside ``forward``, after GLAS
-    masks the pixels, so ``GLASAttribution(HFImageClassifier(model, processor))`` perturbs
-    real pixels (a shadow is black, not the dataset mean).
-
-    Parameters
-    ----------
-    model : transformers image classification model
-        Returns ``.logits``.
-    processor : transformers processor or image processor
-        Gives the resized pixels (:meth:`prepare`) and ``image_mean`` / ``image_std``.
-
-    Examples
-    --------
-    >>> clf = HFImageClassifier(model, processor)                  # doctest: +SKIP
-    >>> x = clf.prepare(pil_image)                                 # (3, 224, 224) in [0, 1]
-    >>> res = glas_core.explain(clf.score_fn(target=281), x)       # or GLASAttribution(clf)
-    """
-
-    def __init__(self, model: Any, processor: Any) -> None:
-        super().__init__()
-        self.model = model
-        self.image_processor, _ = split_processor(processor, tokenizer=False)
-        self.space = PixelSpace.from_image_processor(self.image_processor)
-
-    def prepare(self, image: Any) -> torch.Tensor:
-        """``(C, H, W)`` pixels in [0, 1] at the model's input size, on the model's device."""
-        device, _ = model_device_dtype(self.model)
-        return pixels_01(self.image_processor, image).to(device)
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Logits of a ``(B, C, H, W)`` batch of [0, 1] pixels."""
-        if pixels.ndim != 4:
-            raise error("pixels", f"a tensor of shape {tuple(pixels.shape)}", "a (B, C, H, W) batch in [0, 1]",
-                        "add a batch axis: pixels[None]")
-        _, dtype = model_device_dtype(self.model)
-        out = self.model(pixel_values=self.space.normalize(pixels, dtype))
-        return out.logits if hasattr(out, "logits") else out
-
-    def score_fn(self, target: int | Sequence[int]) -> Callable[[torch.Tensor], torch.Tensor]:
-        """A ``glas_core`` score function: softmax probabilities of ``target`` class(es), ``(B, T)``."""
-        columns = [int(target)] if isinstance(target, (int, np.integer)) else [int(t) for t in target]
-
-        @torch.no_grad()
-        def score(batch: torch.Tensor) -> torch.Tensor:
-            return torch.softmax(self(batch).float(), dim=-1)[:, columns]
-
-        return score

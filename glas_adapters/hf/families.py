@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import torch
 
-from ._hf_pixels import error
+from glas_core.errors import fail
 
 TokenLogprobs = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -142,7 +142,7 @@ class EncoderDecoderFamily(Family):
         if start is None:
             start = getattr(getattr(self.model, "generation_config", None), "decoder_start_token_id", None)
         if start is None:
-            raise error("model.config.decoder_start_token_id", None, "the id the decoder starts from",
+            raise fail("model.config.decoder_start_token_id", None, "the id the decoder starts from",
                         "set model.config.decoder_start_token_id (e.g. tokenizer.bos_token_id)")
         return int(start)
 
@@ -168,7 +168,7 @@ class BlipFamily(Family):
     def _bos(self) -> int:
         bos = getattr(self.model.config.text_config, "bos_token_id", None)
         if bos is None:
-            raise error("model.config.text_config.bos_token_id", None, "the BLIP decoder's BOS id",
+            raise fail("model.config.text_config.bos_token_id", None, "the BLIP decoder's BOS id",
                         "set it as in the pretrained config (30522 for Salesforce/blip-*)")
         return int(bos)
 
@@ -207,7 +207,7 @@ class ImageTextToTextFamily(Family):
         if bos is None:
             bos = getattr(self.tokenizer, "cls_token_id", None)
         if bos is None:
-            raise error("prompt", None, "a prompt for a model without a BOS token id",
+            raise fail("prompt", None, "a prompt for a model without a BOS token id",
                         "pass prompt='...' with the model's image placeholder, e.g. prompt='<image>'")
         return torch.tensor([int(bos)]), {}
 
@@ -247,14 +247,14 @@ class CustomFamily(Family):
         return CaptionTokens(torch.zeros(0, dtype=torch.long), torch.tensor(_ids(self.tokenizer, caption, True)))
 
     def generate(self, pixel_values, image, prompt, processor, **generate_kwargs) -> CaptionTokens:
-        raise error("caption", None, "a caption string when token_logprobs= is given",
+        raise fail("caption", None, "a caption string when token_logprobs= is given",
                     "generate the caption with your model first and pass caption='...'")
 
     def token_logprobs(self, pixel_values: torch.Tensor, tokens: CaptionTokens) -> torch.Tensor:
         out = torch.as_tensor(self.fn(pixel_values, tokens.target_ids.to(pixel_values.device)))
         expected = (pixel_values.shape[0], int(tokens.target_ids.shape[0]))
         if tuple(out.shape) != expected:
-            raise error("token_logprobs output", f"shape {tuple(out.shape)}",
+            raise fail("token_logprobs output", f"shape {tuple(out.shape)}",
                         f"shape {expected}: one log-probability per image and caption token",
                         "return log P(target_ids[t] | image, target_ids[:t]) for every t")
         return out.float()
@@ -271,11 +271,11 @@ def _image_text_to_text_names() -> set[str]:
 def detect_family(model: Any, tokenizer: Any, token_logprobs: TokenLogprobs | None = None) -> Family:
     """Pick the scoring family for ``model``; unknown families get a GLASError naming ``token_logprobs=``."""
     if tokenizer is None:
-        raise error("processor", "a processor without a tokenizer", "a processor with .tokenizer, or tokenizer=",
+        raise fail("processor", "a processor without a tokenizer", "a processor with .tokenizer, or tokenizer=",
                     "pass CaptionExplainer(model, processor, tokenizer=tokenizer)")
     if token_logprobs is not None:
         if not callable(token_logprobs):
-            raise error("token_logprobs", type(token_logprobs).__name__, "a callable", CUSTOM_HINT)
+            raise fail("token_logprobs", type(token_logprobs).__name__, "a callable", CUSTOM_HINT)
         return CustomFamily(model, tokenizer, token_logprobs)
     names = {cls.__name__ for cls in type(model).__mro__}
     if "VisionEncoderDecoderModel" in names:
@@ -286,6 +286,6 @@ def detect_family(model: Any, tokenizer: Any, token_logprobs: TokenLogprobs | No
     if (names & _image_text_to_text_names() and forward is not None and _accepts(forward, "input_ids")
             and _accepts(forward, "pixel_values") and not _accepts(forward, "decoder_input_ids")):
         return ImageTextToTextFamily(model, tokenizer)
-    raise error("model", type(model).__name__,
+    raise fail("model", type(model).__name__,
                 "a VisionEncoderDecoderModel, BlipForConditionalGeneration or a decoder-only "
                 "AutoModelForImageTextToText model (GIT, LLaVA, ...)", CUSTOM_HINT)

@@ -4,7 +4,7 @@ GLAS perturbs ``I * G`` (paper Eq. 1-2) where a shadow means darkness. A Hugging
 normalises with the dataset mean and std, so a masked normalised image would shade towards the
 mean colour instead. We therefore ask the processor for the resized pixels without
 normalisation (``do_normalize=False``), perturb those in [0, 1], and normalise each perturbed
-batch just before the model (:func:`normalize`).
+batch just before the model (:meth:`PixelSpace.normalize`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from glas_core import GLASError
-
-
-def error(argument: str, received: object, expected: str, fix: str) -> GLASError:
-    """A :class:`GLASError` in the project's message layout (what, got, how to fix)."""
-    shown = received if isinstance(received, str) else repr(received)
-    return GLASError(f"{argument} must be {expected}, got {shown}; {fix}")
+from glas_core.errors import fail
 
 
 def split_processor(processor: Any, tokenizer: Any = None) -> tuple[Any, Any]:
@@ -29,7 +23,7 @@ def split_processor(processor: Any, tokenizer: Any = None) -> tuple[Any, Any]:
     image_processor = getattr(processor, "image_processor", None) or processor
     tokenizer = tokenizer if tokenizer is not None else getattr(processor, "tokenizer", None)
     if not callable(image_processor) or not hasattr(image_processor, "do_normalize"):
-        raise error("processor", type(processor).__name__,
+        raise fail("processor", type(processor).__name__,
                     "a HuggingFace processor or image processor (with image_mean, image_std, do_normalize)",
                     "pass AutoProcessor.from_pretrained(...) or the model's image processor")
     return image_processor, tokenizer
@@ -57,14 +51,14 @@ class PixelSpace:
         mean = getattr(image_processor, "image_mean", None)
         std = getattr(image_processor, "image_std", None)
         if mean is None or std is None:
-            raise error("processor", f"{type(image_processor).__name__} with image_mean={mean!r}, image_std={std!r}",
+            raise fail("processor", f"{type(image_processor).__name__} with image_mean={mean!r}, image_std={std!r}",
                         "an image processor with image_mean and image_std (it normalises: do_normalize=True)",
                         "set processor.image_processor.image_mean / image_std, or do_normalize=False "
                         "if the model takes raw [0, 1] pixels")
         mean_t = tuple(float(m) for m in np.atleast_1d(mean))
         std_t = tuple(float(s) for s in np.atleast_1d(std))
         if any(s <= 0 for s in std_t):
-            raise error("processor.image_std", std_t, "positive numbers", "fix the processor's image_std")
+            raise fail("processor.image_std", std_t, "positive numbers", "fix the processor's image_std")
         return cls(mean_t, std_t)
 
     def normalize(self, pixels: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -85,17 +79,17 @@ def _as_array(image: Any) -> Any:
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()
     if not isinstance(image, np.ndarray):
-        raise error("image", type(image).__name__, "a PIL image, a numpy array or a torch tensor",
+        raise fail("image", type(image).__name__, "a PIL image, a numpy array or a torch tensor",
                     "load the image with PIL.Image.open(...) or pass an (H, W, C) array")
     if image.ndim != 3:
         fix = ("explain one image at a time: pass image[0]" if image.ndim == 4 else
                "add a channel axis, e.g. np.stack([img] * 3, axis=-1) for a grey image")
-        raise error("image", f"an array of rank {image.ndim} with shape {image.shape}",
+        raise fail("image", f"an array of rank {image.ndim} with shape {image.shape}",
                     "one image of rank 3, (H, W, C) or (C, H, W)", fix)
     if not np.all(np.isfinite(image)):
-        raise error("image", "an array with NaN or inf", "finite pixel values", "clean the image first")
+        raise fail("image", "an array with NaN or inf", "finite pixel values", "clean the image first")
     if np.issubdtype(image.dtype, np.floating) and (image.min() < 0.0 or image.max() > 1.0):
-        raise error("image", f"a float array with values in [{image.min():.4g}, {image.max():.4g}]",
+        raise fail("image", f"a float array with values in [{image.min():.4g}, {image.max():.4g}]",
                     "floats in [0, 1] (or uint8 in [0, 255])",
                     "divide by 255, or pass the uint8 image")
     return image
@@ -116,20 +110,20 @@ def pixels_01(image_processor: Any, image: Any) -> torch.Tensor:
     if isinstance(image, np.ndarray) and np.issubdtype(image.dtype, np.floating):
         kwargs["do_rescale"] = False  # already in [0, 1]
     elif getattr(image_processor, "do_rescale", True) is False:
-        raise error("processor", "an image processor with do_rescale=False given a uint8/PIL image",
+        raise fail("processor", "an image processor with do_rescale=False given a uint8/PIL image",
                     "an image in the model's [0, 1] pixel range",
                     "pass a float image in [0, 1] (e.g. np.asarray(img) / 255)")
     pixel_values = image_processor(images=image, **kwargs)["pixel_values"]
     pixel_values = torch.as_tensor(pixel_values)
     if pixel_values.ndim != 4 or pixel_values.shape[0] != 1:
-        raise error("processor output", f"pixel_values of shape {tuple(pixel_values.shape)}",
+        raise fail("processor output", f"pixel_values of shape {tuple(pixel_values.shape)}",
                     "one image of shape (1, C, H, W)", "pass a single image (not a video or list)")
     pixels = pixel_values[0].to(torch.float32)
     if pixels.shape[0] not in (1, 3, 4) and pixels.shape[-1] in (1, 3, 4):
         pixels = pixels.permute(2, 0, 1)  # processor returned channels last
     lo, hi = float(pixels.min()), float(pixels.max())
     if lo < -1e-3 or hi > 1.0 + 1e-3:
-        raise error("processor output", f"pixels in [{lo:.4g}, {hi:.4g}] before normalisation",
+        raise fail("processor output", f"pixels in [{lo:.4g}, {hi:.4g}] before normalisation",
                     "pixels in [0, 1]", "use an image processor with do_rescale=True for uint8 images")
     return pixels.clamp(0.0, 1.0).contiguous()
 
