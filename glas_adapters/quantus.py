@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from glas_core import GLASError
+from glas_core.errors import fail
 
 from .torch import GLASAttribution
 
 _ACCEPTED = ("device", "grid", "sigma", "sigma_px", "mode", "baselines", "probabilities",
-             "perturbations_per_eval", "channel_first", "keepdims")
+             "perturbations_per_eval", "config", "channel_first", "keepdims")
 
 
 def explain_func(model: Any, inputs: Any, targets: Any, **kwargs: Any) -> np.ndarray:
@@ -41,7 +41,7 @@ def explain_func(model: Any, inputs: Any, targets: Any, **kwargs: Any) -> np.nda
         One class per example (or one for all).
     **kwargs
         ``device``; ``grid``, ``sigma``, ``sigma_px``, ``mode``, ``baselines``,
-        ``probabilities``, ``perturbations_per_eval`` as in
+        ``probabilities``, ``perturbations_per_eval``, ``config`` as in
         :meth:`glas_adapters.torch.GLASAttribution.attribute`; ``channel_first`` (default
         True, Quantus' layout); ``keepdims`` (default True: ``(N, 1, *spatial)``, False:
         ``(N, *spatial)``).
@@ -53,8 +53,8 @@ def explain_func(model: Any, inputs: Any, targets: Any, **kwargs: Any) -> np.nda
     """
     unknown = sorted(set(kwargs) - set(_ACCEPTED))
     if unknown:
-        raise GLASError(f"explain_func keyword arguments must be among {', '.join(_ACCEPTED)}, got "
-                        f"{', '.join(unknown)}; remove them from explain_func_kwargs")
+        raise fail("explain_func keyword arguments", ", ".join(unknown), f"among {', '.join(_ACCEPTED)}",
+                   "remove the others from explain_func_kwargs")
     channel_first = kwargs.pop("channel_first", True)
     keepdims = kwargs.pop("keepdims", True)
     device = kwargs.pop("device", None)
@@ -64,8 +64,8 @@ def explain_func(model: Any, inputs: Any, targets: Any, **kwargs: Any) -> np.nda
     x = _as_tensor(inputs, device, dtype)
     if not channel_first:
         if x.ndim < 4:
-            raise GLASError(f"inputs must be (N, H, W, C) with channel_first=False, got shape {tuple(x.shape)}; "
-                            "add the channel axis")
+            raise fail("inputs", f"shape {tuple(x.shape)}", "(N, H, W, C) with channel_first=False",
+                       "add the channel axis")
         x = x.movedim(-1, 1)
     target = _as_targets(targets, int(x.shape[0]))
     maps = GLASAttribution(model).attribute(x, target=target, **kwargs)
@@ -88,8 +88,7 @@ def _as_tensor(inputs: Any, device: torch.device, dtype: torch.dtype) -> torch.T
     except (TypeError, ValueError):
         arr = None
     if arr is None or not np.issubdtype(arr.dtype, np.number):
-        raise GLASError(f"inputs must be a numeric numpy array (N, C, H, W), got {type(inputs).__name__}; "
-                        "pass Quantus' x_batch")
+        raise fail("inputs", type(inputs).__name__, "a numeric numpy array (N, C, H, W)", "pass Quantus' x_batch")
     return torch.as_tensor(arr, device=device).to(dtype)
 
 
@@ -103,6 +102,6 @@ def _as_targets(targets: Any, n: int) -> Any:
         if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)  # Quantus sometimes carries labels as floats
         else:
-            raise GLASError(f"targets must be integer class indices, got dtype {arr.dtype}; pass y_batch as ints")
+            raise fail("targets", f"dtype {arr.dtype}", "integer class indices", "pass y_batch as ints")
     flat = arr.reshape(-1)
     return [int(t) for t in flat] if flat.size > 1 or n == 1 else int(flat[0])

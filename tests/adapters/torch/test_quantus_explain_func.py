@@ -48,3 +48,13 @@ def test_model_is_not_moved_and_unknown_kwargs_are_refused(model):
         explain_func(model, images(n=1).numpy(), np.array([0]), softmax=True)
     with pytest.raises(GLASError, match="integer class indices"):
         explain_func(model, images(n=1).numpy(), np.array([0.5]))
+
+
+def test_config_is_passed_to_the_attribution(model):
+    from glas_core import GLASConfig
+
+    x = images(n=2).numpy()
+    by_config = explain_func(model, x, np.array([1, 4]), config=GLASConfig(grid=4, sigma=2.0))
+    by_keywords = explain_func(model, x, np.array([1, 4]), grid=4, sigma=2.0)
+    np.testing.assert_array_equal(by_config, by_keywords)
+    assert not np.allclose(by_config, explain_func(model, x, np.array([1, 4]), grid=4))
