@@ -100,6 +100,25 @@ class Progress:
 
         return report
 
+    def sweeps(self) -> ProgressFn | None:
+        """A callback for a core call that runs several sweeps through one callback.
+
+        ``glas_core.explain_multiscale`` (one sweep per scale) and ``explain_recursive`` (one
+        per iteration) pass the same ``progress`` to every sweep; each report after a sweep's
+        last one (``done == total``) starts the next sweep here.
+        """
+        if self._sink is None:
+            return None
+        state: dict[str, Any] = {"sweep": None, "finished": True}
+
+        def report(done: int, total: int) -> None:
+            if state["finished"]:
+                state["sweep"] = self.sweep()
+            state["finished"] = done >= total
+            state["sweep"](done, total)
+
+        return report
+
     def _bar_sink(self, desc: str, unit: str) -> ProgressFn:
         try:
             from tqdm.auto import tqdm

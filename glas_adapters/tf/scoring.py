@@ -1,6 +1,6 @@
 """Turning a Keras model (or any callable) into the ``score_fn`` that :func:`glas_core.explain` sweeps.
 
-Two paths, picked by :func:`make_scorer`:
+Two paths, picked by :func:`uses_tensorflow`:
 
 * **TensorFlow path** (Keras on the TensorFlow backend, ``tf.Module`` or any callable taking
   ``tf.Tensor``): the batch stays a ``tf.Tensor`` on TensorFlow's device; the model is called as
@@ -11,7 +11,9 @@ Two paths, picked by :func:`make_scorer`:
   NumPy arrays and the outputs are brought back with ``keras.ops.convert_to_numpy``.
 
 Either way ``probabilities`` turns outputs into P(y|I): ``"softmax"`` over the last axis,
-``"sigmoid"`` element-wise, or ``None`` for outputs that already are probabilities.
+``"sigmoid"`` element-wise, None for outputs that already are probabilities, or a callable
+``outputs -> probabilities`` (given ``tf.Tensor`` outputs on the TensorFlow path, NumPy
+arrays on the NumPy path).
 """
 
 from __future__ import annotations
@@ -23,23 +25,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from glas_core import GLASError
+from glas_adapters._common import numpy_probabilities
+from glas_adapters.tf.inputs import check_output_shape, check_outputs
+from glas_adapters.tf.runtime import load_tensorflow
+from glas_core.errors import fail
 
-try:  # TensorFlow is optional: Keras 3 on JAX/torch works through the NumPy path without it.
-    import tensorflow as tf
-except ImportError:  # pragma: no cover - exercised in the Keras-backend subprocess test
-    tf = None
+tf = load_tensorflow()  # None without TensorFlow: Keras 3 on JAX/torch works through the NumPy path
+if tf is not None:  # glas_core builds masks and perturbed rows of tf.Tensor images with TensorFlow ops
+    from glas_adapters.tf.namespace import register
 
-PROBABILITIES = ("softmax", "sigmoid", None)
-
-
-def check_probabilities(probabilities: Any) -> None:
-    if probabilities not in PROBABILITIES:
-        raise GLASError(
-            f"probabilities must be 'softmax', 'sigmoid' or None; got {probabilities!r}. Use 'softmax' for "
-            f"logits of exclusive classes, 'sigmoid' for a single-output binary or multi-label model and "
-            f"None when the model already returns probabilities."
-        )
+    register()
 
 
 def balanced_chunk(n_rows: int, batch_size: int) -> int:
@@ -57,17 +52,12 @@ def _is_keras_layer(model: Any) -> bool:
     return keras is not None and isinstance(model, keras.layers.Layer)
 
 
-def _keras_backend() -> str | None:
-    keras = sys.modules.get("keras")
-    return None if keras is None else keras.backend.backend()
-
-
 def uses_tensorflow(model: Any) -> bool:
     """Whether ``model`` is run through the TensorFlow path (see the module docstring)."""
     if tf is None:
         return False
     if _is_keras_layer(model):
-        return _keras_backend() == "tensorflow"
+        return sys.modules["keras"].backend.backend() == "tensorflow"
     return True
 
 
@@ -75,11 +65,11 @@ def uses_tensorflow(model: Any) -> bool:
 if tf is not None:
 
     @tf.function
-    def _forward(model: Any, batch: Any, with_training_flag: bool) -> Any:
+    def forward(model: Any, batch: Any, with_training_flag: bool) -> Any:
         """The one compiled forward: the model object is a trace key (held weakly by TensorFlow)."""
         return model(batch, training=False) if with_training_flag else model(batch)
 
-    def _tf_probabilities(outputs: Any, probabilities: str | None) -> Any:
+    def _tf_probabilities(outputs: Any, probabilities: Any) -> Any:
         outputs = tf.convert_to_tensor(outputs)
         if len(outputs.shape) == 1:
             outputs = outputs[:, None]
@@ -87,19 +77,9 @@ if tf is not None:
             return tf.nn.softmax(outputs, axis=-1)
         if probabilities == "sigmoid":
             return tf.sigmoid(outputs)
-        return outputs
-
-
-def _np_probabilities(outputs: np.ndarray, probabilities: str | None) -> np.ndarray:
-    outputs = np.asarray(outputs)
-    if outputs.ndim == 1:
-        outputs = outputs[:, None]
-    if probabilities == "softmax":
-        shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
-        return shifted / shifted.sum(axis=-1, keepdims=True)
-    if probabilities == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-outputs))
-    return outputs
+        if probabilities is None:
+            return outputs
+        return tf.convert_to_tensor(probabilities(outputs))
 
 
 class Scorer:
@@ -110,12 +90,13 @@ class Scorer:
     model
         Keras model or callable returning ``(B, K)`` scores.
     probabilities
-        ``"softmax"``, ``"sigmoid"`` or ``None`` (see the module docstring).
+        ``"softmax"``, ``"sigmoid"``, None or a callable (see the module docstring), already checked.
     """
 
-    def __init__(self, model: Any, probabilities: str | None) -> None:
+    def __init__(self, model: Any, probabilities: Any) -> None:
         if not callable(model):
-            raise GLASError(f"model must be a Keras model or a callable; got {type(model).__name__}.")
+            raise fail("model", type(model).__name__, "a Keras model or a callable returning (N, num_classes) scores",
+                       "pass the model itself, e.g. explain(model, images)")
         self.model = model
         self.probabilities = probabilities
         self.on_tensorflow = uses_tensorflow(model)
@@ -139,12 +120,13 @@ class Scorer:
             if rows < chunk:
                 pad = tf.zeros([chunk - rows, *batch.shape[1:]], dtype=batch.dtype)
                 batch = tf.concat([batch, pad], axis=0)
-            outputs = _forward(self.model, batch, self.with_training_flag)
-            _check_tensor_output(outputs, chunk)
+            outputs = forward(self.model, batch, self.with_training_flag)
+            check_output_shape(outputs, chunk)
             return outputs[:rows]
         if rows < chunk:
             batch = np.concatenate([batch, np.zeros((chunk - rows, *batch.shape[1:]), batch.dtype)], axis=0)
         outputs = self.model(batch, training=False) if self.with_training_flag else self.model(batch)
+        check_output_shape(outputs, chunk)
         keras = sys.modules.get("keras")
         outputs = keras.ops.convert_to_numpy(outputs) if keras is not None else np.asarray(outputs)
         return np.asarray(outputs)[:rows]
@@ -156,18 +138,19 @@ class Scorer:
         sweep's chunk would cost a whole chunk of forward passes per call (one more trace
         for the shape ``min(N, chunk)`` is cheaper).
         """
-        from glas_adapters._tf_inputs import check_outputs
-
         parts = []
         n = int(images.shape[0])
         rows = min(n, chunk)
         for start in range(0, n, rows):
             out = self._raw(images[start:start + rows], rows)
             parts.append(out.numpy() if hasattr(out, "numpy") else np.asarray(out))
-        return check_outputs(np.concatenate(parts, axis=0), int(images.shape[0]))
+        return check_outputs(np.concatenate(parts, axis=0), n)
 
     def probabilities_of(self, outputs: np.ndarray) -> np.ndarray:
-        return _np_probabilities(outputs, self.probabilities)
+        """P(y|I) of clean outputs, as NumPy (a callable sees the array type of this path)."""
+        if self.on_tensorflow and callable(self.probabilities):
+            return np.asarray(_tf_probabilities(outputs, self.probabilities))
+        return numpy_probabilities(outputs, self.probabilities)
 
     def warn_if_already_probabilities(self, outputs: np.ndarray) -> None:
         """Softmax over probabilities flattens every score; say so when the outputs look like that."""
@@ -197,25 +180,6 @@ class Scorer:
         target_array = np.asarray(targets, dtype=np.int64)
 
         def np_score_fn(batch: Any) -> np.ndarray:
-            return _np_probabilities(self._raw(batch, chunk), probabilities)[:, target_array]
+            return numpy_probabilities(self._raw(batch, chunk), probabilities)[:, target_array]
 
         return np_score_fn
-
-
-
-def _check_tensor_output(outputs: Any, chunk: int) -> None:
-    if isinstance(outputs, (dict, list, tuple)):
-        raise GLASError(
-            f"the model returned a {type(outputs).__name__}; GLAS needs one (N, num_classes) tensor. "
-            f"Wrap the model so that it returns the classification head only."
-        )
-    shape = tuple(outputs.shape)
-    if len(shape) not in (1, 2) or shape[0] != chunk:
-        raise GLASError(
-            f"the model must return (N, num_classes) scores; for {chunk} images it returned shape {shape}. "
-            f"Wrap it so that it returns one row of class scores per image."
-        )
-
-
-def tensorflow_available() -> bool:
-    return tf is not None

@@ -30,6 +30,8 @@ except RuntimeError:  # the runtime already started in this process
 from glas_adapters import tf as glas_tf  # noqa: E402
 from glas_core.metrics import pointing_game  # noqa: E402
 
+pytestmark = pytest.mark.integration
+
 SIZE, PATCH, N_CLASSES = 32, 8, 3
 POINTING_BAR = 0.8
 COLOURS = np.eye(3, dtype=np.float32)  # red, green, blue

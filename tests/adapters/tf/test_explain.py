@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.adapters.tf.tiny_keras import images, keras, tf, tiny_cnn
 from tests.core.reference import reference_glas, reference_grid_points
-from tests.tf.tiny_keras import images, keras, tf, tiny_cnn
 
 import glas_core
-from glas_adapters import _tf_namespace, _tf_scoring
 from glas_adapters import tf as glas_tf
-from glas_core import GLASError
+from glas_adapters.tf import namespace, scoring
+from glas_core import GLASConfig, GLASError
 
 
 def _np_softmax(z: np.ndarray) -> np.ndarray:
@@ -123,17 +123,17 @@ def test_masks_are_built_by_tensorflow_and_the_model_traces_once():
 
     probed = keras.Sequential([keras.Input(shape), Probe(), model])
     seen_training.clear()  # building the Sequential called the layer symbolically
-    traces = _tf_scoring._forward.experimental_get_tracing_count()
+    traces = scoring.forward.experimental_get_tracing_count()
     # 2 * 16 + 1 = 33 rows at batch_size 10: 4 chunks of 9, the last one padded, for each of 3 images
     results = glas_tf.explain(probed, images(3, shape), 1, grid=4, batch_size=10, return_result=True)
     # two traces: the clean pass over the 3 images (3 rows) and the sweep's chunk (9 rows)
-    assert _tf_scoring._forward.experimental_get_tracing_count() == traces + 2
+    assert scoring.forward.experimental_get_tracing_count() == traces + 2
     glas_tf.explain(probed, images(3, shape, seed=5), 0, grid=4, batch_size=10)
     glas_tf.explain_recursive(probed, images(3, shape), 1, grid=4, batch_size=10, max_iter=2)
-    assert _tf_scoring._forward.experimental_get_tracing_count() == traces + 2  # no retracing
+    assert scoring.forward.experimental_get_tracing_count() == traces + 2  # no retracing
     assert seen_training and all(t is False for t in seen_training)
     assert isinstance(results[0].saliency, tf.Tensor)  # the core ran in TensorFlow, through the shim
-    assert glas_core._array_api.namespace_of(tf.zeros(1)) is _tf_namespace
+    assert glas_core._array_api.namespace_of(tf.zeros(1)) is namespace
     assert results[0].n_forward == 33
 
 
@@ -193,10 +193,10 @@ def test_bad_layouts_raise(model_5, bad_shape, words):
 
 
 @pytest.mark.parametrize("class_index, words", [
-    (5, r"out of range: got \[5\].*0\.\.4"),
+    (5, r"targets must be class indices in 0\.\.4, got \[5\], out of range"),
     (-1, "out of range"),
     ([0, 1, 2], "one int per image"),
-    ([0.5, 1.0], "must hold ints"),
+    ([0.5, 1.0], "targets must be ints, got dtype float64"),
     (True, "bool"),
 ])
 def test_bad_class_index_raises(model_5, class_index, words):
@@ -208,7 +208,7 @@ def test_bad_probabilities_and_model_outputs_raise(model_5):
     x = images(1, (16, 16, 3))
     with pytest.raises(GLASError, match="probabilities must be"):
         glas_tf.explain(model_5, x, probabilities="softmx")
-    with pytest.raises(GLASError, match="returned a dict"):
+    with pytest.raises(GLASError, match=r"model output must be one \(N, num_classes\) tensor, got a dict"):
         glas_tf.explain(lambda b: {"logits": model_5(b)}, x)
     with pytest.raises(GLASError, match=r"\(N, num_classes\)"):
         glas_tf.explain(lambda b: tf.reshape(model_5(b), (-1, 5, 1)), x)
@@ -242,7 +242,7 @@ def test_several_classes_per_image_in_one_sweep_match_the_reference():
 def test_several_classes_are_refused_where_one_per_image_is_needed():
     shape = (8, 8, 3)
     model = tiny_cnn(shape, 3, seed=9)
-    with pytest.raises(GLASError, match=r"class_index must be one class per image here, got shape \(2, 2\)"):
+    with pytest.raises(GLASError, match=r"targets must be one class per image here, got shape \(2, 2\)"):
         glas_tf.explain_recursive(model, images(2, shape), [[0, 1], [1, 2]], grid=3)
-    with pytest.raises(GLASError, match=r"class_index out of range: got \[3\]"):
+    with pytest.raises(GLASError, match=r"targets must be class indices in 0\.\.2, got \[3\]"):
         glas_tf.explain(model, images(2, shape), [[0, 3], [1, 2]], grid=3)

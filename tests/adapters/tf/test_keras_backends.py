@@ -16,11 +16,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from tests.tf.tiny_keras import images, tiny_cnn
+from tests.adapters.tf.tiny_keras import images, tiny_cnn
 
 from glas_adapters import tf as glas_tf
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 CHILD = textwrap.dedent("""
     import sys
@@ -29,9 +29,10 @@ CHILD = textwrap.dedent("""
     if keras.backend.backend() == "torch":
         import torch
         torch.set_num_threads(1)
-    from glas_adapters import _tf_scoring, tf as glas_tf
+    from glas_adapters import tf as glas_tf
+    from glas_adapters.tf import scoring
     assert keras.backend.backend() == sys.argv[2], keras.backend.backend()
-    assert _tf_scoring.tf is None
+    assert scoring.tf is None
     data = np.load(sys.argv[1] + "/in.npz")
     model = keras.Sequential([
         keras.Input(data["x"].shape[1:]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.tf.tiny_keras import images, tf, tiny_cnn
+from tests.adapters.tf.tiny_keras import images, tf, tiny_cnn
 
 from glas_adapters import tf as glas_tf
 from glas_core import GLASError

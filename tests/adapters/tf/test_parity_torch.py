@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.tf.tiny_keras import images, keras, seeded
+from tests.adapters.tf.tiny_keras import images, keras, seeded
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)

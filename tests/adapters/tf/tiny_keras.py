@@ -1,25 +1,12 @@
-"""Tiny Keras models with seeded weights for the TensorFlow adapter tests.
-
-TensorFlow is limited to one intra-op and one inter-op thread (the tests share 2 cores);
-this is global state of the test process only, never set by the library.
-"""
+"""Tiny Keras models with seeded weights for the TensorFlow adapter tests."""
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
-
-try:  # only possible before TensorFlow's runtime starts; a later module finds it done
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-except RuntimeError:
-    pass
 
 
 def seeded(model: "keras.Model", seed: int, scale: float = 0.5) -> "keras.Model":

@@ -1,0 +1,85 @@
+""":class:`GLASCallback`: GLAS overlays of validation images written to TensorBoard during ``fit``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from glas_adapters.tf.runtime import load_tensorflow
+
+tf = load_tensorflow()  # before Keras, which imports TensorFlow (with its start-up notices) on that backend
+
+import keras  # noqa: E402
+
+from glas_adapters.tf.explainers import GLASExplainer  # noqa: E402
+from glas_core.errors import fail  # noqa: E402
+
+#: TensorBoard tag of the overlays written by :class:`GLASCallback`
+SUMMARY_TAG = "GLAS"
+
+
+def write_image_summary(tag: str, image: np.ndarray, step: int) -> None:
+    """Write one uint8 RGB image to the default summary writer, readable by TensorBoard's Images tab.
+
+    This is the record ``tf.summary.image`` writes (a string tensor ``[width, height, png]`` with
+    the ``images`` plugin metadata), made with TensorFlow alone: ``tf.summary.image`` needs the
+    ``tensorboard`` package, which TensorFlow 2.21 no longer installs.
+    """
+    metadata = tf.compat.v1.SummaryMetadata(display_name=tag, summary_description="GLAS saliency overlays")
+    metadata.plugin_data.plugin_name = "images"
+    height, width = image.shape[:2]
+    tensor = tf.stack([tf.constant(str(width)), tf.constant(str(height)), tf.io.encode_png(image)])
+    tf.summary.write(tag, tensor, step=step, metadata=metadata)
+
+
+class GLASCallback(keras.callbacks.Callback):
+    """Write GLAS overlay grids of ``validation_data`` to TensorBoard during ``fit``.
+
+    Parameters
+    ----------
+    validation_data
+        Images ``(N, H, W, C)`` or an ``(images, labels)`` pair (labels unused).
+    class_index
+        Class(es) to explain, as ``targets`` in :func:`glas_adapters.tf.explain`; None for the
+        predicted ones (tf-explain's name and convention).
+    log_dir
+        TensorBoard log directory; images go under the tag ``"GLAS"`` at step ``epoch``
+        (the tensorboard package is not needed to write them).
+    every_n_epochs
+        Write after every n-th epoch (epochs n - 1, 2n - 1, ... counted from 0).
+    **glas_kwargs
+        Arguments of :func:`glas_adapters.tf.explain` and ``colormap`` / ``image_weight``.
+    """
+
+    def __init__(self, validation_data: Any, class_index: int | Sequence[int] | None = None,
+                 log_dir: str | os.PathLike[str] = "logs", every_n_epochs: int = 1, **glas_kwargs: Any) -> None:
+        super().__init__()
+        if tf is None:
+            raise fail("GLASCallback", "a Python without TensorFlow",
+                       "used with TensorFlow installed (it writes TensorBoard summaries with tf.summary)",
+                       'install it with pip install "glas[tf]"')
+        if not isinstance(every_n_epochs, int) or isinstance(every_n_epochs, bool) or every_n_epochs < 1:
+            raise fail("every_n_epochs", every_n_epochs, "a positive int", "use every_n_epochs=1")
+        self.validation_data = validation_data
+        self.class_index = class_index
+        self.log_dir = os.fspath(log_dir)
+        self.every_n_epochs = every_n_epochs
+        self.glas_kwargs = glas_kwargs
+        self._writer: Any = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if (epoch + 1) % self.every_n_epochs:
+            return
+        grid = GLASExplainer().explain(self.validation_data, self.model, self.class_index, **self.glas_kwargs)
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default():
+            write_image_summary(SUMMARY_TAG, grid, step=epoch)
+        self._writer.flush()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
