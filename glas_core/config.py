@@ -139,17 +139,21 @@ class RowLayout:
 
     Row 0 is the clean input ``I``; then, in fusion and light mode, one light row
     ``I * G(mu_i)`` per search point (Eq. 1); then, in fusion and shadow mode, one shadow row
-    ``I * (1 - G(mu_i))`` per point (Eq. 2). The ablation modes skip the rows they do not need.
+    ``I * (1 - G(mu_i))`` per point (Eq. 2). The ablation modes skip the rows they do not need,
+    and a sweep whose clean score is already known (a finer scale of the same image) skips row 0.
 
     Parameters
     ----------
     n_points : int
         Number of search points P.
     mode : {"fusion", "light", "shadow"}
+    clean : bool
+        Whether the clean row is part of the sweep.
     """
 
     n_points: int
     mode: str
+    clean: bool = True
 
     @property
     def has_light(self) -> bool:
@@ -161,25 +165,26 @@ class RowLayout:
 
     @property
     def n_rows(self) -> int:
-        """``1 + P`` in the ablation modes, ``1 + 2P`` in fusion mode."""
-        return 1 + self.n_points * (int(self.has_light) + int(self.has_shadow))
+        """``1 + P`` in the ablation modes, ``1 + 2P`` in fusion mode (one less without the clean row)."""
+        return int(self.clean) + self.n_points * (int(self.has_light) + int(self.has_shadow))
 
     @property
     def light(self) -> slice | None:
         """Rows of the light perturbations, or None in shadow mode."""
-        return slice(1, 1 + self.n_points) if self.has_light else None
+        start = int(self.clean)
+        return slice(start, start + self.n_points) if self.has_light else None
 
     @property
     def shadow(self) -> slice | None:
         """Rows of the shadow perturbations, or None in light mode."""
         if not self.has_shadow:
             return None
-        start = 1 + (self.n_points if self.has_light else 0)
+        start = int(self.clean) + (self.n_points if self.has_light else 0)
         return slice(start, start + self.n_points)
 
     def segments(self) -> list[tuple[str, slice]]:
-        """``[("clean", rows), ("light", rows), ("shadow", rows)]`` for the rows this mode scores."""
-        parts = [("clean", slice(0, 1)), ("light", self.light), ("shadow", self.shadow)]
+        """``[("clean", rows), ("light", rows), ("shadow", rows)]`` for the rows this sweep scores."""
+        parts = [("clean", slice(0, 1) if self.clean else None), ("light", self.light), ("shadow", self.shadow)]
         return [(kind, rows) for kind, rows in parts if rows is not None]
 
 

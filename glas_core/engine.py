@@ -10,11 +10,11 @@ import numpy as np
 from ._array_api import device_of, namespace_of, no_grad_context, to_numpy
 from ._validation import (check_input, check_layout, check_score_fn, insensitive_targets, normalize_spatial_axes,
                           resolve_baseline)
-from .config import GLASConfig, SearchPlan, config_from
+from .config import GLASConfig, RowLayout, SearchPlan, config_from
 from .fusion import fuse
 from .errors import fail
 from .result import GLASResult
-from .scores import log_point_values, point_values
+from .scores import PointValues, log_point_values, point_values
 from .sweep import ExampleRows, score_rows
 
 ScoreFn = Callable[[Any], Any]
@@ -207,28 +207,50 @@ def _per_example_baselines(baseline: Any, xs: Any, n: int) -> list[Any]:
 def _result(xp: Any, scores: Any, x: Any, axes: tuple[int, ...], plan: SearchPlan, config: GLASConfig,
             log_scores: bool) -> GLASResult:
     """Fuse a sweep's scores (Eq. 3) into a :class:`GLASResult`."""
-    log_scale = None
+    values, log_scale = sweep_values(xp, scores, plan.rows, config.lam, log_scores)
+    ignored = insensitive_targets(xp, scores, log_scores)
+    return finish(xp, values, log_scale, ignored, x, axes, plan, config, int(scores.shape[0]))
+
+
+def sweep_values(xp: Any, scores: Any, rows: RowLayout, lam: float, log_scores: bool) -> tuple[PointValues, Any]:
+    """Point values of a sweep's scores, from probabilities or log-probabilities (``log_scale`` or None)."""
     if log_scores:
-        values, log_scale = log_point_values(xp, scores, plan.rows, config.lam)
-    else:
-        values = point_values(xp, scores, plan.rows, config.lam)
-    no_light = values.light is not None and (
-        not bool(xp.all(xp.isfinite(log_scale))) if log_scores else float(xp.max(values.light)) == 0.0)
+        return log_point_values(xp, scores, rows, lam)
+    return point_values(xp, scores, rows, lam), None
+
+
+def finish(xp: Any, values: PointValues, log_scale: Any, ignored: Any, x: Any, axes: tuple[int, ...],
+           plan: SearchPlan, config: GLASConfig, n_forward: int) -> GLASResult:
+    """Eq. 3 over the plan's points, with a warning (and a zero map) where no evidence exists.
+
+    Parameters
+    ----------
+    values : PointValues
+        ``(T, P)`` values for every point of ``plan``.
+    log_scale : array or None
+        Per-target log scale of ``values.weight`` (log-probability sweeps), or None.
+    ignored : array
+        ``(T,)`` booleans: targets whose score no perturbation changed; their maps are zeroed.
+    n_forward : int
+        Rows the sweep scored.
+    """
+    light = values.light
+    no_light = light is not None and (
+        not bool(xp.all(xp.isfinite(log_scale))) if log_scale is not None else float(xp.max(light)) == 0.0)
     if no_light:
         warnings.warn(
             "every light score f_l (Eq. 1) is 0: the model gives the target no probability under any "
             "light mask, so the fused map is all zeros. Lights this small leave too little of the image; "
             "use a larger sigma, mode='shadow', or log-probabilities (log_scores=True, as the adapters do)",
-            RuntimeWarning, stacklevel=3)
-    saliency = fuse(xp, values.weight, plan, dtype=scores.dtype, device=device_of(x))
-    ignored = insensitive_targets(xp, scores, log_scores)
+            RuntimeWarning, stacklevel=4)
+    saliency = fuse(xp, values.weight, plan, dtype=values.weight.dtype, device=device_of(x))
     if bool(xp.any(ignored)):
         which = [int(t) for t in np.nonzero(to_numpy(ignored))[0]]
         warnings.warn(
             f"the model's score of target(s) {which} is the same for every perturbed input (up to round-off): "
             "it ignores what GLAS perturbs, so their maps are all zeros. Check that the model reads its "
             "input (e.g. not a constant or a cached output) and that the targets are the ones you meant",
-            RuntimeWarning, stacklevel=3)
+            RuntimeWarning, stacklevel=4)
         keep = xp.reshape(xp.astype(~ignored, saliency.dtype), (-1,) + (1,) * (saliency.ndim - 1))
         saliency = saliency * keep
     return GLASResult(
@@ -240,7 +262,7 @@ def _result(xp: Any, scores: Any, x: Any, axes: tuple[int, ...], plan: SearchPla
         grid=plan.grid,
         sigma_px=plan.sigma_px,
         spatial_axes=axes,
-        n_forward=int(scores.shape[0]),
+        n_forward=n_forward,
         config=config,
         log_scale=log_scale,
     )
