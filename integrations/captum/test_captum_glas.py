@@ -6,19 +6,15 @@ the ground truth. Measured when this suite was written (40 test images, grid 8, 
 seed 0): GLAS pointing-game hit rate 1.00 (paper rule); pointing at the brightest pixel 0.48;
 chance (box area / image area) 0.05. The bar below is 0.85: far above both baselines, with
 room for a different CPU's float rounding in training.
-
-torch runs on one thread (the machine's cores are shared): torch.set_num_threads(1) below.
 """
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
+torch = pytest.importorskip("torch")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
 from captum.attr import NoiseTunnel  # noqa: E402
 from captum.attr import visualization as viz  # noqa: E402
 from captum.metrics import infidelity, sensitivity_max  # noqa: E402
@@ -28,7 +24,7 @@ from glas_core.metrics import pointing_game  # noqa: E402
 
 from .synthetic import accuracy, make_dataset, train_tiny_cnn  # noqa: E402
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.integration
 
 #: GLAS settings for 32x32 images: 8x8 search points (4 px apart), every sigma one grid cell
 #: (4 px), about the size of the 7x7 shapes. The paper's (5, 3, 6) cells suit k = 15 on 224 px.

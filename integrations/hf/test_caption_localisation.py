@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
+torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from glas_adapters.testing import captioner as toy  # noqa: E402
 from glas_adapters.hf import CaptionExplainer  # noqa: E402
+from glas_adapters.testing import captioner as toy  # noqa: E402
+
+pytestmark = pytest.mark.integration
 
 N_SCENES = 12
 BAR = 0.70

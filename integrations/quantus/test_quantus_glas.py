@@ -5,21 +5,19 @@ Same synthetic task as integrations/captum (a class shape and an equally bright 
 1.00, AttributionLocalisation 0.46, RelevanceMassAccuracy 0.46; a uniform-random
 explain_func scores 0.08, 0.05, 0.05 (the box covers 5% of the image). The bars are set
 between the two.
-
-torch runs on one thread (the machine's cores are shared): torch.set_num_threads(1) below.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import quantus
-import torch
 
-from glas_adapters.quantus import explain_func
-from integrations.captum.synthetic import make_dataset, train_tiny_cnn
+quantus = pytest.importorskip("quantus")
 
-torch.set_num_threads(1)
+from glas_adapters.quantus import explain_func  # noqa: E402
+from integrations.captum.synthetic import make_dataset, train_tiny_cnn  # noqa: E402
+
+pytestmark = pytest.mark.integration
 
 KWARGS = {"grid": 8, "sigma": 1.0}
 
