@@ -235,7 +235,7 @@ def test_save_maps_needs_an_npz_name(capsys, tmp_path, ok):
 
 
 def test_failed_write_leaves_no_partial_file(tmp_path):
-    from glas_adapters import cli
+    from glas_adapters.cli.outputs import write_atomically
     from glas_core import GLASError
 
     target = tmp_path / "result.npz"
@@ -245,16 +245,16 @@ def test_failed_write_leaves_no_partial_file(tmp_path):
         raise OSError(28, "No space left on device")
 
     with pytest.raises(GLASError, match="No space left"):
-        cli._write_atomically(str(target), explode)
+        write_atomically(str(target), explode)
     assert files_under(str(tmp_path)) == []
 
 
 def test_an_existing_output_is_replaced_whole(tmp_path):
-    from glas_adapters import cli
+    from glas_adapters.cli.outputs import write_atomically
 
     target = tmp_path / "result.png"
     target.write_bytes(b"old")
-    cli._write_atomically(str(target), lambda f: f.write(b"new content"))
+    write_atomically(str(target), lambda f: f.write(b"new content"))
     assert target.read_bytes() == b"new content"
     assert files_under(str(tmp_path)) == ["result.png"]
 
@@ -265,7 +265,8 @@ def test_missing_optional_package_is_one_line(capsys, tmp_path, ok, monkeypatch)
     import glas_adapters
 
     monkeypatch.setitem(sys.modules, "captum.attr", None)  # as if captum were not installed
-    monkeypatch.delitem(sys.modules, "glas_adapters.torch", raising=False)
+    for name in [m for m in sys.modules if m == "glas_adapters.torch" or m.startswith("glas_adapters.torch.")]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.delattr(glas_adapters, "torch", raising=False)
     run, out = _explain(capsys, tmp_path, *ok)
     _assert_failed_cleanly(run, out, "needs the package 'captum.attr'", 'pip install "glas[cli]"')

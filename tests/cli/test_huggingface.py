@@ -25,8 +25,8 @@ def picture(tmp_path):
 
 
 def test_captioner_directory_explains_every_word(tmp_path, capsys, picture):
-    toy = pytest.importorskip("glas_adapters._hf_toy")
-    from glas_adapters._image_io import load_image
+    toy = pytest.importorskip("glas_adapters.testing.captioner")
+    from glas_adapters.cli.image_io import load_image
     from glas_adapters.hf import CaptionExplainer
 
     tokenizer = toy.make_tokenizer()
@@ -55,7 +55,7 @@ def test_captioner_directory_explains_every_word(tmp_path, capsys, picture):
 
 
 def test_captioner_refuses_classifier_options(tmp_path, capsys, picture):
-    toy = pytest.importorskip("glas_adapters._hf_toy")
+    toy = pytest.importorskip("glas_adapters.testing.captioner")
     tokenizer = toy.make_tokenizer()
     folder = tmp_path / "captioner"
     toy.make_model(tokenizer, hidden=32, layers=1).save_pretrained(folder)
@@ -63,12 +63,12 @@ def test_captioner_refuses_classifier_options(tmp_path, capsys, picture):
     toy.make_image_processor().save_pretrained(folder)
     run = run_glas(capsys, "explain", picture, "--model", str(folder), "--target", "1",
                    "--out", str(tmp_path / "out"), "--quiet", "--device", "cpu")
-    assert run.code == 2 and "--target and --top-k apply to classifiers" in run.err
+    assert run.code == 2 and "--target/--top-k must be used with classifiers, got a captioner" in run.err
     assert files_under(str(tmp_path / "out")) == []
 
 
 def test_image_classifier_directory_uses_its_label_names(tmp_path, capsys, picture):
-    from glas_adapters._image_io import load_image
+    from glas_adapters.cli.image_io import load_image
     from glas_adapters.hf import HFImageClassifier
 
     import glas_core

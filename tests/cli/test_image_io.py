@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 Image = pytest.importorskip("PIL.Image")
 
-from glas_adapters._image_io import load_image  # noqa: E402
+from glas_adapters.cli.image_io import load_image  # noqa: E402
 from glas_core import GLASError  # noqa: E402
 
 from .helpers import png16  # noqa: E402

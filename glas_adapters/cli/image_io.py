@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import Any
 
 import numpy as np
 
-from glas_core import GLASError
+from glas_core.errors import GLASError, fail
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -56,9 +57,10 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
 
     shown = os.fspath(path)
     if not os.path.exists(shown):
-        raise GLASError(f"image file not found: {shown!r}; check the path")
+        raise fail("image file", f"{shown!r}, which was not found", "an existing file", "check the path")
     if os.path.isdir(shown):
-        raise GLASError(f"image path is a directory, got {shown!r}; pass image files, e.g. {shown}/*.jpg")
+        raise fail("image path", f"{shown!r}, which is a directory", "an image file",
+                   f"pass image files, e.g. {shown}/*.jpg")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -69,20 +71,22 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     except GLASError:
         raise
     except PermissionError:
-        raise GLASError(f"image file is not readable, got {shown!r}; check its permissions") from None
+        raise fail("image file", f"{shown!r}, which is not readable", "a readable file",
+                   "check its permissions") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise GLASError(f"image is too large to decode safely, got {shown!r}; downscale it first "
-                        f"(Pillow's limit is {Image.MAX_IMAGE_PIXELS} pixels)") from None
+        raise fail("image", f"{shown!r}, which is too large to decode safely",
+                   f"at most Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels", "downscale it first") from None
     except Exception as exc:  # any decoder failure means the bytes are not a usable image
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise GLASError(f"could not decode {shown!r} as an image ({reason}); the file is corrupt, "
-                        "truncated or not an image: re-export it as PNG or JPEG") from None
+        raise fail("image file", f"{shown!r}, which glas could not decode as an image ({reason})", "a decodable image",
+                   "the file is corrupt, truncated or not an image: re-export it as PNG or JPEG") from None
     if pixels.ndim != 3 or min(pixels.shape[:2]) < 1:
-        raise GLASError(f"image {shown!r} has no pixels (shape {pixels.shape}); pass a non-empty image")
+        raise fail("image", f"{shown!r} with no pixels (shape {pixels.shape})", "a non-empty image",
+                   "pass an image with at least one pixel")
     return pixels
 
 
-def _to_rgb(im, shown: str) -> np.ndarray:
+def _to_rgb(im: Any, shown: str) -> np.ndarray:
     """A loaded Pillow image -> ``(H, W, 3)`` float32 in [0, 1], per the mode table above."""
     from PIL import Image
 
@@ -93,14 +97,13 @@ def _to_rgb(im, shown: str) -> np.ndarray:
     if mode == "I":
         values = np.asarray(im)
         if values.size and (values.min() < 0 or values.max() > 65535):
-            raise GLASError(
-                f"image {shown!r} is a 32-bit integer image with values in [{values.min()}, {values.max()}], "
-                "expected 8- or 16-bit pixels; rescale it to 0..65535 and save it as a 16-bit PNG")
+            raise fail("image", f"{shown!r}, a 32-bit integer image with values in [{values.min()}, {values.max()}]",
+                       "8- or 16-bit pixels", "rescale it to 0..65535 and save it as a 16-bit PNG")
         gray = values.astype(np.float32) / 65535.0
         return np.repeat(gray[..., None], 3, axis=-1)
     if mode == "F":
-        raise GLASError(f"image {shown!r} is a 32-bit float image (mode F) with no defined pixel range, "
-                        "expected 8- or 16-bit pixels; rescale it and save it as an 8- or 16-bit PNG")
+        raise fail("image", f"{shown!r}, a 32-bit float image (mode F) with no defined pixel range",
+                   "8- or 16-bit pixels", "rescale it and save it as an 8- or 16-bit PNG")
     if mode == "P" and "transparency" in im.info:
         im, mode = im.convert("RGBA"), "RGBA"
     if mode in _ALPHA_MODES:
@@ -110,7 +113,6 @@ def _to_rgb(im, shown: str) -> np.ndarray:
     try:
         rgb = im.convert("RGB")
     except (ValueError, OSError):
-        raise GLASError(f"image {shown!r} has mode {mode!r}, which cannot be converted to RGB; "
-                        "expected RGB, grayscale, palette, CMYK or 16-bit grayscale: re-export "
-                        "it as an RGB PNG or JPEG") from None
+        raise fail("image", f"{shown!r} of mode {mode!r}, which cannot be converted to RGB",
+                   "RGB, grayscale, palette, CMYK or 16-bit grayscale", "re-export it as an RGB PNG or JPEG") from None
     return np.asarray(rgb, dtype=np.float32) / 255.0

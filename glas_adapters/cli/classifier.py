@@ -1,0 +1,86 @@
+"""What every model the command explains offers: [0, 1] pixels in, class probabilities and maps out.
+
+Every model perturbs pixels in [0, 1]: normalisation runs inside the wrapped forward pass,
+after the Gaussian masks, so a shadow is darkness (the paper's ``I * (1 - G)``) whatever the
+model's input normalisation is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+#: ``--normalize`` choices: how [0, 1] pixels become model inputs (mean, std per channel).
+NORMALIZATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "minus1to1": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "0to255": ((0.0, 0.0, 0.0), (1 / 255, 1 / 255, 1 / 255)),
+}
+
+
+@dataclass
+class ExplainSettings:
+    """The GLAS settings the command line sets; None is the adapters' default (see :func:`glas_core.explain`)."""
+
+    grid: int | tuple[int, int] | None = None
+    sigmas: Sequence[Any] = (None,)   # one entry per scale
+    mode: str = "fusion"
+    batch_size: int = 32
+    recursive: bool = False
+    progress: bool = True
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an ``(H, W, 3)`` float image in [0, 1] to ``size = (height, width)``.
+
+    Each channel is resampled in float (Pillow mode ``F``, bilinear with antialiasing when
+    shrinking), so 16-bit inputs keep their precision.
+    """
+    from PIL import Image
+
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image.astype(np.float32, copy=True)
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), mode="F")
+                           .resize((width, height), Image.BILINEAR)) for c in range(image.shape[-1])]
+    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0).astype(np.float32)
+
+
+class Classifier:
+    """A loaded image classifier, seen through [0, 1] pixels.
+
+    Subclasses set ``input_size``, ``class_names`` (or None) and ``description``, and
+    implement :meth:`prepare`, :meth:`probabilities`, :meth:`explain` and :meth:`display`.
+    """
+
+    kind = "classifier"
+    #: True when :meth:`prepare` only resizes, so maps may be stretched over the original image.
+    plain_resize = True
+    input_size: tuple[int, int]
+    class_names: list[str] | None
+    description: str
+
+    def prepare(self, image: np.ndarray) -> Any:  # pragma: no cover - interface
+        """``(H, W, 3)`` [0, 1] image -> the example GLAS perturbs (resized pixels)."""
+        raise NotImplementedError
+
+    def probabilities(self, x: Any) -> np.ndarray:  # pragma: no cover - interface
+        """``P(class | x)`` of the clean example, ``(num_classes,)`` float64."""
+        raise NotImplementedError
+
+    def explain(self, x: Any, targets: list[int], settings: ExplainSettings) -> list[Any]:  # pragma: no cover
+        """One GLASResult per scale (or one RecursiveResult with ``settings.recursive``)."""
+        raise NotImplementedError
+
+    def display(self, x: Any) -> np.ndarray:  # pragma: no cover - interface
+        """The example as an ``(H, W, 3)`` NumPy image for figures."""
+        raise NotImplementedError
+
+    def label(self, index: int) -> str:
+        """The class name of ``index`` (or ``class <index>`` when names are unknown)."""
+        if self.class_names is not None and 0 <= index < len(self.class_names):
+            return self.class_names[index]
+        return f"class {index}"
