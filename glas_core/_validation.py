@@ -51,10 +51,11 @@ def insensitive_targets(xp: Any, scores: Any, log_scores: bool) -> Any:
     zero = xp.zeros_like(scores)
     spread = xp.max(xp.abs(xp.where(same, zero, scores) - xp.where(same, zero, clean + zero)), axis=0)
     eps = 4 * float(xp.finfo(scores.dtype).eps)
-    scale = xp.ones_like(clean[0, :])
     if log_scores:  # log-probabilities carry an absolute error of eps * |log p|
-        magnitude = xp.where(xp.isfinite(clean[0, :]), xp.abs(clean[0, :]), scale)
-        scale = xp.maximum(magnitude, scale)
+        ones = xp.ones_like(clean[0, :])
+        scale = xp.maximum(xp.where(xp.isfinite(clean[0, :]), xp.abs(clean[0, :]), ones), ones)
+    else:  # probabilities carry a relative one: 1e-20 against 3e-19 is a real change
+        scale = xp.max(xp.abs(scores), axis=0)
     return spread <= eps * scale
 
 

@@ -247,9 +247,10 @@ def finish(xp: Any, values: PointValues, log_scale: Any, ignored: Any, x: Any, a
     if bool(xp.any(ignored)):
         which = [int(t) for t in np.nonzero(to_numpy(ignored))[0]]
         warnings.warn(
-            f"the model's score of target(s) {which} is the same for every perturbed input (up to round-off): "
-            "it ignores what GLAS perturbs, so their maps are all zeros. Check that the model reads its "
-            "input (e.g. not a constant or a cached output) and that the targets are the ones you meant",
+            f"the model's score of target(s) {which} is the same for every perturbed input (up to round-off), "
+            "so their maps are all zeros: either the model ignores what GLAS perturbs (check that it reads "
+            "its input and that the targets are the ones you meant), or its probability is saturated at 0 "
+            "or 1 in this precision (score log-probabilities instead: log_scores=True, as the adapters do)",
             RuntimeWarning, stacklevel=4)
         keep = xp.reshape(xp.astype(~ignored, saliency.dtype), (-1,) + (1,) * (saliency.ndim - 1))
         saliency = saliency * keep
