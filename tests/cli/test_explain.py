@@ -203,3 +203,26 @@ def test_keras_top_k_explains_every_class_in_one_sweep(tmp_path, capsys):
 
     ref = glas_core.explain(score_fn, pixels.astype(np.float64), spatial_axes=(0, 1), grid=4, sigma=1.0)
     np.testing.assert_allclose(saved["saliency_0"][:, 0], ref.to_numpy(), rtol=1e-3, atol=1e-8)
+
+
+def test_keras_run_prints_no_tensorflow_start_up_notices(tmp_path):
+    """``glas`` with a .keras model, as a user runs it: stdout says what was written, stderr is empty."""
+    keras = pytest.importorskip("keras")
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    inputs = keras.Input((SIZE, SIZE, 3))
+    keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(inputs))).save(
+        str(tmp_path / "tiny.keras"))
+    Image.fromarray(np.full((SIZE, SIZE, 3), 100, np.uint8)).save(tmp_path / "img.png")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's shell has it
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-m", "glas_adapters.cli", "explain", str(tmp_path / "img.png"),
+                           "--model", str(tmp_path / "tiny.keras"), "--grid", "3", "--out", str(tmp_path / "o"),
+                           "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "wrote" in done.stdout
+    assert done.stderr == "", done.stderr
