@@ -2,17 +2,24 @@
 
 The task: 32 x 32 noisy images hold one small square, red (class 0) or blue (class 1), at a
 random place; GLAS must point at the square. Run: ``python examples/keras_quickstart.py``
-(writes keras_quickstart.png).
+(writes keras_quickstart.png to examples/output/). Needs Keras and TensorFlow:
+``pip install "glas[tf]"``.
 """
 
-import os
+import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+try:
+    # the adapter first: it imports TensorFlow with its start-up notices kept off the terminal
+    from glas_adapters import tf as glas_tf
+    import keras
+except ImportError as exc:
+    sys.exit(f"keras_quickstart.py needs Keras and TensorFlow ({exc.name or exc} is missing): "
+             f'pip install "glas[tf]"')
 
-from glas_adapters import tf as glas_tf  # noqa: E402
+from _output import figure_path  # noqa: E402
+
 from glas_core import viz  # noqa: E402
 
 SIZE, SIDE = 32, 6
@@ -45,7 +52,7 @@ x, y, corners = make_images(8, np.random.default_rng(1))
 print(f"accuracy on 8 new images: {(model.predict(x, verbose=0).argmax(1) == y).mean():.2f}")
 
 # --- GLAS on a Keras model: (N, H, W, C) images in, (N, H, W) maps out ---------------------
-maps = glas_tf.explain(model, x, class_index=y.tolist(), grid=8, sigma=1.0)
+maps = glas_tf.explain(model, x, targets=y.tolist(), grid=8, sigma=1.0)
 # -------------------------------------------------------------------------------------------
 
 hits = 0
@@ -53,5 +60,6 @@ for i in range(len(x)):
     r, c = np.unravel_index(int(maps[i].argmax()), (SIZE, SIZE))
     hits += int(corners[i, 0] <= r < corners[i, 0] + SIDE and corners[i, 1] <= c < corners[i, 1] + SIDE)
 print(f"pointing game: {hits}/{len(x)} maps peak on the square")
-viz.overlay(x[0], maps[0], title=f"class {int(y[0])}: GLAS").savefig("keras_quickstart.png")
-print("wrote keras_quickstart.png")
+path = figure_path("keras_quickstart.png")
+viz.overlay(x[0], maps[0], title=f"class {int(y[0])}: GLAS").savefig(path)
+print(f"wrote {path}")
