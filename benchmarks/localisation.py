@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> str:
         *[f"- {m.name}: {m.note}" for m in methods],
         "PT / PT-small / part hit: pointing game, paper rule (T > 0.95, centroid of the biggest blob); "
         "deletion AUC: zeros substrate, lower is better; mass: share of positive saliency; flat maps: "
-        "images whose map is constant (no information; the paper rule then points at the image centre).",
+        "images whose map is constant (no information: it points nowhere, a miss in every pointing game).",
     ]
     if args.figure:
         figures.save_panel(args.figure, [s.image for s in samples], runs, [s.boxes for s in samples],

@@ -13,7 +13,7 @@ EfficientNet-Lite0 with its ImageNet weights (loaded offline from the
 Usage::
 
     python benchmarks/overhead.py                    # CPU: quick preset (96 px, k=6, batch 16), ~1 min
-    python benchmarks/overhead.py --preset full      # the setting: 224 px, k=15, batch 64
+    python benchmarks/overhead.py --preset full      # the published setting: 224 px, k=15, batch 64
     python benchmarks/overhead.py --device cuda      # full preset by default on a GPU
 
 torch runs with ``--threads`` intra-op threads (default 1: the CI machine's cores are shared).
@@ -216,7 +216,8 @@ def main(argv=None) -> None:
         memory_child(args)
         return
     device, model, x, target = setup(args)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {args.threads} thread(s)"
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    name += f", torch.set_num_threads({torch.get_num_threads()})"
     print(f"EfficientNet-Lite0 (ImageNet weights), preset {args.preset}: {args.size}x{args.size}, "
           f"k={args.grid}, batch {args.batch_size}, torch {torch.__version__}, device {name}, target class {target}")
     overhead(args, model, x, target, device)
