@@ -17,7 +17,7 @@ fi
 export PYTHONUNBUFFERED=1
 echo "logs: $OUT"
 nvidia-smi -L | tee "$OUT/gpu.txt"
-python3 -m pytest -q -p no:cacheprovider -x tests/core/test_accelerators.py tests/torch/test_cuda.py 2>&1 | tail -25 | tee "$OUT/tests.log"
+python3 -m pytest -q -p no:cacheprovider -x tests/core/test_accelerators.py tests/adapters/torch/test_cuda.py 2>&1 | tail -25 | tee "$OUT/tests.log"
 python3 benchmarks/overhead.py --device cuda 2>&1 | tee "$OUT/overhead_cuda.log"
 python3 benchmarks/caption.py --device cuda --grid 15 --image-size 224 --hidden 384 --batch-size 64 --repeats 3 2>&1 \
   | tee "$OUT/caption_cuda.log"
