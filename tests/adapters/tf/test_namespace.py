@@ -164,3 +164,44 @@ def test_core_with_custom_points_on_tf_tensors_equals_numpy():
     ref = glas_core.explain(np_score, x, **kwargs).to_numpy()
     got = glas_core.explain(tf_score, tf.constant(x), **kwargs).to_numpy()
     np.testing.assert_allclose(got, ref, rtol=0, atol=2e-5 * np.abs(ref).max())
+
+
+def test_core_in_the_log_domain_on_tf_tensors_equals_numpy():
+    """log_scores=True runs the log-domain functions of the shim (logaddexp, expm1, ...)."""
+    import glas_adapters.tf  # noqa: F401  (registers the shim)
+
+    rng = np.random.default_rng(5)
+    x = rng.random((12, 10, 2)).astype(np.float32)
+    w = (rng.standard_normal((12, 10, 2)) * 0.3).astype(np.float32)
+
+    def np_score(batch):  # log-sigmoid of a linear score
+        return -np.logaddexp(0.0, -np.tensordot(batch, w, axes=3))[:, None]
+
+    def tf_score(batch):
+        return tf.math.log_sigmoid(tf.tensordot(batch, tf.constant(w), axes=3))[:, None]
+
+    kwargs = dict(spatial_axes=(0, 1), grid=(4, 3), sigma=(2.0, 1.0, 1.5), log_scores=True)
+    ref = glas_core.explain(np_score, x, **kwargs).to_numpy()
+    got = glas_core.explain(tf_score, tf.constant(x), **kwargs).to_numpy()
+    assert np.ptp(ref) > 0
+    np.testing.assert_allclose(got, ref, rtol=0, atol=2e-5 * np.abs(ref).max())
+
+
+def test_core_on_a_tf_volume_equals_numpy():
+    """A 3-D grid builds its masks with ``take``."""
+    import glas_adapters.tf  # noqa: F401  (registers the shim)
+
+    rng = np.random.default_rng(6)
+    x = rng.random((6, 7, 8, 1)).astype(np.float32)
+    w = (rng.standard_normal((6, 7, 8, 1)) * 0.2).astype(np.float32)
+
+    def np_score(batch):
+        return (1 / (1 + np.exp(-np.tensordot(batch, w, axes=4))))[:, None]
+
+    def tf_score(batch):
+        return tf.sigmoid(tf.tensordot(batch, tf.constant(w), axes=4))[:, None]
+
+    kwargs = dict(spatial_axes=(0, 1, 2), grid=(2, 3, 2), sigma=1.5, batch_size=5)
+    ref = glas_core.explain(np_score, x, **kwargs).to_numpy()
+    got = glas_core.explain(tf_score, tf.constant(x), **kwargs).to_numpy()
+    np.testing.assert_allclose(got, ref, rtol=0, atol=2e-5 * np.abs(ref).max())
