@@ -2,15 +2,27 @@
 
 The task: 32 x 32 noisy images hold one small square, red (class 0) or blue (class 1), at a
 random place. GLAS must point at the square. Run: ``python examples/captum_quickstart.py``
-(writes captum_quickstart.png).
+(writes captum_quickstart.png to examples/output/). Needs PyTorch, Captum and matplotlib:
+``pip install "glas[torch,viz]"``.
 """
 
-import numpy as np
-import torch
-from torch import nn
+import sys
 
-from glas_adapters.torch import GLASAttribution
-from glas_core import viz
+import numpy as np
+
+try:
+    import matplotlib  # noqa: F401 (the figure)
+    import torch
+    from torch import nn
+
+    from glas_adapters.torch import GLASAttribution
+except ImportError as exc:
+    sys.exit(f"captum_quickstart.py needs PyTorch, Captum and matplotlib ({exc.name or exc} is missing): "
+             f'pip install "glas[torch,viz]"')
+
+from _output import figure_path  # noqa: E402
+
+from glas_core import viz  # noqa: E402
 
 SIZE, SIDE = 32, 6
 
@@ -53,6 +65,6 @@ for i in range(len(x)):
     r, c = np.unravel_index(int(maps[i, 0].argmax()), (SIZE, SIZE))
     hits += int(corners[i, 0] <= r < corners[i, 0] + SIDE and corners[i, 1] <= c < corners[i, 1] + SIDE)
 print(f"pointing game: {hits}/{len(x)} maps peak on the square")
-fig = viz.overlay(x[0], maps[0, 0], title=f"class {int(y[0])}: GLAS")
-fig.savefig("captum_quickstart.png")
-print("wrote captum_quickstart.png")
+path = figure_path("captum_quickstart.png")
+viz.overlay(x[0], maps[0, 0], title=f"class {int(y[0])}: GLAS").savefig(path)
+print(f"wrote {path}")
