@@ -1,9 +1,9 @@
-"""End to end (issue 8): a 3-D CNN trained here on synthetic atlas volumes; the two regions that
+"""End to end: a 3-D CNN trained here on synthetic atlas volumes; the two regions that
 decide the class must top the cohort ranking of region-centroid GLAS.
 
 The data (examples/volume_regions.py): 24^3 volumes, 12 Voronoi atlas regions; "AD" when both
 `hippocampus` and `amygdala` are brighter (+0.3 over a 0.45 +- 0.06 tissue level), with hard
-negatives where only one of them is. Torch runs with 1 thread (tests/conftest.py).
+negatives where only one of them is. Torch runs with 1 thread (the root conftest.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.integration
 
 import glas_core  # noqa: E402
 from glas_adapters import torch as glas_torch  # noqa: E402

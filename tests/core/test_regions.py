@@ -1,4 +1,4 @@
-"""Region centroids, per-region impact, cohort aggregation, and their errors (issue 8)."""
+"""Region centroids, per-region impact, cohort aggregation, and their errors."""
 
 from __future__ import annotations
 
