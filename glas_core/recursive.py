@@ -23,6 +23,7 @@ from .errors import fail, quoted
 from .masks import dim_by_map
 from .normalize import minmax_normalize
 from .result import GLASResult, RecursiveResult, RGLASIteration
+from .scores import fusion_weight
 
 
 def explain_recursive(
@@ -32,6 +33,8 @@ def explain_recursive(
     t1: float = 0.8,
     t2: float = 5.0,
     max_iter: int = 5,
+    stop: str = "paper",
+    min_evidence: float = 0.1,
     spatial_axes: tuple[int, ...] = (-2, -1),
     baseline: Any = 0.0,
     **kwargs: Any,
@@ -51,6 +54,16 @@ def explain_recursive(
         Stop once ``sqrt(mean(S) / P(y|I)) >= t2`` (paper: 5).
     max_iter : int
         Upper bound on the number of iterations.
+    stop : {"paper", "evidence"}
+        ``"paper"``: Algorithm 1 as printed; every iteration's map is min-max normalised and
+        added with weight 1. ``"evidence"``: each iteration after the first is weighed by its
+        evidence, the largest Eq. 3 point weight ``f_l f_s`` of its sweep relative to the first
+        iteration's, and the loop ends, adding nothing, at an iteration whose relative evidence is
+        below ``min_evidence``. The paper's ``t2`` rule needs ``P(y|I)`` to fall below
+        ``mean(S) / t2^2`` (about 0.01), which a model with few classes never reaches on a dimmed
+        image, so the paper's loop runs to ``max_iter`` and adds background at full weight.
+    min_evidence : float
+        With ``stop="evidence"``: the relative evidence an iteration needs to count.
     **kwargs
         ``grid``, ``sigma``, ``sigma_px``, ``points``, ``mode``, ``lam``, ``batch_size``,
         ``config``, ``progress``, ``log_scores`` as in :func:`glas_core.explain`. Later
@@ -67,6 +80,10 @@ def explain_recursive(
         raise fail("t2", quoted(t2), "a positive finite number", "use t2=5 (the paper's stop constant)")
     if not isinstance(max_iter, numbers.Integral) or isinstance(max_iter, bool) or max_iter < 1:
         raise fail("max_iter", quoted(max_iter), "a positive int", "use max_iter=5")
+    if stop not in ("paper", "evidence"):
+        raise fail("stop", quoted(stop), "'paper' or 'evidence'", "use stop='paper' (Algorithm 1 as printed)")
+    if not isinstance(min_evidence, numbers.Real) or not 0.0 <= float(min_evidence) < 1.0:
+        raise fail("min_evidence", quoted(min_evidence), "a number in [0, 1)", "use min_evidence=0.1")
     config = config_from(kwargs.pop("config", None), **{k: kwargs.pop(k) for k in SETTINGS if k in kwargs})
     log_scores = bool(kwargs.get("log_scores", False))
     with no_grad_context(x):
@@ -76,7 +93,7 @@ def explain_recursive(
         later = dict(kwargs, spatial_axes=spatial_axes, baseline=baseline,
                      config=dataclasses.replace(config, grid=None, sigma_px=first.sigma_px))
         run = _TargetRun(xp, x, axes, resolve_baseline(xp, baseline, x), float(t1), float(t2), int(max_iter),
-                         log_scores)
+                         log_scores, None if stop == "paper" else float(min_evidence))
         n_forward = first.n_forward
         maps, iterations, reasons = [], [], []
         for t in range(int(first.saliency.shape[0])):
@@ -93,9 +110,10 @@ class _TargetRun:
     """The iterations of Algorithm 1 for one target column."""
 
     def __init__(self, xp: Any, x: Any, axes: tuple[int, ...], baseline: Any, t1: float, t2: float,
-                 max_iter: int, log_scores: bool) -> None:
+                 max_iter: int, log_scores: bool, min_evidence: float | None) -> None:
         self.xp, self.x, self.axes, self.baseline = xp, x, axes, baseline
         self.t1, self.t2, self.max_iter, self.log_scores = t1, t2, max_iter, log_scores
+        self.min_evidence = min_evidence  # None: the paper's rule
 
     def __call__(self, score_fn: Callable[[Any], Any], t: int, first: GLASResult,
                  later: dict[str, Any]) -> tuple[Any, list[RGLASIteration], str, int]:
@@ -106,9 +124,15 @@ class _TargetRun:
         total = None
         iters: list[RGLASIteration] = []
         used = 0
+        first_evidence = _log_evidence(xp, first, t)
         while True:
             s = minmax_normalize(result.saliency[col, ...])
-            total = s if total is None else total + s
+            weight = 1.0
+            if self.min_evidence is not None and iters:
+                weight = math.exp(min(_log_evidence(xp, result, col) - first_evidence, 0.0))
+                if not weight >= self.min_evidence:
+                    return total, iters, "no_evidence", used
+            total = s if total is None else total + weight * s
             remove = _values_at(to_numpy(s), points) > self.t1
             image = dim_by_map(xp, image, s, self.axes, self.baseline)  # Algorithm 1, line 9
             after = self._score(column, image)
@@ -116,7 +140,7 @@ class _TargetRun:
             mean_s = float(xp.mean(s))
             criterion = math.sqrt(mean_s / after) if after > 0 else math.inf
             iters.append(RGLASIteration(saliency=s, removed_points=points[remove], score_after=after,
-                                        criterion=criterion, n_points=int(points.shape[0])))
+                                        criterion=criterion, n_points=int(points.shape[0]), weight=weight))
             points = points[~remove]
             if not float(xp.max(s)) > 0:
                 return total, iters, "flat", used  # nothing was dimmed: the next sweep would be the same
@@ -136,6 +160,16 @@ class _TargetRun:
         out = as_score_array(xp, column(image[None, ...]), 1, 1, score_dtype(xp, image.dtype), device_of(image))
         validate_scores(xp, out, self.log_scores)
         return math.exp(float(out[0, 0])) if self.log_scores else float(out[0, 0])
+
+
+def _log_evidence(xp: Any, result: GLASResult, col: int) -> float:
+    """Log of the largest Eq. 3 point weight of one target of a sweep (-inf when all are 0)."""
+    if result.log_scale is not None:
+        return float(result.log_scale[col])
+    light = None if result.light_scores is None else result.light_scores[col, :]
+    shadow = None if result.shadow_scores is None else result.shadow_scores[col, :]
+    peak = float(xp.max(fusion_weight(light, shadow, result.mode)))
+    return math.log(peak) if peak > 0 else -math.inf
 
 
 def _column_fn(score_fn: Callable[[Any], Any], t: int) -> Callable[[Any], Any]:

@@ -102,6 +102,9 @@ class RGLASIteration:
         ``sqrt(mean(S) / score_after)``, compared with ``t2``.
     n_points : int
         Search points used in this iteration.
+    weight : float
+        The weight of ``saliency`` in the accumulated map: 1 with the paper's rule, the
+        iteration's relative evidence with ``stop="evidence"``.
     """
 
     saliency: Any
@@ -109,6 +112,7 @@ class RGLASIteration:
     score_after: float
     criterion: float
     n_points: int
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,8 @@ class RecursiveResult:
         ``iterations[t]`` holds every iteration of target ``t``.
     stop_reasons : list of str
         Per target: ``"t2"`` (the stop condition of Algorithm 1), ``"no_points"``, ``"max_iter"``,
-        or ``"flat"`` (the iteration's map was flat, so dimming changed nothing).
+        ``"flat"`` (the iteration's map was flat, so dimming changed nothing), or ``"no_evidence"``
+        (``stop="evidence"``: the last sweep's evidence was too small to count; it was not added).
     n_forward : int
         Rows scored in total.
     """

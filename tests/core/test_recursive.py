@@ -83,3 +83,43 @@ def test_multi_target_recursion_runs_each_target_on_its_own_image():
     single = glas_core.explain_recursive(two_objects, x, grid=16, sigma=1.0, t2=50.0, max_iter=2)
     np.testing.assert_allclose(res.saliency[0], single.saliency[0], rtol=1e-9)
     assert _near(np.unravel_index(np.argmax(res.iterations[1][0].saliency), (32, 32)), (23.5, 21.5))
+
+
+def _four_class_model(region):
+    """Four classes; class 0's logit reads one bright patch. Dimmed, the model falls to chance (0.25),
+    never to the ~0.01 the paper's t2 rule needs."""
+    def score(batch):
+        inside = batch[(slice(None), 0) + region].mean(axis=(1, 2))
+        z = np.stack([8.0 * inside, np.ones_like(inside), np.ones_like(inside), np.ones_like(inside)], axis=1)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True))[:, :1]
+    return score
+
+
+def test_evidence_stop_ends_where_nothing_is_left_and_weighs_iterations():
+    x = np.full((1, 24, 24), 0.2)
+    x[0, 4:9, 4:9] = 1.0
+    score = _four_class_model((slice(4, 9), slice(4, 9)))
+    paper = glas_core.explain_recursive(score, x, grid=6, sigma=1.0)
+    assert paper.stop_reasons == ["max_iter"] and len(paper.iterations[0]) == 5  # t2 never fires
+    ev = glas_core.explain_recursive(score, x, grid=6, sigma=1.0, stop="evidence", min_evidence=0.1)
+    its = ev.iterations[0]
+    assert ev.stop_reasons == ["no_evidence"] and ev.n_forward < paper.n_forward
+    first = glas_core.minmax_normalize(glas_core.explain(score, x, grid=6, sigma=1.0).saliency[0])
+    # every iteration that counted adds weight * its normalised map; the first has weight 1
+    assert its[0].weight == 1.0 and all(0.1 <= i.weight <= 1.0 for i in its[1:])
+    np.testing.assert_allclose(ev.to_numpy()[0], sum(i.weight * i.saliency for i in its), rtol=1e-12)
+    np.testing.assert_allclose(its[0].saliency, first, rtol=1e-12)
+    # the patch stays the peak of the accumulated map; the paper's map adds background at full weight
+    assert np.unravel_index(np.argmax(ev.to_numpy()[0]), (24, 24)) in {(r, c) for r in range(3, 10) for c in range(3, 10)}
+    bg = (slice(14, 24), slice(14, 24))
+    assert ev.to_numpy()[0][bg].mean() / ev.to_numpy()[0].max() < paper.to_numpy()[0][bg].mean() / paper.to_numpy()[0].max()
+
+
+def test_evidence_stop_arguments_are_checked():
+    x = np.random.default_rng(0).random((1, 8, 8))
+    with pytest.raises(glas_core.GLASError, match="stop must be 'paper' or 'evidence', got 'never'"):
+        glas_core.explain_recursive(lambda b: b.mean(axis=(1, 2, 3))[:, None], x, grid=2, stop="never")
+    with pytest.raises(glas_core.GLASError, match=r"min_evidence must be a number in \[0, 1\), got 1.5"):
+        glas_core.explain_recursive(lambda b: b.mean(axis=(1, 2, 3))[:, None], x, grid=2, stop="evidence",
+                                    min_evidence=1.5)
