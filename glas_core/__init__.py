@@ -11,6 +11,7 @@ Works on any Python array-API array (NumPy, PyTorch, CuPy, JAX, array-api-strict
 """
 
 from ._array_api import register_namespace, to_numpy
+from .autoscale import AutoScaleResult, explain_auto
 from .config import DEFAULT_SIGMA, GLASConfig
 from .engine import explain, explain_batch
 from .errors import GLASError
@@ -32,6 +33,8 @@ __all__ = [
     "RegionImpact",
     "Regions",
     "explain",
+    "explain_auto",
+    "AutoScaleResult",
     "explain_batch",
     "explain_regions",
     "region_impact",
