@@ -20,13 +20,12 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 import glas_core
-
 from glas_core.config import config_from
 from glas_core.errors import fail
 
