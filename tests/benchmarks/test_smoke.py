@@ -95,3 +95,17 @@ def test_real_photos_quick(tmp_path):
     assert figure.stat().st_size > 10_000
     # the annotated class of chelsea is ImageNet's Egyptian cat and the model agrees
     assert "chelsea -> Egyptian cat" in text and "top-1 285" in text
+
+
+def test_adaptive_quick(cache):
+    import adaptive
+
+    rows = _rows(adaptive.main(["--quick", "--n-images", "2", "--cache-dir", cache, "--keep", "0.5", "1.0"]))
+    full = 3 * (2 * 6 * 6 + 1)
+    assert int(rows["exhaustive"][0]) == full and rows["exhaustive"][1] == "1.00"
+    # keep=1.0 sweeps only the best point of each finer scale and its 3 x 3 neighbourhood (at most 9)
+    assert 73 + 2 * 2 <= int(rows["adaptive, keep=1"][0]) <= 73 + 2 * 2 * 9
+    assert int(rows["adaptive, keep=0.5"][0]) <= full
+    for name in ("exhaustive", "adaptive, keep=0.5", "adaptive, keep=1"):
+        for c in rows[name][2:6]:
+            _rate(c)
