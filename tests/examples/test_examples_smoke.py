@@ -23,7 +23,7 @@ CASES = {
     "keras_quickstart.py": (("keras", "tensorflow", "matplotlib"), "keras_quickstart.png"),
     "fine_grained_scales.py": (("torch", "matplotlib"), "fine_grained_scales.png"),
     "recursive_instances.py": (("torch", "matplotlib"), "recursive_instances.png"),
-    "caption_words.py": (("torch", "transformers", "tokenizers", "matplotlib"), None),
+    "caption_words.py": (("torch", "transformers", "tokenizers", "matplotlib"), "caption_words.png"),
     "volume_regions.py": (("torch", "matplotlib"), None),
 }
 TIMEOUT_S = 240
