@@ -65,6 +65,12 @@ class GLASResult:
         """The saliency maps as a host NumPy array ``(T, *spatial)``."""
         return to_numpy(self.saliency)
 
+    def _repr_png_(self) -> bytes | None:
+        """The maps as a PNG, so a result at the end of a notebook cell is shown (2-D maps, matplotlib)."""
+        from .viz.notebook import maps_png
+
+        return maps_png(self.saliency)
+
     def score_grid(self, which: str = "light") -> np.ndarray:
         """Light or shadow scores laid out on the grid, ``(T, *grid)`` NumPy.
 
@@ -141,3 +147,9 @@ class RecursiveResult:
     def to_numpy(self) -> np.ndarray:
         """The accumulated maps as a host NumPy array ``(T, *spatial)``."""
         return to_numpy(self.saliency)
+
+    def _repr_png_(self) -> bytes | None:
+        """The accumulated maps as a PNG, for notebooks."""
+        from .viz.notebook import maps_png
+
+        return maps_png(self.saliency)

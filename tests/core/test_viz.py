@@ -210,3 +210,23 @@ def test_overlay_refuses_bad_images():
         viz.overlay(np.zeros((5, 5, 7)), np.zeros((4, 4)))
     with pytest.raises(GLASError, match="NaN"):
         viz.overlay(np.full((4, 4, 3), np.nan), np.zeros((4, 4)))
+
+
+def test_results_render_inline_in_a_notebook():
+    pytest.importorskip("matplotlib")
+    import io
+
+    from matplotlib.image import imread
+
+    x = np.random.default_rng(0).random((1, 12, 16))
+    res = glas_core.explain(lambda b: np.stack([b[:, 0, :4, :4].mean(axis=(1, 2)),
+                                                b[:, 0, 8:, 8:].mean(axis=(1, 2))], axis=1), x, grid=4)
+    png = res._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pixels = imread(io.BytesIO(png))
+    assert pixels.shape[1] > pixels.shape[0]  # two maps side by side
+    rec = glas_core.explain_recursive(lambda b: b[:, 0, :4, :4].mean(axis=(1, 2))[:, None], x, grid=4, max_iter=2)
+    assert rec._repr_png_()[:4] == b"\x89PNG"
+    vol = glas_core.explain(lambda b: b.mean(axis=(1, 2, 3, 4))[:, None] * 0 + b[:, 0, 0, 0, 0][:, None],
+                            np.random.default_rng(1).random((1, 4, 4, 4)), spatial_axes=(-3, -2, -1), grid=2)
+    assert vol._repr_png_() is None  # a volume has no single picture: the notebook shows the text
