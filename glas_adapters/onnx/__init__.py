@@ -1,0 +1,17 @@
+"""GLAS for ONNX models run by ONNX Runtime: any exported model, no training framework.
+
+>>> from glas_adapters import onnx as glas_onnx
+>>> maps = glas_onnx.explain("model.onnx", images, targets=281)   # images in the model's layout  # doctest: +SKIP
+>>> maps.shape                                                      # (N, H, W) numpy  # doctest: +SKIP
+
+Needs only ``onnxruntime`` (the ``onnx`` extra).  The input name, layout (NCHW or NHWC),
+dtype and batch axis come from the model's own metadata; loading a file runs no Python code.
+
+Modules: ``functional`` (:func:`explain`, :func:`explain_recursive`), ``session`` (opening
+the model, reading its input and output), ``inputs`` (images and targets), ``scoring``
+(session runs -> log-probabilities).
+"""
+
+from glas_adapters.onnx.functional import explain, explain_recursive
+
+__all__ = ["explain", "explain_recursive"]
