@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchkit import data, env, models, report, scoring  # noqa: E402
-from benchkit.methods import Method, glas_method  # noqa: E402
+from benchkit.methods import Method, glas_method, glas_result  # noqa: E402
 from benchkit.timing import run_methods  # noqa: E402
 
 import glas_core  # noqa: E402
@@ -36,7 +36,7 @@ def fixed_pixel_method(name: str, grid: int, size: int) -> Method:
     sigma_px = tuple(s * cell15 for s in glas_core.DEFAULT_SIGMA)
 
     def run(module, x, target):
-        return glas_core.explain(scoring.probability_fn(module, target), x, grid=grid, sigma_px=sigma_px).to_numpy()[0]
+        return glas_result(module, x, target, grid=grid, sigma_px=sigma_px).to_numpy()[0]
 
     return Method(name, run, f"k={grid}, sigma_px={tuple(round(s, 2) for s in sigma_px)}")
 

@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> str:
     for s in samples:
         x = torch.from_numpy(s.image)
         t0 = time.perf_counter()
-        res = glas_core.explain_recursive(scoring.probability_fn(model, s.label), x, max_iter=args.max_iter,
-                                          sigma=args.sigma)
+        res = glas_core.explain_recursive(scoring.log_probability_fn(model, s.label), x, max_iter=args.max_iter,
+                                          sigma=args.sigma, log_scores=True)
         seconds.append(time.perf_counter() - t0)
         forwards.append(res.n_forward)
         maps = [glas_core.to_numpy(it.saliency).astype(np.float64) for it in res.iterations[0]]

@@ -16,7 +16,7 @@ import numpy as np
 import glas_core
 
 from .rise import rise
-from .scoring import probability_fn
+from .scoring import log_probability_fn, probability_fn
 
 
 @dataclass
@@ -28,16 +28,21 @@ class Method:
     note: str = ""
 
 
+def glas_result(module: Any, x: Any, target: int, **settings: Any) -> glas_core.GLASResult:
+    """GLAS of one (C, H, W) image for ``target`` as ``glas_adapters.torch.explain`` computes it:
+    log-softmax scores through ``glas_core.explain(..., log_scores=True)``. ``settings`` are
+    explain's keywords (grid, sigma, sigma_px, mode, batch_size)."""
+    return glas_core.explain(log_probability_fn(module, target), x, log_scores=True, **settings)
+
+
 def glas_method(name: str, *, grid: int = 15, sigma: float | tuple[float, float, float] | None = None,
                 mode: str = "fusion", batch_size: int = 64) -> Method:
-    """GLAS through ``glas_core.explain``; ``sigma=None`` is the default (5, 3, 6) grid cells."""
+    """GLAS scored in log-probabilities (:func:`glas_result`); ``sigma=None`` is the default (5, 3, 6) grid cells."""
     def run(module, x, target):
-        res = glas_core.explain(probability_fn(module, target), x, grid=grid, sigma=sigma, mode=mode,
-                                batch_size=batch_size)
-        return res.to_numpy()[0]
+        return glas_result(module, x, target, grid=grid, sigma=sigma, mode=mode, batch_size=batch_size).to_numpy()[0]
 
     s = "(5,3,6)" if sigma is None else f"{sigma}"
-    return Method(name, run, f"k={grid}, sigma={s} grid cells, mode={mode}")
+    return Method(name, run, f"k={grid}, sigma={s} grid cells, mode={mode}, log-softmax scores")
 
 
 def rise_method(name: str, n_masks: int, *, s: int = 8, p: float = 0.5, batch_size: int = 64) -> Method:
