@@ -15,6 +15,7 @@ from .autoscale import AutoScaleResult, explain_auto
 from .config import DEFAULT_SIGMA, GLASConfig
 from .engine import explain, explain_batch
 from .errors import GLASError
+from .logits import log_probabilities
 from .multiscale import explain_multiscale
 from .normalize import minmax_normalize
 from .points import grid_points
@@ -43,6 +44,7 @@ __all__ = [
     "minmax_normalize",
     "explain_recursive",
     "grid_points",
+    "log_probabilities",
     "register_namespace",
     "to_numpy",
 ]

@@ -43,19 +43,18 @@ def normalize_spatial_axes(spatial_axes: Sequence[int], ndim: int) -> tuple[int,
 def insensitive_targets(xp: Any, scores: Any, log_scores: bool) -> Any:
     """``(T,)`` booleans: targets whose every perturbed score equals the clean score up to round-off.
 
-    Such a model ignores its input (or the part GLAS perturbs); Eq. 3 would still draw a blob
-    from the kernel alone, so the engine returns an all-zero map for it instead, with a warning.
+    Such a model ignores its input (or the part GLAS perturbs), or its score is saturated in
+    this precision; Eq. 3 would still draw a blob from the kernel alone, so the engine returns an
+    all-zero map for it instead, with a warning. Round-off is relative to the scores' size, for
+    probabilities and log-probabilities alike: 1e-20 against 3e-19 is a real change.
     """
     clean = scores[0:1, :]
     same = scores == clean  # also -inf == -inf, whose difference would be NaN
     zero = xp.zeros_like(scores)
     spread = xp.max(xp.abs(xp.where(same, zero, scores) - xp.where(same, zero, clean + zero)), axis=0)
+    finite = xp.where(xp.isfinite(scores), scores, zero)
+    scale = xp.max(xp.abs(finite), axis=0)
     eps = 4 * float(xp.finfo(scores.dtype).eps)
-    if log_scores:  # log-probabilities carry an absolute error of eps * |log p|
-        ones = xp.ones_like(clean[0, :])
-        scale = xp.maximum(xp.where(xp.isfinite(clean[0, :]), xp.abs(clean[0, :]), ones), ones)
-    else:  # probabilities carry a relative one: 1e-20 against 3e-19 is a real change
-        scale = xp.max(xp.abs(scores), axis=0)
     return spread <= eps * scale
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from typing import Any
 
@@ -21,9 +22,7 @@ def maps_png(saliency: Any, titles: list[str] | None = None) -> bytes | None:
     Returns None when matplotlib is missing or the maps are not 2-D, so a notebook falls back to
     the plain text representation.
     """
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         return None
     maps = np.asarray(to_numpy(saliency), dtype=np.float64)
     if maps.ndim != 3:
