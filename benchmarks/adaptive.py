@@ -12,7 +12,7 @@ chosen with hindsight.
     python benchmarks/adaptive.py                # the full run (docs/benchmarks.md)
     python benchmarks/adaptive.py --quick        # a smoke run on a handful of images
 
-GLAS scores log-probabilities (``log_softmax``, as the adapters do). torch runs with one thread.
+GLAS scores log-probabilities (``glas_core.log_probabilities``, as the adapters do). torch runs with one thread.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ AUTO_SIGMAS = (5.0, 3.0, 2.0, 1.0)
 
 
 def log_score_fn(model, target: int):
-    """``(B, 1)`` log-probability of ``target``, computed in float32."""
+    """``(B, 1)`` log-probability of ``target`` (``glas_core.log_probabilities``: exact when saturated)."""
     import torch
 
     def score(batch):
         with torch.no_grad():
-            return torch.log_softmax(model(batch).float(), dim=-1)[:, target:target + 1]
+            return glas_core.log_probabilities(model(batch), [target])
 
     return score
 
