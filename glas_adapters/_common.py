@@ -7,11 +7,12 @@ are normalised with :func:`glas_core.minmax_normalize` (one flat-map rule everyw
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any, Callable
 
 import numpy as np
 
-from glas_core.errors import fail
+from glas_core.errors import fail, quoted
 
 #: How model outputs become P(y|I): "softmax" over the last axis, "sigmoid" per output,
 #: None when the model already returns probabilities, or a callable ``outputs -> probabilities``.
@@ -24,7 +25,7 @@ def check_probabilities(probabilities: Any) -> None:
     """Refuse anything but "softmax", "sigmoid", None or a callable, for every adapter alike."""
     if probabilities in PROBABILITY_CHOICES or callable(probabilities):
         return
-    raise fail("probabilities", probabilities, "'softmax', 'sigmoid', None or a callable",
+    raise fail("probabilities", quoted(probabilities), "'softmax', 'sigmoid', None or a callable",
                "use probabilities='softmax' for a classifier returning logits, 'sigmoid' for multi-label "
                "or single-output binary logits, None when the model already returns probabilities")
 
@@ -47,6 +48,26 @@ def numpy_probabilities(outputs: Any, probabilities: Any) -> np.ndarray:
     if probabilities is None:
         return work
     return np.asarray(probabilities(outputs))
+
+
+def warn_if_already_probabilities(outputs: np.ndarray, probabilities: Any, stacklevel: int = 2) -> bool:
+    """Warn when ``probabilities="softmax"`` meets outputs that are already probabilities.
+
+    The rule, the same in every adapter: at least two columns, every value in [0, 1] and every
+    row summing to 1 (within 1e-3) is a model that already ends in softmax; a second softmax
+    squeezes its scores towards uniform. Returns whether it warned.
+    """
+    out = np.asarray(outputs, dtype=np.float64)
+    if probabilities != "softmax" or out.ndim != 2 or out.shape[1] < 2:
+        return False
+    in_unit_range = bool(np.all(out >= 0) and np.all(out <= 1))
+    if not (in_unit_range and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
+        return False
+    warnings.warn(
+        "the model's outputs already sum to 1 per image (a softmax head?) but probabilities='softmax' "
+        "applies softmax again, which squeezes the scores towards uniform; pass probabilities=None.",
+        UserWarning, stacklevel=stacklevel + 1)
+    return True
 
 
 class Progress:
