@@ -31,6 +31,8 @@ class SessionRunner:
         self.session = session
         self.signature = signature
         self.n_outputs: int | None = None
+        # a failed run's reason goes into the GLASError; ONNX Runtime's own log line of it stays off stderr
+        self.run_options = _quiet_run_options()
 
     def outputs(self, batch: np.ndarray) -> np.ndarray:
         """Raw outputs of ``batch``, ``(B, K)`` (a ``(B,)`` output becomes one column)."""
@@ -49,7 +51,7 @@ class SessionRunner:
         sig = self.signature
         feed = {sig.input_name: np.ascontiguousarray(piece, dtype=sig.dtype)}
         try:
-            out = np.asarray(self.session.run([sig.output_name], feed)[0])
+            out = np.asarray(self.session.run([sig.output_name], feed, self.run_options)[0])
         except Exception as exc:  # ONNX Runtime's own exception types: one line, ours
             reason = " ".join(str(exc).split())[:200]
             fix = ("if the model only runs one image at a time, pass batch_size=1 or re-export it with a dynamic "
@@ -77,6 +79,14 @@ class SessionRunner:
             raise fail("model output", "non-finite scores (NaN or inf)", "finite scores",
                        "check the inputs, their dtype and the model's preprocessing")
         return out
+
+
+def _quiet_run_options() -> Any:
+    import onnxruntime
+
+    options = onnxruntime.RunOptions()
+    options.log_severity_level = 4  # fatal only
+    return options
 
 
 def log_probabilities(outputs: np.ndarray, probabilities: Any) -> np.ndarray:
