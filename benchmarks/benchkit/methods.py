@@ -29,9 +29,9 @@ class Method:
 
 
 def glas_result(module: Any, x: Any, target: int, **settings: Any) -> glas_core.GLASResult:
-    """GLAS of one (C, H, W) image for ``target`` as ``glas_adapters.torch.explain`` computes it:
-    log-softmax scores through ``glas_core.explain(..., log_scores=True)``. ``settings`` are
-    explain's keywords (grid, sigma, sigma_px, mode, batch_size)."""
+    """GLAS of one (C, H, W) image for ``target``, scored in log-probabilities
+    (:func:`benchkit.scoring.log_probability_fn`) through ``glas_core.explain(..., log_scores=True)``.
+    ``settings`` are explain's keywords (grid, sigma, sigma_px, mode, batch_size)."""
     return glas_core.explain(log_probability_fn(module, target), x, log_scores=True, **settings)
 
 
@@ -42,7 +42,7 @@ def glas_method(name: str, *, grid: int = 15, sigma: float | tuple[float, float,
         return glas_result(module, x, target, grid=grid, sigma=sigma, mode=mode, batch_size=batch_size).to_numpy()[0]
 
     s = "(5,3,6)" if sigma is None else f"{sigma}"
-    return Method(name, run, f"k={grid}, sigma={s} grid cells, mode={mode}, log-softmax scores")
+    return Method(name, run, f"k={grid}, sigma={s} grid cells, mode={mode}, log-probability scores")
 
 
 def rise_method(name: str, n_masks: int, *, s: int = 8, p: float = 0.5, batch_size: int = 64) -> Method:
