@@ -1,0 +1,204 @@
+"""Read a ``glas explain DIR --out OUT`` output: ``OUT/manifest.parquet`` and ``OUT/maps/*.npz``.
+
+The contract, one manifest row per (image, target, sigma[, iteration]):
+
+============  =============  ==============================================================
+column        type           meaning
+============  =============  ==============================================================
+image_id      str            stable id of the image
+path          str            the image file
+target        int            explained class
+class_name    str            its name
+clean_score   float          P(target | clean image)
+sigma         str            the scale, e.g. ``"5,3,6"`` or ``"3"``
+grid          int            search points per axis
+mode          str            fusion, light or shadow
+n_forward     int            forward passes of the sweep
+map_file      str            the ``.npz`` holding the map, relative to OUT
+map_key       str            the map's key in that file
+height/width  int            the map's shape
+label         int or null    the true class, when given
+iteration     int or null    recursive runs: the iteration of this map
+============  =============  ==============================================================
+
+Anything else in the manifest is ignored. Every break of the contract is refused with a
+:class:`glas_core.GLASError` naming the row's image and the column.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from glas_core.errors import fail, quoted
+
+MANIFEST = "manifest.parquet"
+
+_TEXT, _INT, _FLOAT = "text", "integer", "number"
+#: column -> (kind, nullable)
+COLUMNS: dict[str, tuple[str, bool]] = {
+    "image_id": (_TEXT, False), "path": (_TEXT, False), "target": (_INT, False), "class_name": (_TEXT, False),
+    "clean_score": (_FLOAT, False), "sigma": (_TEXT, False), "grid": (_INT, False), "mode": (_TEXT, False),
+    "n_forward": (_INT, False), "map_file": (_TEXT, False), "map_key": (_TEXT, False), "height": (_INT, False),
+    "width": (_INT, False), "label": (_INT, True), "iteration": (_INT, True),
+}
+
+
+@dataclass(frozen=True)
+class MapRow:
+    """One manifest row and its map."""
+
+    target: int
+    class_name: str
+    clean_score: float
+    sigma: str
+    grid: int
+    mode: str
+    n_forward: int
+    map_file: str
+    map_key: str
+    iteration: int | None
+    saliency: np.ndarray  # (height, width) as stored
+
+
+@dataclass
+class ImageRecord:
+    """Every map of one image, in manifest order."""
+
+    image_id: str
+    path: str
+    label: int | None
+    rows: list[MapRow] = field(default_factory=list)
+
+
+def read_output(out_dir: str | os.PathLike) -> list[ImageRecord]:
+    """The images of a ``glas explain`` output folder with their maps, in manifest order.
+
+    Parameters
+    ----------
+    out_dir : str or path-like
+        The folder holding ``manifest.parquet`` and ``maps/``.
+
+    Raises
+    ------
+    GLASError
+        A missing or unreadable manifest, a missing column or one of the wrong type, an empty
+        manifest, a null where the contract has none, a non-finite clean score, a map file
+        outside the folder or missing, a missing key, or a map of another shape than the row says.
+    """
+    import pyarrow.parquet as pq
+
+    folder = os.fspath(out_dir)
+    manifest = os.path.join(folder, MANIFEST)
+    if not os.path.isdir(folder):
+        raise fail("maps folder", quoted(folder), "the --out folder of 'glas explain DIR --out OUT'",
+                   "check the path" if not os.path.exists(folder) else "pass the folder, not a file")
+    if not os.path.isfile(manifest):
+        raise fail("maps folder", f"{folder!r}, which has no {MANIFEST}",
+                   f"the --out folder of 'glas explain DIR --out OUT' (it holds {MANIFEST} and maps/)",
+                   "run glas explain first, or pass the folder it wrote")
+    try:
+        table = pq.read_table(manifest)
+    except Exception as exc:  # any Arrow failure means the file is not a readable manifest
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise fail("manifest", f"{manifest!r}, which could not be read ({reason})", "a Parquet file",
+                   "rerun glas explain on the same folder; it rewrites the manifest") from None
+    columns = _columns(table, manifest)
+    if table.num_rows == 0:
+        raise fail("manifest", f"{manifest!r} with no rows", "at least one explained image",
+                   "run glas explain to the end (a rerun finishes what is missing)")
+    return _records(folder, columns, table.num_rows)
+
+
+def _columns(table: Any, manifest: str) -> dict[str, list[Any]]:
+    """The contract's columns as Python lists, after checking their presence and types."""
+    import pyarrow as pa
+
+    missing = [c for c in COLUMNS if c not in table.column_names]
+    if missing:
+        raise fail("manifest", f"{manifest!r} without the column(s) {', '.join(missing)}",
+                   "every column of the glas explain output", "rebuild it with glas explain")
+    checks = {_TEXT: lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+              _INT: pa.types.is_integer,
+              _FLOAT: lambda t: pa.types.is_floating(t) or pa.types.is_integer(t)}
+    out = {}
+    for name, (kind, nullable) in COLUMNS.items():
+        kind_ok = checks[kind](table.schema.field(name).type)
+        if not (kind_ok or (nullable and pa.types.is_null(table.schema.field(name).type))):
+            raise fail(f"manifest column {name!r}", f"type {table.schema.field(name).type}",
+                       f"{kind} values", "rebuild the manifest with glas explain")
+        values = table.column(name).to_pylist()
+        if not nullable and None in values:
+            row = values.index(None)
+            raise fail(f"manifest column {name!r}", f"a null in row {row}", "a value in every row",
+                       "rebuild the manifest with glas explain")
+        out[name] = values
+    return out
+
+
+def _records(folder: str, cols: dict[str, list[Any]], n_rows: int) -> list[ImageRecord]:
+    records: dict[str, ImageRecord] = {}
+    seen: set[tuple[str, int, str, int | None]] = set()
+    opened: dict[str, Any] = {}
+    try:
+        for i in range(n_rows):
+            row = {name: cols[name][i] for name in COLUMNS}
+            image_id = row["image_id"]
+            rec = records.get(image_id)
+            if rec is None:
+                rec = records[image_id] = ImageRecord(image_id, row["path"], row["label"])
+            elif (rec.path, rec.label) != (row["path"], row["label"]):
+                raise fail(f"manifest row {i} (image {image_id!r})", "another path or label than its earlier rows",
+                           "one path and one label per image_id", "rebuild the manifest with glas explain")
+            key = (image_id, row["target"], row["sigma"], row["iteration"])
+            if key in seen:
+                raise fail(f"manifest row {i} (image {image_id!r})",
+                           f"a second map for target {row['target']}, sigma {row['sigma']!r}"
+                           + ("" if row["iteration"] is None else f", iteration {row['iteration']}"),
+                           "one map per image, target, sigma and iteration", "rebuild the manifest with glas explain")
+            seen.add(key)
+            if not math.isfinite(row["clean_score"]):
+                raise fail(f"manifest row {i} (image {image_id!r})", f"clean_score {row['clean_score']}",
+                           "a finite score", "rerun glas explain on this image")
+            saliency = _load_map(folder, row, i, opened)
+            rec.rows.append(MapRow(int(row["target"]), row["class_name"], float(row["clean_score"]), row["sigma"],
+                                   int(row["grid"]), row["mode"], int(row["n_forward"]), row["map_file"],
+                                   row["map_key"], row["iteration"], saliency))
+    finally:
+        for npz in opened.values():
+            npz.close()
+    return list(records.values())
+
+
+def _load_map(folder: str, row: dict[str, Any], i: int, opened: dict[str, Any]) -> np.ndarray:
+    where = f"manifest row {i} (image {row['image_id']!r})"
+    rel = row["map_file"]
+    parts = rel.replace("\\", "/").split("/")
+    if os.path.isabs(rel) or ".." in parts:
+        raise fail(f"{where} map_file", quoted(rel), "a path inside the maps folder",
+                   "rebuild the manifest with glas explain")
+    if rel not in opened:
+        path = os.path.join(folder, rel)
+        try:
+            opened[rel] = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise fail(f"{where} map_file", f"{path!r}, which does not exist", "an existing .npz file",
+                       "rerun glas explain on the same folder to finish the output") from None
+        except Exception as exc:  # zip or format errors: the file is not a readable .npz
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise fail(f"{where} map_file", f"{path!r}, which could not be read ({reason})", "a .npz file",
+                       "delete it and rerun glas explain on the same folder") from None
+    npz = opened[rel]
+    if row["map_key"] not in npz.files:
+        raise fail(f"{where} map_key", quoted(row["map_key"]), f"a key of {rel} ({', '.join(npz.files[:5])})",
+                   "rebuild the manifest with glas explain")
+    arr = npz[row["map_key"]]
+    shape = (row["height"], row["width"])
+    if arr.shape != shape or not np.issubdtype(arr.dtype, np.floating):
+        raise fail(f"{where} map {row['map_key']!r}", f"a {arr.dtype} array of shape {arr.shape}",
+                   f"a float map of shape {shape} (height, width)", "rebuild the output with glas explain")
+    return arr
