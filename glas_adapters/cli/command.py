@@ -38,6 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``glas`` argument parser with its ``demo`` and ``explain`` subcommands."""
+    from glas_adapters.cli.report_command import add_report_parser
     from glas_adapters.cli.runs import run_demo, run_explain
 
     parser = _Parser(prog="glas", description="GLAS (Gaussian Light and Shadow) salient explanations.")
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how model outputs become probabilities (default softmax over logits)")
     ex.add_argument("--quiet", action="store_true", help="no progress bars")
     ex.set_defaults(run=run_explain)
+    add_report_parser(sub)
     return parser
 
 
