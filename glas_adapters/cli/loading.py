@@ -22,7 +22,7 @@ from glas_adapters.cli.torch_models import load_efficientnet_lite0, load_torchsc
 from glas_core.errors import fail
 
 BUILTIN_MODELS = ("efficientnet-lite0",)
-_MODEL_KINDS = "'efficientnet-lite0', a TorchScript file, a .keras file or a local HuggingFace directory"
+_MODEL_KINDS = "'efficientnet-lite0', a TorchScript, .keras or .onnx file or a local HuggingFace directory"
 
 
 def load_model(spec: str, *, device: str | None = None, input_size: tuple[int, int] | None = None,
@@ -67,6 +67,9 @@ def load_model(spec: str, *, device: str | None = None, input_size: tuple[int, i
             raise fail("--normalize and --input-size", f"given with the HuggingFace model {spec!r}",
                        "left out for HuggingFace models (the processor sets them)", "drop them")
         return load_huggingface(spec, torch_device(device))
+    if spec.endswith(".onnx"):  # ONNX Runtime (glas_adapters.onnx), imported only for .onnx files
+        from glas_adapters.cli.onnx_models import load_onnx
+        return load_onnx(spec, device, input_size, normalize or "none", probabilities)
     if spec.endswith(".keras"):
         return load_keras(spec, device, input_size, normalize or "none", probabilities)
     if spec.endswith((".h5", ".hdf5")):
