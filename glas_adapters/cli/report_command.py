@@ -25,6 +25,14 @@ def add_report_parser(sub: Any) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Build the report and print what was written, with the size per image."""
+    import importlib.util
+
+    from glas_core.errors import fail
+
+    missing = [m for m in ("pyarrow", "matplotlib", "PIL") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise fail("the Python environment of glas report", f"one without {', '.join(missing)}",
+                   "one with the report extra (pyarrow, matplotlib, Pillow)", "pip install \"glas[report]\"")
     from glas_adapters.report import build_report
 
     summary = build_report(args.maps, args.out, embed=args.embed, title=args.title, progress=not args.quiet)

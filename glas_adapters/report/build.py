@@ -122,12 +122,13 @@ def build_report(maps_dir: str | os.PathLike, out: str | os.PathLike = "report.h
 
 
 def sigma_sort_key(sigma: str) -> tuple[int, tuple[float, ...]]:
-    """Coarse to fine: larger scales first (compared value by value), unparsable labels last."""
+    """Coarse to fine: larger scales first (light, shadow, spatial compared in turn; "3" is 3,3,3),
+    labels that are not numbers last."""
     try:
         values = tuple(float(v) for v in sigma.replace(" ", "").split(","))
     except ValueError:
         return (1, ())
-    return (0, tuple(-v for v in values))
+    return (0, tuple(-v for v in (values * 3 if len(values) == 1 else values)))
 
 
 def _image_entry(n: int, rec: ImageRecord, photo_path: str | None, sink: assets.Assets,
