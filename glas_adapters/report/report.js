@@ -63,7 +63,10 @@
       frag.appendChild(row);
     });
     body.appendChild(frag);
-    for (const id of ["f-text", "f-class", "f-score", "f-wrong"]) $(id).addEventListener("input", refreshIndex);
+    for (const id of ["f-text", "f-class", "f-score", "f-wrong"]) {
+      $(id).addEventListener("input", refreshIndex);
+      $(id).addEventListener("change", refreshIndex);
+    }
     for (const button of document.querySelectorAll("#table th button")) {
       button.addEventListener("click", () => {
         const key = button.dataset.key;

@@ -7,6 +7,7 @@ without them :func:`missing` says why and the browser tests skip.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pathlib
 from typing import Any
@@ -26,7 +27,7 @@ def missing() -> str | None:
 
 
 def start(profile_dir: str, width: int = 1280, height: int = 900) -> Any:
-    """A headless Chromium whose console messages are kept for ``driver.get_log('browser')``."""
+    """A headless Chromium that keeps its console messages and its DevTools network events (see :func:`requests`)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -37,13 +38,34 @@ def start(profile_dir: str, width: int = 1280, height: int = 900) -> Any:
                 "--no-first-run", "--disable-extensions", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--hide-scrollbars"):
         options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
 
 def open_page(driver: Any, html_path: str, timeout: float = 10.0) -> None:
-    """Load the report and wait until its script has drawn the index."""
+    """Load the report and wait until its script has drawn the index; earlier logs are dropped."""
     from selenium.webdriver.support.ui import WebDriverWait
 
+    requests(driver)  # drop what came before (the browser's own start page)
+    driver.get_log("browser")
     driver.get(pathlib.Path(html_path).resolve().as_uri())
     WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.body.dataset.ready || null"))
+
+
+def requests(driver: Any) -> list[str]:
+    """URLs of every request the page made since the last call (DevTools' Network.requestWillBeSent).
+
+    Unlike ``performance.getEntriesByType('resource')``, which lists no file: URL, this sees
+    every request of any scheme: file:, data: and any network one.
+    """
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def console_errors(driver: Any) -> list[str]:
+    """Console messages of level SEVERE (errors, failed loads, CSP violations) since the last call."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
