@@ -109,3 +109,20 @@ def test_adaptive_quick(cache):
     for name in ("exhaustive", "adaptive, keep=0.5", "adaptive, keep=1"):
         for c in rows[name][2:6]:
             _rate(c)
+
+
+def test_report_load_quick():
+    pytest.importorskip("pyarrow")
+    from tests.report import browser
+
+    if browser.missing():
+        pytest.skip(browser.missing())
+    import report_load
+
+    text = report_load.main(["--quick"])
+    rows = _rows(text)
+    assert list(rows) == ["10", "40"]
+    for cells in rows.values():
+        kb_per_image, ready, load, view = float(cells[2]), float(cells[4]), float(cells[5]), float(cells[6])
+        assert 1 < kb_per_image < 100 and 0 < ready <= load and view > 0
+    assert "40 images ready in" in text
