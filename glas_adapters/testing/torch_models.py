@@ -10,7 +10,7 @@ class keeps a probability well above 0, so every target can be explained.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -18,7 +18,7 @@ from torch import nn
 #: Number of classes of the tiny models.
 N_CLASSES = 5
 
-__all__ = ["N_CLASSES", "TinyCNN", "TinyCNN3d", "CallLog", "images"]
+__all__ = ["N_CLASSES", "TinyCNN", "TinyCNN3d", "CallLog", "RowByRow", "images"]
 
 
 class TinyCNN(nn.Module):
@@ -87,6 +87,21 @@ class CallLog:
         self.rows.append(int(args[0].shape[0]))
         self.grad_enabled.append(torch.is_grad_enabled())
         return self.model(*args)
+
+
+class RowByRow(nn.Module):
+    """Runs ``model`` on one row at a time, so each row's output is independent of its batch, bit for bit.
+
+    CPU kernels may round a row differently in batches of different sizes (a few ulp); a test
+    that checks packed sweeps bit for bit needs a model whose rows cannot notice their batch.
+    """
+
+    def __init__(self, model: Callable[..., torch.Tensor]) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, *rest: Any) -> torch.Tensor:
+        return torch.cat([self.model(x[i:i + 1], *(r[i:i + 1] for r in rest)) for i in range(int(x.shape[0]))])
 
 
 def images(n: int = 3, channels: int = 3, size: int = 8, seed: int = 0) -> torch.Tensor:

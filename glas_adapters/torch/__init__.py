@@ -7,12 +7,24 @@
 >>> result = glas_torch.explain(model, image, targets=[281, 282])  # image (C, H, W): both maps in one sweep
 >>> result.saliency.shape                                          # (2, H, W)
 
-The adapter only builds ``score_fn(batch) -> (B, T)`` probabilities from the model
-(:mod:`~glas_adapters.torch.scores`) and calls :func:`glas_core.explain` (Eq. 1-3 of the
-paper), :func:`glas_core.explain_recursive` (Algorithm 1) or :func:`glas_core.explain_multiscale`
-once per example. Masks are built by the core on the input's device and in its dtype; the
-model is never moved, converted or put in another mode, and every forward pass runs under
-``torch.no_grad()``.
+The adapter only builds ``score_fn(batch) -> (B, T)`` scores from the model
+(:mod:`~glas_adapters.torch.scores`) and calls :func:`glas_core.explain_batch` (Eq. 1-3 of the
+paper; all examples of a batch in one packed stream of full forward batches),
+:func:`glas_core.explain_recursive` (Algorithm 1) or :func:`glas_core.explain_multiscale` (once
+per example). Masks are built by the core on the input's device and in its dtype; every
+forward pass runs under ``torch.no_grad()``; the model is never moved, converted or put in
+another mode, and its buffers are restored after the call (a model left in train mode gets a
+warning naming ``model.eval()``, see :mod:`~glas_adapters.torch.model_state`).
+
+Scores: with ``probabilities="softmax"`` (the default) or ``"sigmoid"`` the scores are
+log-probabilities computed in float32 (float64 for float64 outputs, never in half precision)
+and Eq. 1-3 are evaluated in the log domain: each map is the paper's Eq. 3 divided by one
+positive factor (``GLASResult.log_scale`` is its log), and over-confident models whose
+probabilities underflow or round to 1 still get the right map. ``probabilities=None`` or a
+callable: the scores are probabilities and the map is Eq. 3 itself.
+
+Inputs are not cast: an input whose dtype or channel count the model does not take is refused
+with the fix (:mod:`~glas_adapters.torch.diagnose`).
 
 Tuple inputs: the first tensor defines the spatial layout; every floating entry with the
 same spatial size is perturbed with the same mask (one map for all of them), other entries
@@ -20,7 +32,8 @@ are passed to the model unchanged and get zero attribution (see :mod:`~glas_adap
 
 Modules: ``attribution`` (the Captum class), ``functional`` (``explain*``,
 ``to_visualization``), ``inputs`` (Captum-style inputs cut into examples), ``scores``
-(outputs -> probabilities), ``run`` (one core call per example).
+(outputs -> log-probabilities), ``run`` (the core calls), ``model_state`` (train mode),
+``diagnose`` (a model's failure on the input explained).
 """
 
 from __future__ import annotations

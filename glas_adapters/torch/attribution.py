@@ -26,7 +26,8 @@ class GLASAttribution(PerturbationAttribution):
     For each example, the input is lit by a Gaussian (Eq. 1) and shadowed by its complement
     (Eq. 2) at every point of a ``grid x grid`` search, and the target probabilities of the
     perturbed inputs are fused into a map with a Gaussian mixture (Eq. 3). The cost is
-    ``2 * grid**2 + 1`` forward rows per example, ``perturbations_per_eval`` at a time.
+    ``2 * grid**2 + 1`` forward rows per example, ``perturbations_per_eval`` at a time: the
+    rows of all examples form one packed stream, so every forward call but the last is full.
 
     Parameters
     ----------
@@ -92,7 +93,9 @@ class GLASAttribution(PerturbationAttribution):
             A tensor of the input's shape (one per example) or of one example's shape.
         probabilities : "softmax", "sigmoid", None or callable
             How outputs become ``P(y|I)``: softmax over the last axis (logits of a
-            classifier), sigmoid (multi-label logits), None (outputs are probabilities).
+            classifier), sigmoid (multi-label logits), both scored as log-probabilities; None
+            (outputs are probabilities) or a callable ``outputs -> probabilities`` (it gets
+            the outputs in float32, or float64).
         perturbations_per_eval : int, optional
             Rows per forward call (None: 64); memory is bounded by it, not by ``grid``.
         show_progress : bool
@@ -105,12 +108,24 @@ class GLASAttribution(PerturbationAttribution):
         -------
         Tensor or tuple of Tensor
             One map per example, broadcast over channels: the shape and dtype of ``inputs``.
+            With softmax or sigmoid scores each map is the paper's Eq. 3 divided by its own
+            positive factor (its largest point weight), so maps compare in shape, not in size,
+            across examples; :func:`glas_adapters.torch.explain` returns the factor
+            (``log_scale``). Each map equals the map of its example explained alone, bit for
+            bit when the model scores each row independently of its batch (eval mode).
 
         Raises
         ------
         GLASError
-            Bad inputs, targets, baselines or settings, or model outputs of the wrong shape,
-            not finite, or (with ``probabilities=None``) outside [0, 1].
+            Bad inputs, targets, baselines or settings; inputs whose dtype or channel count
+            the model does not take (they are not cast); model outputs of the wrong shape, not
+            finite, or (with ``probabilities=None``) outside [0, 1].
+
+        Warns
+        -----
+        UserWarning
+            The model is in train mode (Dropout, BatchNorm: call ``model.eval()``), or it
+            already ends in softmax while ``probabilities="softmax"``.
         """
         layout = layout_of(inputs)
         targets, single_output = format_targets(target, layout.num_examples)

@@ -72,7 +72,8 @@ def explain(
         What the masks fade to (None means 0, the paper): a number, or a tensor of one
         example's shape (or of the batch's shape, one per example).
     probabilities : "softmax", "sigmoid", None or callable
-        How outputs become ``P(y|I)``.
+        How outputs become ``P(y|I)``; softmax and sigmoid are scored as log-probabilities
+        (see :mod:`glas_adapters.torch`), None and a callable as probabilities.
     spatial_dims : int
         2 for images, 3 for volumes.
     progress : bool or callable
@@ -85,6 +86,9 @@ def explain(
     -------
     GLASResult or list of GLASResult
         ``saliency`` is ``(T, *spatial)`` on ``x``'s device; see :class:`glas_core.GLASResult`.
+        With log-probability scores ``saliency * exp(log_scale)`` (per target) is the paper's
+        Eq. 3. A batch is explained in one packed stream of forward calls
+        (:func:`glas_core.explain_batch`); each result equals that example's alone.
     """
     settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
                            points=points, batch_size=batch_size)
@@ -222,6 +226,6 @@ def _functional(core_fn: Callable[..., Any], model: Callable[..., Any], x: Tenso
     total = None if sweeps_per_example is None else rows * sweeps_per_example * layout.num_examples
     with Progress(progress, total=total) as report:
         results = explain_examples(core_fn, model, layout, per_example, additional_forward_args, baselines,
-                                   probabilities, report, settings, core_kwargs, target_name="targets",
+                                   probabilities, report, settings, core_kwargs, target_name="targets", input_name="x",
                                    several_sweeps=core_fn is not glas_core.explain)
     return results if batched else results[0]

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
 
-from glas_core.errors import fail
+from glas_core.errors import fail, quoted
 
 _SHAPE_HINT = ("pass a batch of shape (N, C, H, W) or (N, C, D, H, W); add the batch axis "
                "with x.unsqueeze(0) and a channel axis with x.unsqueeze(1) for grey images")
@@ -75,27 +75,38 @@ class ExampleLayout:
             return first[i]
         return torch.cat([self.inputs[j][i].to(first.dtype) for j in self.perturbed], dim=0)
 
-    def assembler(self, i: int, extra: tuple[Any, ...], per_example: tuple[bool, ...]) -> Callable[[Tensor], tuple]:
-        """Return ``assemble(batch) -> forward_func positional args`` for example ``i``.
+    def assembler(self, examples: Sequence[int], extra: tuple[Any, ...],
+                  per_example: tuple[bool, ...]) -> Callable[[Tensor, Tensor | None], tuple]:
+        """Return ``assemble(batch, owners) -> forward_func positional args`` for ``examples``.
 
-        ``batch`` is ``(B, C_total, *spatial)`` perturbed rows; the untouched entries and the
-        per-example extra arguments are repeated to ``B`` rows (as views, no copies).
+        ``batch`` is ``(B, C_total, *spatial)`` perturbed rows; ``owners`` is None when they
+        all belong to ``examples[0]``, else the ``(B,)`` position in ``examples`` of each row's
+        example. The untouched entries and the per-example extra arguments of those examples
+        are copied once (the model never sees the caller's tensors) and laid out row by row.
         """
-        rows = {j: t[i:i + 1] for j, t in enumerate(self.inputs) if j not in self.perturbed}
-        extra_rows = tuple(a[i:i + 1] if flag else a for a, flag in zip(extra, per_example))
+        index = torch.tensor(list(examples), dtype=torch.long)
+
+        def take(t: Tensor) -> Tensor:
+            return t.index_select(0, index.to(t.device))
+
+        rows = {j: take(t) for j, t in enumerate(self.inputs) if j not in self.perturbed}
+        extra_rows = tuple(take(a) if flag else a for a, flag in zip(extra, per_example))
         simple = len(self.inputs) == 1
 
-        def repeat(t: Tensor, b: int) -> Tensor:
-            return t.expand((b,) + tuple(t.shape[1:]))
+        def spread(t: Tensor, b: int, owners: Tensor | None) -> Tensor:
+            if owners is None:
+                return t[:1].expand((b,) + tuple(t.shape[1:]))
+            return t.index_select(0, owners.to(t.device))
 
-        def assemble(batch: Tensor) -> tuple:
+        def assemble(batch: Tensor, owners: Tensor | None) -> tuple:
             b = int(batch.shape[0])
-            tail = tuple(repeat(a, b) if flag else a for a, flag in zip(extra_rows, per_example))
+            tail = tuple(spread(a, b, owners) if flag else a for a, flag in zip(extra_rows, per_example))
             if simple:
                 return (batch,) + tail
             pieces = torch.split(batch, list(self.channels), dim=1)
             perturbed = {j: p.to(self.inputs[j].dtype) for j, p in zip(self.perturbed, pieces)}
-            args = tuple(perturbed[j] if j in perturbed else repeat(rows[j], b) for j in range(len(self.inputs)))
+            args = tuple(perturbed[j] if j in perturbed else spread(rows[j], b, owners)
+                         for j in range(len(self.inputs)))
             return args + tail
 
         return assemble
@@ -196,7 +207,7 @@ def _check_baseline(b: Any, inp: Tensor, name: str) -> float | Tensor:
     if isinstance(b, numbers.Real) and not isinstance(b, bool):
         return float(b)
     if not isinstance(b, Tensor):
-        raise fail(name, type(b).__name__, "None, a number or a tensor",
+        raise fail(name, quoted(b) if isinstance(b, str) else type(b).__name__, "None, a number or a tensor",
                    f"e.g. {name}=0.0 (the paper) or a blurred copy of the input")
     one_example = tuple(inp.shape[1:])
     fix = "pass a tensor of the input's shape or of one example's shape"
@@ -267,7 +278,7 @@ def format_targets(target: Any, num_examples: int) -> tuple[list[Tensor], bool]:
         if len(target) != num_examples:
             raise fail("target", f"a list of {len(target)}", f"one class per example ({num_examples})", fix)
         return [torch.tensor([int(t)]) for t in target], False
-    raise fail("target", target, "None, an int, a list of ints or an integer tensor", fix)
+    raise fail("target", quoted(target), "None, an int, a list of ints or an integer tensor", fix)
 
 
 def format_multi_targets(targets: Any, num_examples: int, batched: bool) -> list[Tensor]:
@@ -283,7 +294,7 @@ def format_multi_targets(targets: Any, num_examples: int, batched: bool) -> list
     try:
         arr = targets.detach().cpu() if isinstance(targets, Tensor) else torch.as_tensor(targets)
     except (TypeError, ValueError, RuntimeError):
-        raise fail("targets", targets, "integer class indices", fix) from None
+        raise fail("targets", quoted(targets), "integer class indices", fix) from None
     if arr.is_floating_point() or arr.dtype == torch.bool or arr.is_complex():
         raise fail("targets", f"dtype {arr.dtype}", "integer class indices", fix)
     arr = arr.long()

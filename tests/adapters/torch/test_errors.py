@@ -64,8 +64,11 @@ def test_model_returning_nan():
         dark = b.flatten(1).mean(1) < 0.45
         return torch.where(dark[:, None], torch.full_like(out, float("nan")), out)
 
-    with pytest.raises(GLASError, match="non-finite"):
+    with pytest.raises(GLASError, match="forward_func output must be finite logits, got NaN or infinite"):
         GLASAttribution(nan_on_dark_inputs).attribute(images(n=1), target=0, grid=2)
+    with pytest.raises(GLASError, match="score_fn output must be finite probabilities"):  # probabilities given
+        GLASAttribution(lambda b: torch.softmax(nan_on_dark_inputs(b), -1)).attribute(
+            images(n=1), target=0, grid=2, probabilities=None)
 
 
 @pytest.mark.parametrize("bad", ["3d", "rows", "not_a_tensor"])

@@ -12,18 +12,12 @@ from glas_adapters import torch as glas_torch  # noqa: E402
 from glas_adapters.testing.torch_models import TinyCNN, images  # noqa: E402
 from glas_adapters.torch import GLASAttribution  # noqa: E402
 from glas_core import DEFAULT_SIGMA, GLASConfig, GLASError  # noqa: E402
+from tests.adapters.torch.reference import assert_paper_scale, paper_result, softmax_columns  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model():
     return TinyCNN().eval()
-
-
-def softmax_columns(model, columns):
-    def score_fn(batch):
-        with torch.no_grad():
-            return torch.softmax(model(batch), dim=-1)[:, list(columns)]
-    return score_fn
 
 
 def test_config_gives_the_same_maps_as_the_keywords(model):
@@ -43,12 +37,11 @@ def test_config_with_multiscale_and_recursive(model):
     x = images(n=1)[0]
     config = GLASConfig(grid=4, lam=1e-3)
     scales = glas_torch.explain_multiscale(model, x, 2, sigmas=[3.0, 1.0], config=config)
-    expected = glas_core.explain_multiscale(softmax_columns(model, [2]), x, sigmas=[3.0, 1.0], grid=4, lam=1e-3)
-    for got, want in zip(scales, expected):
-        torch.testing.assert_close(got.saliency, want.saliency, rtol=1e-6, atol=1e-9)
+    for got, sigma in zip(scales, [3.0, 1.0]):
+        assert_paper_scale(got, paper_result(softmax_columns(model, [2]), x, sigma=sigma, grid=4, lam=1e-3))
     rec = glas_torch.explain_recursive(model, x, 2, config=config, max_iter=2)
     want = glas_core.explain_recursive(softmax_columns(model, [2]), x, grid=4, lam=1e-3, max_iter=2)
-    torch.testing.assert_close(rec.saliency, want.saliency, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(rec.saliency, want.saliency, rtol=1e-4, atol=1e-6)  # min-max normalised per iteration
 
 
 def test_config_together_with_a_setting_is_refused(model):
@@ -65,8 +58,7 @@ def test_none_means_the_default_and_an_explicit_default_sigma_is_given(model):
     explicit = glas_torch.explain(model, x, 1, grid=4, sigma=DEFAULT_SIGMA)
     assert torch.equal(default.saliency, explicit.saliency)
     px = glas_torch.explain(model, x, 1, grid=4, sigma_px=1.0)  # sigma left out: pixels are used
-    torch.testing.assert_close(px.saliency, glas_core.explain(softmax_columns(model, [1]), x, grid=4,
-                                                              sigma_px=1.0).saliency, rtol=1e-6, atol=1e-9)
+    assert_paper_scale(px, paper_result(softmax_columns(model, [1]), x, grid=4, sigma_px=1.0))
     for call in (lambda: glas_torch.explain(model, x, 1, grid=4, sigma=DEFAULT_SIGMA, sigma_px=1.0),
                  lambda: GLASAttribution(model).attribute(x[None], target=1, sigma=DEFAULT_SIGMA, sigma_px=1.0)):
         with pytest.raises(GLASError, match="sigma must be left out when sigma_px is given"):
@@ -76,8 +68,7 @@ def test_none_means_the_default_and_an_explicit_default_sigma_is_given(model):
 def test_functional_baseline_and_its_name_in_errors(model):
     x = images(n=1)[0]
     got = glas_torch.explain(model, x, 1, grid=4, baseline=0.5)
-    want = glas_core.explain(softmax_columns(model, [1]), x, grid=4, baseline=0.5)
-    torch.testing.assert_close(got.saliency, want.saliency, rtol=1e-6, atol=1e-9)
+    assert_paper_scale(got, paper_result(softmax_columns(model, [1]), x, grid=4, baseline=0.5))
     with pytest.raises(GLASError, match=r"^baseline must be broadcastable to one example \(3, 8, 8\)"):
         glas_torch.explain(model, x, 1, grid=4, baseline=torch.zeros(5, 5))
     with pytest.raises(GLASError, match=r"^targets must be a class index in \[0, 5\).*got 9"):
