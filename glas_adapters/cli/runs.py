@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import os
+import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from glas_adapters.cli.classifier import Classifier, ExplainSettings
-from glas_adapters.cli.outputs import check_output_dir, check_output_file, save_figure, unique_stems, write_atomically
-from glas_core import DEFAULT_SIGMA
+from glas_adapters.cli.classifier import ExplainSettings
+from glas_adapters.cli.dataset.work import raw_arrays, sigma_text
+from glas_adapters.cli.outputs import check_output_file, save_figure, write_atomically
 from glas_core.errors import fail
 
 DEMO_SIGMAS = (5.0, 3.0, 1.0)
 DEMO_TOP_K = 5
-#: classes explained when neither --target nor --top-k is given
-DEFAULT_TOP_K = 3
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -45,7 +46,7 @@ def run_demo(args: argparse.Namespace) -> int:
                                title=f"GLAS, {model.description}: top-{DEMO_TOP_K} classes, coarse to fine")
     save_figure(fig, out, dpi=80)
     if maps_file:
-        arrays = _classifier_arrays(0, results, targets, probs, model, settings)
+        arrays = {f"{name}_0": value for name, value in raw_arrays(results, targets, probs, model, False).items()}
         write_atomically(maps_file, lambda f: np.savez_compressed(f, **arrays))
     elapsed = time.perf_counter() - start
     for t, label in zip(targets, labels):
@@ -56,134 +57,95 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    """Explain every IMAGE with --model; write one PNG per image (and per target with --recursive)."""
-    from glas_adapters.cli.image_io import load_image
+    """Explain every image of the inputs into ``--out`` (see :mod:`glas_adapters.cli.dataset`)."""
+    from glas_adapters.cli.dataset import (JobSpec, OutputFolder, find_images, pending_items, read_targets_csv,
+                                           run_job)
+
+    sigmas = tuple(args.sigma or (None,))
+    if len({sigma_text(s) for s in sigmas}) != len(sigmas):
+        raise fail("--sigma", " ".join(sigma_text(s) for s in sigmas), "distinct scales", "drop the repeated value")
+    if args.recursive and len(sigmas) > 1:
+        raise fail("--recursive", f"{len(sigmas)} --sigma values", "used with one --sigma value",
+                   "drop --recursive for a multi-scale strip, or pass one --sigma")
+    if args.engine != "ray" and (args.address or args.workers):
+        raise fail("--address/--workers", "given without --engine ray", "used with --engine ray",
+                   "add --engine ray, or drop them")
+    items = find_images(args.images, exclude=args.out)
+    if args.targets_csv:
+        items = read_targets_csv(args.targets_csv, items)
+    maps_file = _checked_save_maps(args.save_maps, items) if args.save_maps else None
+    spec = JobSpec(targets=tuple(args.target) if args.target else None, top_k=args.top_k, sigmas=sigmas,
+                   grid=args.grid, mode=args.mode, recursive=args.recursive, batch_size=args.batch_size,
+                   figures=args.figures, keep_raw=maps_file is not None)
+    out = OutputFolder(args.out, _job_settings(args, sigmas))
+    pending = pending_items(items, out, spec.figures, recompute=maps_file is not None)
+    options = dict(device=args.device, input_size=args.input_size, normalize=args.normalize,
+                   probabilities=None if args.probabilities == "none" else args.probabilities)
+    if args.engine == "ray" and pending:
+        from glas_adapters.ray.engine import ray_outcomes
+
+        outcomes = ray_outcomes(model_loader(args.model, **options), spec, address=args.address,
+                                workers=args.workers)
+    else:
+        outcomes = _local(args, spec, options, pending)
+    report = run_job(items, pending, out, outcomes, keep_going=args.keep_going, progress=not args.quiet,
+                     say=lambda line: print(line, file=sys.stderr))
+    if maps_file:
+        _save_maps(maps_file, items, report.raw, sigmas)
+    print(report.summary(args.out))
+    return 1 if report.failures else 0
+
+
+def model_loader(spec: str, **options: Any) -> Callable[[], Any]:
+    """A picklable factory of the command's model (each Ray actor calls it once)."""
     from glas_adapters.cli.loading import load_model
 
-    images = [load_image(p) for p in args.images]           # every input is checked before any work
-    out_dir = check_output_dir(args.out)
-    maps_file = check_output_file(args.save_maps, ".npz") if args.save_maps else None
-    if args.recursive and args.sigma is not None and len(args.sigma) > 1:
-        raise fail("--recursive", f"{len(args.sigma)} --sigma values", "used with one --sigma value",
-                   "drop --recursive for a multi-scale strip, or pass one --sigma")
-    model = load_model(args.model, device=args.device, input_size=args.input_size, normalize=args.normalize,
-                       probabilities=None if args.probabilities == "none" else args.probabilities)
-    settings = ExplainSettings(grid=args.grid, sigmas=tuple(args.sigma or (None,)), mode=args.mode,
-                               batch_size=args.batch_size, recursive=args.recursive, progress=not args.quiet)
-    stems = unique_stems(args.images)
-    arrays: dict[str, Any] = {"paths": np.asarray([os.path.abspath(p) for p in args.images]),
-                              "sigmas": np.asarray([sigma_text(s) for s in settings.sigmas])}
-    if model.kind == "captioner":
-        if args.target or args.top_k:
-            raise fail("--target/--top-k", "a captioner (every caption word is explained)", "used with classifiers",
-                       "drop them")
-        _explain_captions(model, images, stems, out_dir, settings, arrays)
-    else:
-        prepared = [model.prepare(img) for img in images]
-        probs = [model.probabilities(x) for x in prepared]
-        targets = [_resolve_targets(args.target, args.top_k, p, model) for p in probs]  # all checked first
-        for i, (path, img, x, p, t) in enumerate(_progress(list(zip(args.images, images, prepared, probs, targets)),
-                                                           settings.progress)):
-            shown = img if model.plain_resize else model.display(x)
-            results = model.explain(x, t, settings)
-            arrays.update(_classifier_arrays(i, results, t, p, model, settings))
-            for name, fig in _classifier_figures(shown, results, t, p, model, settings, os.path.basename(path)):
-                written = os.path.join(out_dir, f"{stems[i]}{name}.png")
-                save_figure(fig, written)
-                print(f"wrote {written}")
-    if maps_file:
-        write_atomically(maps_file, lambda f: np.savez_compressed(f, **arrays))
-        print(f"wrote {maps_file}")
-    return 0
+    return functools.partial(load_model, spec, **options)
 
 
-def sigma_text(sigma: Any) -> str:
-    """A scale as the command line writes it (None is the default (light, shadow, spatial) triple)."""
-    if sigma is None:
-        sigma = DEFAULT_SIGMA
-    if isinstance(sigma, tuple):
-        return ",".join(f"{s:g}" for s in sigma)
-    return f"{sigma:g}"
+def _local(args: argparse.Namespace, spec: Any, options: dict[str, Any], pending: list[Any]) -> Callable:
+    from glas_adapters.cli.dataset import ImageExplainer, local_outcomes
+
+    if not pending:
+        return lambda todo: iter(())
+    model = model_loader(args.model, **options)()
+    if model.kind == "captioner" and (args.target or args.top_k or args.targets_csv):
+        raise fail("--target/--top-k/--targets-csv", "a captioner (every caption word is explained)",
+                   "used with classifiers", "drop them")
+    explainer = ImageExplainer(model, spec)
+    row_bar = not args.quiet and len(pending) == 1
+    return lambda todo: local_outcomes(explainer, todo, row_progress=row_bar)
 
 
-def _explain_captions(model: Any, images: list[np.ndarray], stems: list[str], out_dir: str,
-                      settings: ExplainSettings, arrays: dict[str, Any]) -> None:
-    from glas_core import viz
-
-    for i, img in enumerate(images):
-        exp = model.explain(img, settings)
-        arrays[f"saliency_{i}"] = np.asarray(exp.maps, dtype=np.float32)
-        arrays[f"labels_{i}"] = np.asarray(exp.words)
-        arrays[f"scores_{i}"] = np.asarray(exp.word_probs, dtype=np.float64)
-        fig = viz.caption_words(exp.image, exp.words, exp.maps, caption=exp.caption)
-        written = os.path.join(out_dir, f"{stems[i]}_glas.png")
-        save_figure(fig, written)
-        print(f"{exp.caption!r}: wrote {written}")
-
-
-def _classifier_arrays(i: int, results: list[Any], targets: list[int], probs: np.ndarray, model: Classifier,
-                       settings: ExplainSettings) -> dict[str, np.ndarray]:
-    """Raw maps of image ``i``: (T, S, H, W) per scale, or (T, H, W) accumulated with --recursive."""
-    if settings.recursive:
-        saliency = results[0].to_numpy()
-    else:
-        saliency = np.stack([r.to_numpy() for r in results], axis=1)
-    return {f"saliency_{i}": saliency.astype(np.float32), f"targets_{i}": np.asarray(targets, dtype=np.int64),
-            f"labels_{i}": np.asarray([model.label(t) for t in targets]),
-            f"scores_{i}": probs[np.asarray(targets, dtype=np.int64)]}
+def _job_settings(args: argparse.Namespace, sigmas: tuple[Any, ...]) -> dict[str, Any]:
+    """What decides the maps; an output folder holding results of other settings is refused."""
+    model: dict[str, Any] = {"spec": args.model}
+    if os.path.exists(args.model):
+        config = os.path.join(args.model, "config.json")
+        stat = os.stat(config if os.path.isfile(config) else args.model)
+        model = {"spec": os.path.abspath(args.model), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    csv_digest = None
+    if args.targets_csv:
+        with open(args.targets_csv, "rb") as handle:
+            csv_digest = hashlib.sha1(handle.read()).hexdigest()
+    return {"model": model, "input_size": args.input_size, "normalize": args.normalize,
+            "probabilities": args.probabilities, "targets": args.target, "top_k": args.top_k,
+            "targets_csv_sha1": csv_digest, "grid": args.grid, "sigmas": [sigma_text(s) for s in sigmas],
+            "mode": args.mode, "recursive": args.recursive}
 
 
-def _classifier_figures(image: np.ndarray, results: list[Any], targets: list[int], probs: np.ndarray,
-                        model: Classifier, settings: ExplainSettings, name: str) -> list[tuple[str, Any]]:
-    """``(file suffix, Figure)`` pairs: one strip for all targets, or one RGLAS panel per target."""
-    from glas_core import viz
-
-    labels = [f"{model.label(t)}  {probs[t]:.1%}" for t in targets]
-    if settings.recursive:
-        return [(f"_rglas_{rank + 1}", viz.recursive_iterations(
-            image, results[0], target=rank, title=f"{name}: recursive GLAS for {labels[rank]}"))
-            for rank in range(len(targets))]
-    maps = np.stack([r.to_numpy() for r in results], axis=1)
-    scales = [f"sigma = {sigma_text(s)}" for s in settings.sigmas]
-    return [("_glas", viz.multiscale_strip(image, maps, row_labels=labels, scale_labels=scales,
-                                           title=f"{name}: GLAS ({settings.mode}), {model.description}"))]
+def _checked_save_maps(path: str, items: list[Any]) -> str:
+    checked = check_output_file(path, ".npz")
+    if os.path.realpath(checked) in {os.path.realpath(item.path) for item in items}:
+        raise fail("--save-maps", repr(path), "a file that is not an input", "pick another file name")
+    return checked
 
 
-def _resolve_targets(given: list[str] | None, top_k: int | None, probs: np.ndarray, model: Classifier) -> list[int]:
-    """Target class indices from ``--target`` (indices or names) or the ``--top-k`` classes."""
-    n = int(probs.shape[0])
-    if not given:
-        k = top_k or DEFAULT_TOP_K
-        return [int(i) for i in np.argsort(-probs, kind="stable")[: min(k, n)]]
-    lookup = {}
-    if model.class_names is not None:
-        lookup = {_norm(name): i for i, name in enumerate(model.class_names)}
-    targets = []
-    for item in given:
-        for part in (p for p in item.split(",") if p.strip()):
-            part = part.strip()
-            if part.lstrip("-").isdigit():
-                index = int(part)
-                if not 0 <= index < n:
-                    raise fail("--target", index, f"a class index in [0, {n}) for this model's {n} outputs",
-                               "use --top-k to explain the most probable classes")
-            elif _norm(part) in lookup:
-                index = lookup[_norm(part)]
-            else:
-                hint = "pass a class index" if not lookup else "check the spelling or pass a class index"
-                raise fail("--target", repr(part), "a class index or a class name of this model", hint)
-            targets.append(index)
-    return targets
-
-
-def _norm(name: str) -> str:
-    return " ".join(name.replace("_", " ").lower().split())
-
-
-def _progress(items: list[Any], enabled: bool) -> Any:
-    """A bar over images when there are several (it appears only after a second)."""
-    if not enabled or len(items) < 2:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc="images", unit="image", delay=1.0)
+def _save_maps(path: str, items: list[Any], raw: dict[int, dict[str, np.ndarray]], sigmas: tuple[Any, ...]) -> None:
+    """The ``--save-maps`` file: ``saliency_<i>`` (and targets, labels, scores) of image ``i`` in job order."""
+    arrays: dict[str, Any] = {"paths": np.asarray([os.path.abspath(item.path) for item in items]),
+                              "sigmas": np.asarray([sigma_text(s) for s in sigmas])}
+    for i, parts in sorted(raw.items()):
+        arrays.update({f"{name}_{i}": value for name, value in parts.items()})
+    write_atomically(path, lambda f: np.savez_compressed(f, **arrays))
+    print(f"wrote {path}")

@@ -91,3 +91,20 @@ def quadrant_probabilities(batch: np.ndarray) -> np.ndarray:
     logits = np.stack([a, np.full_like(a, 2.0)], axis=1)
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+def per_map_peak(maps: np.ndarray) -> np.ndarray:
+    """Each (H, W) map of ``(..., H, W)`` divided by its own maximum |value|.
+
+    GLAS maps are defined up to one positive factor per map (log-domain adapters divide Eq. 3 by
+    one), so the command's maps are compared with a reference after this.
+    """
+    arr = np.asarray(maps, dtype=np.float64)
+    peak = np.abs(arr).max(axis=(-2, -1), keepdims=True)
+    return arr / np.where(peak > 0, peak, 1.0)
+
+
+def assert_maps_match(actual: np.ndarray, reference: np.ndarray, atol: float = 1e-4) -> None:
+    """Same shape and, map by map, the same values up to one positive factor (atol of the peak)."""
+    assert np.shape(actual) == np.shape(reference), (np.shape(actual), np.shape(reference))
+    np.testing.assert_allclose(per_map_peak(actual), per_map_peak(reference), rtol=0, atol=atol)

@@ -47,9 +47,17 @@ def test_missing_image(capsys, tmp_path, ok):
     _assert_failed_cleanly(run, out, "not found", "nope.png")
 
 
-def test_image_that_is_a_directory(capsys, tmp_path, ok):
-    run, out = _explain(capsys, tmp_path, str(tmp_path), ok[1])
-    _assert_failed_cleanly(run, out, "is a directory")
+def test_folder_without_images(capsys, tmp_path, ok):
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "sub" / "notes.txt").write_text("no image here")
+    run, out = _explain(capsys, tmp_path, str(empty), ok[1])
+    _assert_failed_cleanly(run, out, "holds no image files", "empty")
+
+
+def test_glob_matching_nothing(capsys, tmp_path, ok):
+    run, out = _explain(capsys, tmp_path, str(tmp_path / "*.jpeg"), ok[1])
+    _assert_failed_cleanly(run, out, "matches no file")
 
 
 def test_corrupt_image(capsys, tmp_path, ok):
@@ -78,14 +86,16 @@ def test_float_image_is_refused(capsys, tmp_path, ok):
     _assert_failed_cleanly(run, out, "32-bit float")
 
 
-def test_a_bad_image_among_good_ones_stops_before_any_output(capsys, tmp_path, ok):
-    bad = tmp_path / "bad.jpg"
+def test_a_bad_image_after_a_good_one_keeps_the_good_one_and_names_the_bad_one(capsys, tmp_path, ok):
+    bad = tmp_path / "z_bad.jpg"  # sorted after ok.png
     bad.write_bytes(b"\xff\xd8\xff" + os.urandom(50))
     out = tmp_path / "out"
     run = run_glas(capsys, "explain", ok[0], str(bad), "--model", ok[1], "--grid", "2", "--input-size", "8",
                    "--out", str(out), "--quiet", "--device", "cpu")
-    assert_one_line_error(run, "bad.jpg")
-    assert not out.exists()
+    assert_one_line_error(run, "z_bad.jpg", "rerun to resume", "--keep-going")
+    maps = [f for f in files_under(str(out)) if f.startswith("maps/")]
+    assert len(maps) == 1 and "ok.png-" in maps[0]
+    assert "manifest.parquet" in files_under(str(out))
 
 
 # ---- models
@@ -163,9 +173,9 @@ def test_class_index_out_of_range(capsys, tmp_path, ok, target):
     _assert_failed_cleanly(run, out, "[0, 2)", target)
 
 
-def test_class_index_out_of_range_in_the_second_image_writes_nothing(capsys, tmp_path, ok):
+def test_class_index_out_of_range_in_a_list_writes_nothing(capsys, tmp_path, ok):
     out = tmp_path / "out"
-    run = run_glas(capsys, "explain", ok[0], ok[0], "--model", ok[1], "--target", "0,7", "--grid", "2",
+    run = run_glas(capsys, "explain", ok[0], "--model", ok[1], "--target", "0,7", "--grid", "2",
                    "--input-size", "8", "--out", str(out), "--quiet", "--device", "cpu")
     _assert_failed_cleanly(run, out, "7")
 

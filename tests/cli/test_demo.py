@@ -50,7 +50,7 @@ def test_console_entry_point_reports_errors_in_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "glas_adapters.cli", "explain", str(tmp_path / "missing.jpg")],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr.strip().startswith("glas: error: image file must be an existing file")
+    assert proc.stderr.strip().startswith("glas: error: IMAGE must be an image file, a folder or a glob pattern")
     assert "missing.jpg" in proc.stderr and "not found" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert os.listdir(tmp_path) == []                             # not even the output directory

@@ -19,7 +19,9 @@ pytest.importorskip("PIL")
 
 import glas_core  # noqa: E402
 
-from .helpers import files_under, make_quadrant_model, quadrant_probabilities, run_glas, save_rgb  # noqa: E402
+from glas_adapters.cli.dataset import image_id  # noqa: E402
+
+from .helpers import assert_maps_match, files_under, make_quadrant_model, quadrant_probabilities, run_glas, save_rgb  # noqa: E402
 
 SIZE = 16
 
@@ -52,15 +54,17 @@ def test_torchscript_maps_match_a_numpy_reference(scene, tmp_path, capsys):
     out, maps = tmp_path / "out", tmp_path / "maps.npz"
     run = run_glas(capsys, "explain", image, "--model", model, "--target", "0", "1", "--grid", "4",
                    "--sigma", "1", "--input-size", str(SIZE), "--device", "cpu", "--out", str(out),
-                   "--save-maps", str(maps), "--quiet")
+                   "--save-maps", str(maps), "--quiet", "--figures")
     assert run.code == 0, run.err
-    assert files_under(str(out)) == ["scene_glas.png"]
-    with open(out / "scene_glas.png", "rb") as f:
+    ident = image_id(os.path.normpath(image).replace(os.sep, "/"))
+    assert files_under(str(out)) == ["figures/" + ident + ".png", "job.json", "manifest.parquet",
+                                     "maps/" + ident + ".npz", "records/" + ident + ".json"]
+    with open(out / "figures" / (ident + ".png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     saved = np.load(maps)
     ref = _reference(pixels, [0, 1], grid=4, sigma=1.0)
     assert saved["saliency_0"].shape == (2, 1, SIZE, SIZE)  # (targets, scales, H, W)
-    np.testing.assert_allclose(saved["saliency_0"][:, 0], ref.to_numpy(), rtol=2e-4, atol=1e-9)
+    assert_maps_match(saved["saliency_0"][:, 0], ref.to_numpy())
     np.testing.assert_array_equal(saved["targets_0"], [0, 1])
     clean = quadrant_probabilities(pixels.transpose(2, 0, 1)[None])[0]
     np.testing.assert_allclose(saved["scores_0"], clean, rtol=1e-5)
@@ -77,7 +81,7 @@ def test_normalisation_is_applied_after_the_masks(scene, tmp_path, capsys):
                    "--save-maps", str(maps), "--quiet", "--device", "cpu")
     assert run.code == 0, run.err
     ref = _reference(pixels, [0], mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), grid=4, sigma=1.0)
-    np.testing.assert_allclose(np.load(maps)["saliency_0"][:, 0], ref.to_numpy(), rtol=2e-4, atol=1e-9)
+    assert_maps_match(np.load(maps)["saliency_0"][:, 0], ref.to_numpy())
 
 
 def test_top_k_several_scales_and_modes(scene, tmp_path, capsys):
@@ -95,7 +99,7 @@ def test_top_k_several_scales_and_modes(scene, tmp_path, capsys):
     target = [int(np.argmax(clean))]
     for s, sigma in enumerate((2.0, 1.0)):
         ref = _reference(pixels, target, grid=4, sigma=sigma, mode="light")
-        np.testing.assert_allclose(saved["saliency_0"][:, s], ref.to_numpy(), rtol=2e-4, atol=1e-9)
+        assert_maps_match(saved["saliency_0"][:, s], ref.to_numpy())
 
 
 def test_recursive_writes_one_panel_per_target(scene, tmp_path, capsys):
@@ -103,29 +107,33 @@ def test_recursive_writes_one_panel_per_target(scene, tmp_path, capsys):
     out, maps = tmp_path / "out", tmp_path / "maps.npz"
     run = run_glas(capsys, "explain", image, "--model", model, "--target", "0", "1", "--grid", "4",
                    "--recursive", "--input-size", str(SIZE), "--out", str(out), "--save-maps", str(maps),
-                   "--quiet", "--device", "cpu")
+                   "--quiet", "--device", "cpu", "--figures")
     assert run.code == 0, run.err
-    assert files_under(str(out)) == ["scene_rglas_1.png", "scene_rglas_2.png"]
+    ident = image_id(os.path.normpath(image).replace(os.sep, "/"))
+    assert [f for f in files_under(str(out)) if f.startswith("figures/")] == [
+        f"figures/{ident}_rglas_1.png", f"figures/{ident}_rglas_2.png"]
     x = pixels.transpose(2, 0, 1).astype(np.float32)
     ref = glas_core.explain_recursive(lambda b: quadrant_probabilities(b)[:, [0, 1]], x, grid=4)
-    np.testing.assert_allclose(np.load(maps)["saliency_0"], ref.to_numpy(), rtol=1e-3, atol=1e-6)
+    assert_maps_match(np.load(maps)["saliency_0"], ref.to_numpy())
 
 
-def test_several_images_with_the_same_name_get_numbered_outputs(scene, tmp_path, capsys):
+def test_several_images_with_the_same_name_get_their_own_maps(scene, tmp_path, capsys):
     image, model, pixels = scene
     os.makedirs(tmp_path / "b")
     other = save_rgb(str(tmp_path / "b" / "scene.png"), pixels[::-1])
     out, maps = tmp_path / "out", tmp_path / "maps.npz"
-    run = run_glas(capsys, "explain", image, other, "--model", model, "--target", "0", "--grid", "3",
+    run = run_glas(capsys, "explain", other, image, "--model", model, "--target", "0", "--grid", "3",
                    "--input-size", str(SIZE), "--out", str(out), "--save-maps", str(maps), "--quiet",
                    "--device", "cpu")
     assert run.code == 0, run.err
-    assert files_under(str(out)) == ["001_scene_glas.png", "002_scene_glas.png"]
+    assert len([f for f in files_under(str(out)) if f.startswith("maps/")]) == 2
     saved = np.load(maps)
-    assert [os.path.basename(p) for p in saved["paths"]] == ["scene.png", "scene.png"]
-    for i, img in enumerate((pixels, pixels[::-1])):  # each map belongs to its own image
+    order = sorted([image, other])  # files named on the command line are sorted by their path
+    assert list(saved["paths"]) == [os.path.abspath(p) for p in order]
+    for i, path in enumerate(order):  # each map belongs to its own image
+        img = pixels if path == image else pixels[::-1]
         ref = _reference(img, [0], grid=3)
-        np.testing.assert_allclose(saved["saliency_" + str(i)][:, 0], ref.to_numpy(), rtol=2e-4, atol=1e-9)
+        assert_maps_match(saved["saliency_" + str(i)][:, 0], ref.to_numpy())
     assert not np.allclose(saved["saliency_0"], saved["saliency_1"])
 
 
@@ -171,7 +179,7 @@ def test_keras_model_matches_a_numpy_reference(tmp_path, capsys):
         return (e / e.sum(axis=1, keepdims=True))[:, [1]]
 
     ref = glas_core.explain(score_fn, pixels.astype(np.float64), spatial_axes=(0, 1), grid=4, sigma=1.0)
-    np.testing.assert_allclose(np.load(maps)["saliency_0"][:, 0], ref.to_numpy(), rtol=1e-3, atol=1e-8)
+    assert_maps_match(np.load(maps)["saliency_0"][:, 0], ref.to_numpy())
 
 
 def test_keras_top_k_explains_every_class_in_one_sweep(tmp_path, capsys):
@@ -202,7 +210,7 @@ def test_keras_top_k_explains_every_class_in_one_sweep(tmp_path, capsys):
         return (e / e.sum(axis=1, keepdims=True))[:, targets]
 
     ref = glas_core.explain(score_fn, pixels.astype(np.float64), spatial_axes=(0, 1), grid=4, sigma=1.0)
-    np.testing.assert_allclose(saved["saliency_0"][:, 0], ref.to_numpy(), rtol=1e-3, atol=1e-8)
+    assert_maps_match(saved["saliency_0"][:, 0], ref.to_numpy())
 
 
 def test_keras_run_prints_no_tensorflow_start_up_notices(tmp_path):

@@ -15,7 +15,9 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("matplotlib")
 
-from .helpers import files_under, run_glas, save_rgb  # noqa: E402
+pd = pytest.importorskip("pandas")
+
+from .helpers import assert_maps_match, files_under, run_glas, save_rgb  # noqa: E402
 
 
 @pytest.fixture()
@@ -42,16 +44,19 @@ def test_captioner_directory_explains_every_word(tmp_path, capsys, picture):
 
     out, maps = tmp_path / "out", tmp_path / "maps.npz"
     run = run_glas(capsys, "explain", picture, "--model", str(folder), "--grid", "2", "--out", str(out),
-                   "--save-maps", str(maps), "--quiet", "--device", "cpu", "--batch-size", "16")
+                   "--save-maps", str(maps), "--quiet", "--device", "cpu", "--batch-size", "16", "--figures")
     assert run.code == 0, run.err
-    assert files_under(str(out)) == ["pic_glas.png"]
+    assert len([f for f in files_under(str(out)) if f.startswith("figures/") and f.endswith(".png")]) == 1
     saved = np.load(maps)
     direct = CaptionExplainer(model, processor, tokenizer=tokenizer).explain(
         load_image(picture), grid=2, batch_size=16, max_new_tokens=6)
     assert list(saved["labels_0"]) == direct.words and len(direct.words) >= 1
     assert saved["saliency_0"].shape == (len(direct.words), 32, 32)
-    np.testing.assert_allclose(saved["saliency_0"], direct.maps, rtol=1e-4, atol=1e-9)
-    assert repr(direct.caption) in run.out
+    assert_maps_match(saved["saliency_0"], direct.maps)
+    manifest = pd.read_parquet(out / "manifest.parquet")
+    assert list(manifest["class_name"]) == direct.words and list(manifest["target"]) == list(range(len(direct.words)))
+    stored = np.load(out / manifest["map_file"][0])
+    assert_maps_match(np.stack([stored[k] for k in manifest["map_key"]]).astype(np.float64), direct.maps, atol=1e-3)
 
 
 def test_captioner_refuses_classifier_options(tmp_path, capsys, picture):
@@ -63,7 +68,7 @@ def test_captioner_refuses_classifier_options(tmp_path, capsys, picture):
     toy.make_image_processor().save_pretrained(folder)
     run = run_glas(capsys, "explain", picture, "--model", str(folder), "--target", "1",
                    "--out", str(tmp_path / "out"), "--quiet", "--device", "cpu")
-    assert run.code == 2 and "--target/--top-k must be used with classifiers, got a captioner" in run.err
+    assert run.code == 2 and "--target/--top-k/--targets-csv must be used with classifiers, got a captioner" in run.err
     assert files_under(str(tmp_path / "out")) == []
 
 
@@ -93,4 +98,4 @@ def test_image_classifier_directory_uses_its_label_names(tmp_path, capsys, pictu
     clf = HFImageClassifier(model, processor)
     x = clf.prepare(load_image(picture))
     direct = glas_core.explain(clf.score_fn([2, 1]), x, grid=3)
-    np.testing.assert_allclose(saved["saliency_0"][:, 0], direct.to_numpy(), rtol=1e-4, atol=1e-9)
+    assert_maps_match(saved["saliency_0"][:, 0], direct.to_numpy())

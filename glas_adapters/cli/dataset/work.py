@@ -1,0 +1,249 @@
+"""One image of a job: read it, pick its targets, explain it, and lay out its maps and rows.
+
+The same :class:`ImageExplainer` runs in the ``glas`` process and inside every Ray actor, so
+both engines write identical files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from glas_adapters.cli.classifier import ExplainSettings
+from glas_adapters.cli.dataset.layout import MAPS_DIR, ImageOutput, npz_bytes
+from glas_adapters.cli.dataset.sources import ImageItem
+from glas_core import DEFAULT_SIGMA
+from glas_core.config import DEFAULT_GRID
+from glas_core.errors import GLASError, fail, quoted
+
+#: Classes explained when neither targets nor top_k is given: the predicted class.
+DEFAULT_TOP_K = 1
+#: The figure's dots per inch; figures are drawn from a copy at most this many pixels a side.
+FIGURE_DPI = 110
+FIGURE_MAX_SIDE = 640
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a job computes for every image.
+
+    Attributes
+    ----------
+    targets : tuple of str, optional
+        Class indices or names for every image (``--target``); None: the ``top_k`` classes.
+    top_k : int, optional
+        The most probable classes (default 1, the predicted class). Per-image targets of an
+        :class:`ImageItem` (from a targets CSV) win over both.
+    sigmas : tuple
+        One entry per scale (None is the default (5, 3, 6) grid cells).
+    grid, mode, recursive, batch_size
+        As in :func:`glas_core.explain`; ``recursive`` runs Algorithm 1 (one sigma).
+    figures : bool
+        Also draw one PNG per image (one per target for recursive runs).
+    keep_raw : bool
+        Keep the float32 maps in :attr:`ImageOutput.raw` (``--save-maps``).
+    """
+
+    targets: tuple[str, ...] | None = None
+    top_k: int | None = None
+    sigmas: tuple[Any, ...] = (None,)
+    grid: int | None = None
+    mode: str = "fusion"
+    recursive: bool = False
+    batch_size: int = 32
+    figures: bool = False
+    keep_raw: bool = False
+
+    def settings(self, progress: bool = False) -> ExplainSettings:
+        return ExplainSettings(grid=self.grid, sigmas=self.sigmas, mode=self.mode, batch_size=self.batch_size,
+                               recursive=self.recursive, progress=progress)
+
+
+@dataclass
+class Explained:
+    """An :class:`ImageOutput` plus what only the ``glas`` process uses (raw maps for ``--save-maps``)."""
+
+    output: ImageOutput
+    raw: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def sigma_text(sigma: Any) -> str:
+    """A scale as the command line writes it (None is the default (light, shadow, spatial) triple)."""
+    if sigma is None:
+        sigma = DEFAULT_SIGMA
+    if isinstance(sigma, tuple):
+        return ",".join(f"{s:g}" for s in sigma)
+    return f"{sigma:g}"
+
+
+def peak_normalised(saliency: np.ndarray) -> np.ndarray:
+    """A map divided by its largest absolute value (a zero map stays zero), in float64."""
+    m = np.asarray(saliency, dtype=np.float64)
+    peak = float(np.max(np.abs(m))) if m.size else 0.0
+    if not np.isfinite(peak):
+        raise fail("saliency", "a map with NaN or infinite values", "finite maps",
+                   "check the model's outputs for NaN or inf")
+    return m / peak if peak > 0 else np.zeros_like(m)
+
+
+class ImageExplainer:
+    """Explains images one at a time with one loaded model.
+
+    Parameters
+    ----------
+    model : Classifier or Captioner
+        What :func:`glas_adapters.cli.loading.load_model` returns (or any object with its interface).
+    spec : JobSpec
+        The job's settings.
+    """
+
+    def __init__(self, model: Any, spec: JobSpec) -> None:
+        self.model = model
+        self.spec = spec
+
+    def explain(self, item: ImageItem, progress: bool = False) -> Explained:
+        """Explain one image; every error is a :class:`GLASError` whose message names the image."""
+        from glas_adapters.cli.image_io import load_image
+
+        try:
+            image = load_image(item.path)
+            if self.model.kind == "captioner":
+                return self._caption(item, image, progress)
+            return self._classify(item, image, progress)
+        except GLASError as exc:
+            raise GLASError(f"{item.path}: {' '.join(str(exc).split())}") from None
+        except (KeyboardInterrupt, SystemExit, ModuleNotFoundError):
+            raise  # a missing package is the installation's fault, not the image's: it ends the job
+        except Exception as exc:  # a model or decoder failure: name the image, keep the reason
+            reason = " ".join(str(exc).split())[:300] or "no message"
+            raise GLASError(f"{item.path}: {type(exc).__name__}: {reason}") from None
+
+    def _classify(self, item: ImageItem, image: np.ndarray, progress: bool) -> Explained:
+        model, spec = self.model, self.spec
+        x = model.prepare(image)
+        probs = model.probabilities(x)
+        targets = self._targets(item, probs)
+        results = model.explain(x, targets, spec.settings(progress))
+        rows: list[dict[str, Any]] = []
+        maps: dict[str, np.ndarray] = {}
+        if spec.recursive:
+            res, sigma = results[0], sigma_text(spec.sigmas[0])
+            accumulated = res.to_numpy()
+            for ti, t in enumerate(targets):
+                common = self._common(item, t, model.label(t), float(probs[t]), sigma, res.n_forward)
+                key = f"target{t}_sigma{sigma}"
+                maps[key] = peak_normalised(accumulated[ti])
+                rows.append(self._row(common, key, maps[key], None))
+                for i, it in enumerate(res.iterations[ti], start=1):
+                    maps[f"{key}_iter{i}"] = peak_normalised(np.asarray(it.saliency))
+                    rows.append(self._row(common, f"{key}_iter{i}", maps[f"{key}_iter{i}"], i))
+        else:
+            for sigma, res in zip(spec.sigmas, results):
+                arr = res.to_numpy()
+                for ti, t in enumerate(targets):
+                    text = sigma_text(sigma)
+                    key = f"target{t}_sigma{text}"
+                    maps[key] = peak_normalised(arr[ti])
+                    common = self._common(item, t, model.label(t), float(probs[t]), text, res.n_forward)
+                    rows.append(self._row(common, key, maps[key], None))
+        figures = self._figures(item, image, x, results, targets, probs) if spec.figures else {}
+        raw = raw_arrays(results, targets, probs, model, spec.recursive) if spec.keep_raw else {}
+        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw)
+
+    def _caption(self, item: ImageItem, image: np.ndarray, progress: bool) -> Explained:
+        spec = self.spec
+        exp = self.model.explain(image, spec.settings(progress))
+        sigma = sigma_text(spec.sigmas[0])
+        rows, maps = [], {}
+        for i, word in enumerate(exp.words):
+            key = f"word{i}_sigma{sigma}"
+            maps[key] = peak_normalised(exp.maps[i])
+            rows.append(self._row(self._common(item, i, word, float(exp.word_probs[i]), sigma, exp.result.n_forward),
+                                  key, maps[key], None))
+        figures = {}
+        if spec.figures:
+            from glas_adapters.cli.figures import caption_figure
+
+            figures = {f"{item.image_id}.png": caption_figure(exp, FIGURE_MAX_SIDE, FIGURE_DPI)}
+        raw = {}
+        if spec.keep_raw:
+            raw = {"saliency": np.asarray(exp.maps, dtype=np.float32), "labels": np.asarray(exp.words),
+                   "scores": np.asarray(exp.word_probs, dtype=np.float64)}
+        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw)
+
+    def _targets(self, item: ImageItem, probs: np.ndarray) -> list[int]:
+        n = int(probs.shape[0])
+        if item.targets is not None:
+            bad = [t for t in item.targets if t >= n]
+            if bad:
+                raise fail("target", bad[0], f"a class index in [0, {n}) for this model's {n} outputs",
+                           "fix the row of this image in --targets-csv")
+            return list(item.targets)
+        return resolve_targets(self.spec.targets, self.spec.top_k, probs, self.model)
+
+    def _common(self, item: ImageItem, target: int, name: str, score: float, sigma: str, n_forward: int
+                ) -> dict[str, Any]:
+        grid = self.spec.grid
+        return {"image_id": item.image_id, "path": item.path, "target": int(target), "class_name": str(name),
+                "clean_score": score, "sigma": sigma, "grid": int(grid if grid is not None else DEFAULT_GRID),
+                "mode": self.spec.mode, "n_forward": int(n_forward), "map_file": f"{MAPS_DIR}/{item.image_id}.npz",
+                "label": item.label}
+
+    @staticmethod
+    def _row(common: dict[str, Any], key: str, saliency: np.ndarray, iteration: int | None) -> dict[str, Any]:
+        return {**common, "map_key": key, "height": int(saliency.shape[0]), "width": int(saliency.shape[1]),
+                "iteration": iteration}
+
+    def _figures(self, item: ImageItem, image: np.ndarray, x: Any, results: list[Any], targets: list[int],
+                 probs: np.ndarray) -> dict[str, bytes]:
+        from glas_adapters.cli.figures import classifier_figures
+
+        shown = image if self.model.plain_resize else self.model.display(x)
+        pngs = classifier_figures(shown, results, targets, probs, self.model, self.spec.sigmas, self.spec.mode,
+                                  self.spec.recursive, item.relpath, max_side=FIGURE_MAX_SIDE, dpi=FIGURE_DPI)
+        return {f"{item.image_id}{suffix}.png": png for suffix, png in pngs}
+
+
+def resolve_targets(given: Sequence[str] | None, top_k: int | None, probs: np.ndarray, model: Any) -> list[int]:
+    """Class indices from ``--target`` (indices or names, duplicates dropped) or the ``top_k`` classes."""
+    n = int(probs.shape[0])
+    if not given:
+        k = top_k or DEFAULT_TOP_K
+        return [int(i) for i in np.argsort(-probs, kind="stable")[: min(k, n)]]
+    lookup = {}
+    if model.class_names is not None:
+        lookup = {_norm(name): i for i, name in enumerate(model.class_names)}
+    targets: list[int] = []
+    for item in given:
+        for part in (p.strip() for p in item.split(",") if p.strip()):
+            if part.lstrip("-").isdigit():
+                index = int(part)
+                if not 0 <= index < n:
+                    raise fail("--target", index, f"a class index in [0, {n}) for this model's {n} outputs",
+                               "use --top-k to explain the most probable classes")
+            elif _norm(part) in lookup:
+                index = lookup[_norm(part)]
+            else:
+                hint = "pass a class index" if not lookup else "check the spelling or pass a class index"
+                raise fail("--target", quoted(part), "a class index or a class name of this model", hint)
+            if index not in targets:
+                targets.append(index)
+    return targets
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.replace("_", " ").lower().split())
+
+
+def raw_arrays(results: list[Any], targets: list[int], probs: np.ndarray, model: Any, recursive: bool
+               ) -> dict[str, np.ndarray]:
+    """The float32 maps of ``--save-maps``: (T, S, H, W) per scale, or (T, H, W) accumulated when recursive."""
+    if recursive:
+        saliency = results[0].to_numpy()
+    else:
+        saliency = np.stack([r.to_numpy() for r in results], axis=1)
+    index = np.asarray(targets, dtype=np.int64)
+    return {"saliency": saliency.astype(np.float32), "targets": index,
+            "labels": np.asarray([model.label(t) for t in targets]), "scores": probs[index]}
