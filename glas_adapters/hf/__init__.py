@@ -9,9 +9,11 @@
 >>> clf = HFImageClassifier(model, processor)        # takes [0, 1] pixels: use it with glas_adapters.torch
 
 Modules: ``caption`` (:class:`CaptionExplainer`, one sweep for every word), ``classifier``
-(:class:`HFImageClassifier`), ``families`` (teacher-forced token scores of each captioner
-family), ``pixels`` (processor pixels in [0, 1], normalised after masking), ``words`` (tokens
-grouped into words).
+(:class:`HFImageClassifier`), ``families`` and ``decoder_only`` (teacher-forced token scores
+of each captioner family), ``prompts`` (chat prompts with their image tokens), ``vision``
+(what the vision encoder is fed: normalised pixels, or the processor's patches and crops
+rebuilt from masked pixels), ``pixels`` (processor pixels in [0, 1], image checks),
+``checks`` (model, processor and tokenizer fit together), ``words`` (tokens grouped into words).
 """
 
 from __future__ import annotations

@@ -72,10 +72,26 @@ class PixelSpace:
         return out if dtype is None else out.to(dtype)
 
 
-def _as_array(image: Any) -> Any:
-    """PIL images pass through; tensors and arrays are checked for rank and range."""
-    if hasattr(image, "convert") and hasattr(image, "size") and not hasattr(image, "shape"):
-        return image  # PIL.Image
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def _refuse_alpha(received: str) -> None:
+    raise fail("image", received, "an RGB (or grey) image without an alpha channel",
+               "flatten the transparency first, e.g. image.convert('RGB') for a PIL image or image[..., :3] "
+               "for an (H, W, 4) array (GLAS masks what the model sees; it cannot tell what alpha should mean)")
+
+
+def checked_image(image: Any) -> Any:
+    """One image as a processor takes it: a PIL image, or a checked ``numpy`` array.
+
+    PIL images of other modes than RGB are converted to RGB (grey repeats in every channel).
+    Refused, each with a :class:`GLASError`: alpha channels (PIL or array), other types,
+    arrays not of rank 3, channel counts other than 3, NaN/inf, floats outside [0, 1].
+    """
+    if hasattr(image, "convert") and hasattr(image, "mode") and not hasattr(image, "shape"):
+        if image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in getattr(image, "info", {})):
+            _refuse_alpha(f"a PIL image of mode {image.mode!r}")
+        return image if image.mode == "RGB" else image.convert("RGB")  # grey, palette, CMYK: lossless to RGB
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()
     if not isinstance(image, np.ndarray):
@@ -86,6 +102,13 @@ def _as_array(image: Any) -> Any:
                "add a channel axis, e.g. np.stack([img] * 3, axis=-1) for a grey image")
         raise fail("image", f"an array of rank {image.ndim} with shape {image.shape}",
                     "one image of rank 3, (H, W, C) or (C, H, W)", fix)
+    channels = image.shape[-1] if image.shape[-1] <= 4 else image.shape[0]
+    if channels == 4:
+        _refuse_alpha(f"an array of shape {image.shape} (4 channels: RGBA)")
+    if channels != 3:
+        raise fail("image", f"an array of shape {image.shape} ({channels} channel(s))",
+                    "3 colour channels, (H, W, 3) or (3, H, W)",
+                    "repeat a grey channel, e.g. np.repeat(img, 3, axis=-1)")
     if not np.all(np.isfinite(image)):
         raise fail("image", "an array with NaN or inf", "finite pixel values", "clean the image first")
     if np.issubdtype(image.dtype, np.floating) and (image.min() < 0.0 or image.max() > 1.0):
@@ -95,8 +118,15 @@ def _as_array(image: Any) -> Any:
     return image
 
 
+def is_float_image(image: Any) -> bool:
+    """Whether a checked image holds floats in [0, 1] (not uint8 or PIL)."""
+    return isinstance(image, np.ndarray) and np.issubdtype(image.dtype, np.floating)
+
+
 def pixels_01(image_processor: Any, image: Any) -> torch.Tensor:
     """The processor's resized pixels in [0, 1], ``(C, H, W)`` float32, before normalisation.
+
+    For processors that resize to one image (``pixel_values`` of shape ``(1, C, H, W)``).
 
     Parameters
     ----------
@@ -105,19 +135,20 @@ def pixels_01(image_processor: Any, image: Any) -> torch.Tensor:
     image : PIL.Image, numpy array or torch tensor
         One image; uint8 in [0, 255] or float in [0, 1], channels first or last.
     """
-    image = _as_array(image)
+    image = checked_image(image)
     kwargs: dict[str, Any] = {"do_normalize": False, "return_tensors": "pt"}
-    if isinstance(image, np.ndarray) and np.issubdtype(image.dtype, np.floating):
+    if is_float_image(image):
         kwargs["do_rescale"] = False  # already in [0, 1]
     elif getattr(image_processor, "do_rescale", True) is False:
         raise fail("processor", "an image processor with do_rescale=False given a uint8/PIL image",
                     "an image in the model's [0, 1] pixel range",
                     "pass a float image in [0, 1] (e.g. np.asarray(img) / 255)")
-    pixel_values = image_processor(images=image, **kwargs)["pixel_values"]
-    pixel_values = torch.as_tensor(pixel_values)
+    pixel_values = torch.as_tensor(image_processor(images=image, **kwargs)["pixel_values"])
     if pixel_values.ndim != 4 or pixel_values.shape[0] != 1:
         raise fail("processor output", f"pixel_values of shape {tuple(pixel_values.shape)}",
-                    "one image of shape (1, C, H, W)", "pass a single image (not a video or list)")
+                    "one image of shape (1, C, H, W)",
+                    "use an image processor that resizes to one image; patchifying and cropping processors "
+                    "are supported for Qwen2-VL, Idefics3/SmolVLM and Pix2Struct layouts")
     pixels = pixel_values[0].to(torch.float32)
     if pixels.shape[0] not in (1, 3, 4) and pixels.shape[-1] in (1, 3, 4):
         pixels = pixels.permute(2, 0, 1)  # processor returned channels last

@@ -50,18 +50,18 @@ def test_batch_size_is_32_by_default_and_the_config_s_otherwise(families, image_
     seen = []
     explainer = spy_explainer(families, image_processor, seen)
     caption = families["ved"][2]
-    explainer.explain(image, caption, grid=4)  # 2 * 16 + 1 = 33 rows
-    assert [b.shape[0] for b in seen] == [32, 1]
+    explainer.explain(image, caption, grid=4)  # the clean-image probe, then 2 * 16 + 1 = 33 rows
+    assert [b.shape[0] for b in seen] == [1, 32, 1]
     seen.clear()
     explainer.explain(image, caption, config=GLASConfig(grid=4, batch_size=20))
-    assert [b.shape[0] for b in seen] == [20, 13]
+    assert [b.shape[0] for b in seen] == [1, 20, 13]
 
 
 def test_baseline_is_what_the_masks_fade_to_in_pixel_space(families, image_processor, image):
     seen = []
     explainer = spy_explainer(families, image_processor, seen)
     explainer.explain(image, families["ved"][2], grid=2, sigma_px=2.0, baseline=0.5)
-    rows = torch.cat(seen)
+    rows = torch.cat(seen[1:])  # seen[0] is the clean-image probe
     mean, std = torch.tensor(MEAN), torch.tensor(STD)
     # row 1 is the light at pixel (7.5, 7.5); the far corner (G ~ 1e-80) has faded to the baseline
     torch.testing.assert_close(rows[1][:, 31, 31], (0.5 - mean) / std, atol=1e-5, rtol=0)

@@ -47,6 +47,13 @@ def test_logits_match_the_processor_pipeline(classifier, image_processor, image)
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
 
 
+def unit_max(a):
+    """A map divided by its maximum: the torch adapter fuses log-probabilities, which scales each map by a
+    positive factor, so maps are compared after this (the paper's Eq. 3 up to that factor)."""
+    a = np.asarray(a, dtype=np.float64)
+    return a / a.max()
+
+
 def test_glas_attribution_takes_raw_pixels(classifier, image):
     from glas_adapters.torch import GLASAttribution
 
@@ -55,7 +62,7 @@ def test_glas_attribution_takes_raw_pixels(classifier, image):
     maps = GLASAttribution(clf).attribute(x, target=2, grid=3, sigma=1.0, perturbations_per_eval=7)
     expected = glas_core.explain(reference_score(model, 2), x[0], grid=3, sigma=1.0).to_numpy()[0]
     assert maps.shape == x.shape
-    np.testing.assert_allclose(maps[0, 0].detach().numpy(), expected, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(unit_max(maps[0, 0].detach().numpy()), unit_max(expected), rtol=1e-4, atol=1e-6)
 
 
 def test_functional_explain_and_score_fn(classifier, image):
@@ -65,13 +72,45 @@ def test_functional_explain_and_score_fn(classifier, image):
     x = clf.prepare(image)
     both = glas_torch.explain(clf, x, targets=[1, 3], grid=3, sigma=1.0)
     ours = glas_core.explain(clf.score_fn([1, 3]), x, grid=3, sigma=1.0).to_numpy()
+    logged = glas_core.explain(clf.score_fn([1, 3], log=True), x, grid=3, sigma=1.0, log_scores=True)
+    scale = np.exp(glas_core.to_numpy(logged.log_scale).astype(np.float64))
     for column, target in enumerate([1, 3]):
         expected = glas_core.explain(reference_score(model, target), x, grid=3, sigma=1.0).to_numpy()[0]
-        np.testing.assert_allclose(glas_core.to_numpy(both.saliency)[column], expected, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(unit_max(glas_core.to_numpy(both.saliency)[column]), unit_max(expected),
+                                   rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(ours[column], expected, rtol=1e-4, atol=1e-7)
+        # log=True: the same map divided by exp(log_scale), the target's largest point weight
+        np.testing.assert_allclose(logged.to_numpy()[column] * scale[column], expected, rtol=2e-4,
+                                   atol=1e-6 * expected.max())
 
 
 def test_unbatched_pixels_are_an_error(classifier, image):
     _, clf = classifier
     with pytest.raises(GLASError, match="batch"):
         clf(clf.prepare(image))
+
+
+@pytest.mark.parametrize("target, message", [
+    (5, r"target must be a class index in \[0, 5\), got 5"),
+    (-1, r"in \[0, 5\), got -1"),
+    ("LABEL_2", r"target must be a class index \(int\), got 'LABEL_2'; pass the class index: "
+                r"model.config.label2id\['LABEL_2'\] is 2"),
+    ([1, "cat"], r"got 'cat'"),
+    (True, "class index"),
+    ([], "empty list"),
+])
+def test_score_fn_refuses_labels_the_model_has_not(classifier, target, message):
+    _, clf = classifier
+    with pytest.raises(GLASError, match=message) as info:
+        clf.score_fn(target)
+    assert "\n" not in str(info.value)
+
+
+def test_processor_of_another_size_is_refused(classifier, image):
+    import transformers
+
+    model, _ = classifier
+    wrong = HFImageClassifier(model, transformers.ViTImageProcessorPil(size={"height": 48, "width": 48}))
+    with pytest.raises(GLASError, match=r"32 x 32 pixels the model is built for, got ViTImageProcessorPil "
+                                        r"resizing to 48 x 48"):
+        wrong.prepare(image)

@@ -1,0 +1,108 @@
+"""Checks that a HuggingFace model, its processor and its tokenizer fit together, and eval-mode scoring.
+
+A processor or tokenizer from another checkpoint does not always fail: a tokenizer whose
+vocabulary is smaller than the model's decodes generated tokens to empty words, and a caption
+explained with it would be a map of nothing. Each mismatch is refused with a one-line
+:class:`~glas_core.GLASError` before any sweep.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import torch
+
+from glas_core.errors import fail
+
+from .families import CaptionTokens
+from .vision import NormalizedPixels, VisionInputs
+from .words import Word
+
+
+@contextmanager
+def evaluating(model: Any) -> Iterator[None]:
+    """Run in eval mode (dropout off) and give every submodule its own mode back afterwards."""
+    modules = list(model.modules()) if isinstance(model, torch.nn.Module) else []
+    modes = [m.training for m in modules]
+    if not any(modes):
+        yield
+        return
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, mode in zip(modules, modes):
+            module.training = mode
+
+
+def model_image_size(model: Any) -> tuple[int, int] | None:
+    """``(height, width)`` the model's vision encoder is built for, when its config says so."""
+    config = getattr(model, "config", None)
+    for source in (getattr(config, "vision_config", None), getattr(config, "encoder", None), config):
+        size = getattr(source, "image_size", None)
+        if isinstance(size, int):
+            return size, size
+        if isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(s, int) for s in size):
+            return int(size[0]), int(size[1])
+    return None
+
+
+def check_image_size(model: Any, image_processor: Any, vision: VisionInputs) -> None:
+    """Refuse a fixed-size processor that resizes to another size than the model's vision encoder takes."""
+    if not isinstance(vision.layout, NormalizedPixels):
+        return
+    expected = model_image_size(model)
+    got = tuple(int(s) for s in vision.pixels.shape[-2:])
+    if expected is not None and got != expected:
+        raise fail("processor", f"{type(image_processor).__name__} resizing to {got[0]} x {got[1]} pixels",
+                   f"the {expected[0]} x {expected[1]} pixels the model's vision encoder is built for",
+                   "use the processor saved with the model (AutoProcessor.from_pretrained of the same name), or set "
+                   f"its size to {{'height': {expected[0]}, 'width': {expected[1]}}}")
+
+
+def model_vocab_size(model: Any) -> int | None:
+    """Rows of the model's output projection (its vocabulary), or the config's ``vocab_size``."""
+    get = getattr(model, "get_output_embeddings", None)
+    head = get() if callable(get) else None
+    if isinstance(head, torch.nn.Linear):
+        return int(head.out_features)
+    config = getattr(model, "config", None)
+    for source in (getattr(config, "text_config", None), getattr(config, "decoder", None), config):
+        size = getattr(source, "vocab_size", None)
+        if isinstance(size, int):
+            return size
+    return None
+
+
+def _tokenizer_size(tokenizer: Any) -> int | None:
+    try:
+        return int(len(tokenizer))
+    except TypeError:
+        return None
+
+
+def check_token_ids(model: Any, tokenizer: Any, tokens: CaptionTokens, generated: bool) -> None:
+    """Refuse token ids the model cannot embed, and generated ids the tokenizer does not know."""
+    ids = torch.cat([tokens.prefix_ids, tokens.target_ids])
+    vocab = model_vocab_size(model)
+    if vocab is not None and ids.numel() and int(ids.max()) >= vocab:
+        raise fail("tokenizer", f"token id {int(ids.max())} (the model's vocabulary has {vocab} tokens)",
+                   "the tokenizer the model was trained with", "load it with AutoProcessor.from_pretrained("
+                   "<the model's name>) or AutoTokenizer.from_pretrained(<the model's name>)")
+    size = _tokenizer_size(tokenizer)
+    targets = tokens.target_ids
+    if generated and size is not None and targets.numel() and int(targets.max()) >= size:
+        raise fail("tokenizer", f"a tokenizer of {size} tokens for a model that generated token id "
+                   f"{int(targets.max())}", "the tokenizer the model was trained with",
+                   "load it with AutoTokenizer.from_pretrained(<the model's name>)")
+
+
+def check_word_texts(words: Sequence[Word], tokens: CaptionTokens) -> None:
+    """Refuse words the tokenizer decodes to nothing: the tokenizer does not match the model."""
+    empty = [w for w in words if not w.text.strip()]
+    if empty:
+        ids = [int(tokens.target_ids[p]) for p in empty[0].positions]
+        raise fail("tokenizer", f"a tokenizer that decodes {len(empty)} of {len(words)} caption words to empty "
+                   f"text (token ids {ids})", "the tokenizer the model was trained with",
+                   "load it with AutoTokenizer.from_pretrained(<the model's name>)")
