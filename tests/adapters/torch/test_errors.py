@@ -6,6 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from glas_adapters import torch as glas_torch  # noqa: E402
 from glas_adapters.torch import GLASAttribution  # noqa: E402
 from glas_core import GLASError  # noqa: E402
 from glas_adapters.testing.torch_models import TinyCNN, images  # noqa: E402
@@ -124,3 +125,80 @@ def test_baselines_of_the_wrong_shape(attr):
 def test_tuple_with_mismatched_batch(attr):
     with pytest.raises(GLASError, match=r"inputs\[1\] must be a tensor with 2 rows"):
         attr.attribute((images(n=2), torch.zeros(3, 4)), target=0, grid=2)
+
+
+# -- inputs the model does not take: one GLASError with the fix, never a traceback from inside torch
+
+
+@pytest.mark.parametrize("channels, fix", [(1, r"inputs\.expand\(-1, 3, -1, -1\)"), (4, r"inputs\[:, :3\]"),
+                                           (2, "with the 3 channels it was trained on")])
+def test_wrong_channel_count_for_the_model(attr, channels, fix):
+    x = torch.rand(2, channels, 8, 8)
+    with pytest.raises(GLASError, match=rf"^inputs must be images with 3 channels, as the model's first convolution "
+                                        rf"takes, got {channels} channels.*{fix}"):
+        attr.attribute(x, target=0, grid=2)
+
+
+def test_channels_last_images_name_the_permute():
+    model = TinyCNN(size=16).eval()
+    x = torch.rand(1, 16, 16, 3)  # (N, H, W, C): too small a "spatial" 3 for the core to call it a layout error
+    with pytest.raises(GLASError, match=r"got 16 channels.*channels-last: pass x\.permute\(0, 3, 1, 2\)"):
+        glas_torch.explain(model, x, 0, grid=2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_input_dtype_other_than_the_models_is_refused_not_cast(attr, dtype):
+    x = images(n=1).to(dtype)
+    with pytest.raises(GLASError, match=rf"^inputs must be torch.float32, the dtype of the model's parameters, "
+                                        rf"got dtype {dtype}; convert the input, e.g. inputs.to\(torch.float32\)"):
+        attr.attribute(x, target=0, grid=2)
+    with pytest.raises(GLASError, match=r"^x must be torch.float32.*x.to\(torch.float32\)"):
+        glas_torch.explain(attr.forward_func, x[0], 0, grid=2)
+
+
+def test_a_model_that_takes_the_input_is_never_refused():
+    model = TinyCNN().eval()
+
+    class Casts(torch.nn.Module):  # float32 weights, converts its float64 input itself
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, b):
+            return self.inner(b.float())
+
+    x = images(n=1)
+    got = GLASAttribution(Casts()).attribute(x.double(), target=1, grid=2)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got.float(), GLASAttribution(model).attribute(x, target=1, grid=2))
+
+
+def test_other_failures_of_the_model_are_raised_as_they_are(attr):
+    def broken(b):
+        raise RuntimeError("the model's own bug")
+
+    with pytest.raises(RuntimeError, match="the model's own bug"):
+        GLASAttribution(broken).attribute(images(n=1), target=0, grid=2)
+
+
+def test_an_output_with_no_column_is_refused():
+    model = TinyCNN().eval()
+    with pytest.raises(GLASError, match=r"forward_func output must be of shape \(\d+, num_classes\) with "
+                                        r"num_classes >= 1.*got shape \(\d+, 0\)"):
+        GLASAttribution(lambda b: model(b)[:, :0]).attribute(images(n=1), target=0, grid=2)
+
+
+def test_user_strings_are_quoted(attr):
+    x = images(n=1)
+    with pytest.raises(GLASError, match="baselines must be None, a number or a tensor, got 'zeros'"):
+        attr.attribute(x, target=0, grid=2, baselines="zeros")
+    with pytest.raises(GLASError, match="got '3'"):
+        attr.attribute(x, target="3", grid=2)
+    with pytest.raises(GLASError, match="probabilities must be .*, got 'relu'"):
+        attr.attribute(x, target=0, grid=2, probabilities="relu")
+    with pytest.raises(GLASError, match="perturbations_per_eval must be a positive int, got '8'"):
+        attr.attribute(x, target=0, grid=2, perturbations_per_eval="8")
+    with pytest.raises(GLASError, match="targets must be integer class indices, got '3'"):
+        glas_torch.explain(attr.forward_func, x[0], "3", grid=2)
+    with pytest.raises(GLASError, match="baseline must be None, a number or a tensor, got 'zeros'"):
+        glas_torch.explain(attr.forward_func, x[0], 1, grid=2, baseline="zeros")
