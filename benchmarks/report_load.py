@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--quick", action="store_true", help="10 and 40 images, one load each")
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="numbers of images (default 100 1000)")
     parser.add_argument("--repeats", type=int, default=None, help="page loads per size (default 5)")
+    parser.add_argument("--workdir", default=None, help="where the outputs and reports go (default: a temporary folder)")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([10, 40] if args.quick else [100, 1000])
     repeats = args.repeats or (1 if args.quick else 5)
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> str:
     if reason:
         raise SystemExit(f"report_load: {reason}")
     rows = []
-    with tempfile.TemporaryDirectory(prefix="glas-report-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="glas-report-bench-", dir=args.workdir) as tmp:
         driver = browser.start(os.path.join(tmp, "profile"))
         try:
             warm = build_report(write_output(os.path.join(tmp, "warm"), 5), os.path.join(tmp, "warm", "r.html"))

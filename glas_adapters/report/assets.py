@@ -9,6 +9,7 @@ colour map, and stretched over the whole photo.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 import shutil
@@ -47,9 +48,15 @@ def colourise(saliency: np.ndarray) -> np.ndarray:
 
 def _coloured(norm: np.ndarray) -> np.ndarray:
     """Values in [0, 1] -> uint8 RGB through matplotlib's ``DEFAULT_CMAP`` (256 colours)."""
+    return _colour_map()(norm, bytes=True)[..., :3]
+
+
+@functools.lru_cache(maxsize=1)
+def _colour_map() -> Any:
+    # matplotlib.colormaps[...] hands out a new copy whose table is rebuilt on first use: keep one.
     import matplotlib
 
-    return matplotlib.colormaps[DEFAULT_CMAP](norm, bytes=True)[..., :3]
+    return matplotlib.colormaps[DEFAULT_CMAP]
 
 
 def colour_bar(width: int = 256, height: int = 14) -> np.ndarray:

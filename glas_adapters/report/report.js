@@ -39,35 +39,32 @@
     const classes = [...new Set(IMAGES.map((img) => img.top_name))].sort();
     for (const c of classes) $("f-class").appendChild(el("option", { value: c, text: c }));
     if (D.labels) { $("f-wrong-box").hidden = false; $("wrong-note").hidden = false; }
-    else for (const cell of document.querySelectorAll(".label-col")) cell.hidden = true;
-    const body = document.querySelector("#table tbody");
-    const frag = document.createDocumentFragment();
+    else $("table").classList.add("no-labels");
     IMAGES.forEach((img, n) => {
       const w = img.aspect >= 1 ? Math.round(96 / img.aspect) : 96;
       const h = img.aspect >= 1 ? 96 : Math.round(96 * img.aspect);
-      const thumb = img.thumb ? el("img", { src: img.thumb, loading: "lazy", width: w, height: h, alt: img.name })
+      // loading="lazy" before src: an image already in the cache would otherwise load at once.
+      const thumb = img.thumb ? el("img", { loading: "lazy", width: w, height: h, alt: img.name, src: img.thumb })
                               : el("span", { text: "no picture" });
-      const label = el("td", { className: "label-col" + (img.wrong ? " wrong" : ""),
-                               text: D.labels ? labelText(img) + (img.label === null ? "" : ", " + verdict(img)) : "" });
-      label.hidden = !D.labels;
-      const row = el("tr", { "data-n": n }, [
-        el("td", { text: String(n + 1) }), el("td", { className: "thumb" }, [thumb]),
-        el("td", {}, [el("a", { href: "#image=" + n, text: img.name, title: img.path })]),
-        el("td", { text: img.top_name }), el("td", { text: fmtScore(img.score) }), label,
-        el("td", { text: img.targets.length + " class" + (img.targets.length > 1 ? "es" : "") + " \u00d7 " +
-                         img.sigmas.length + " \u03c3" + (img.maps.length > img.targets.length * img.sigmas.length
-                         ? ", " + img.maps.length + " maps" : "") }),
+      const label = el("div", { role: "cell", className: "label-col" + (img.wrong ? " wrong" : ""),
+                                text: D.labels ? labelText(img) + (img.label === null ? "" : ", " + verdict(img)) : "" });
+      const cell = (text) => el("div", { role: "cell", text: text });
+      const row = el("div", { className: "row", role: "row", "data-n": n }, [
+        cell(String(n + 1)), el("div", { role: "cell", className: "thumb" }, [thumb]),
+        el("div", { role: "cell" }, [el("a", { href: "#image=" + n, text: img.name, title: img.path })]),
+        cell(img.top_name), cell(fmtScore(img.score)), label,
+        cell(img.targets.length + " class" + (img.targets.length > 1 ? "es" : "") + " \u00d7 " +
+             img.sigmas.length + " \u03c3" + (img.maps.length > img.targets.length * img.sigmas.length
+             ? ", " + img.maps.length + " maps" : "")),
       ]);
       row.addEventListener("click", (ev) => { if (ev.target.tagName !== "A") openImage(n); });
       img.row = row;
-      frag.appendChild(row);
     });
-    body.appendChild(frag);
     for (const id of ["f-text", "f-class", "f-score", "f-wrong"]) {
       $(id).addEventListener("input", refreshIndex);
       $(id).addEventListener("change", refreshIndex);
     }
-    for (const button of document.querySelectorAll("#table th button")) {
+    for (const button of document.querySelectorAll("#table .head button")) {
       button.addEventListener("click", () => {
         const key = button.dataset.key;
         state.sortDir = state.sortKey === key ? -state.sortDir : (key === "score" ? -1 : 1);
@@ -98,11 +95,10 @@
     const cmp = SORT[state.sortKey];
     state.order = IMAGES.map((_, n) => n).filter((n) => keep(IMAGES[n]))
       .sort((a, b) => state.sortDir * cmp(a, b) || a - b);
-    const body = document.querySelector("#table tbody");
     const frag = document.createDocumentFragment();
     for (const n of state.order) frag.appendChild(IMAGES[n].row);
-    body.replaceChildren(frag);
-    for (const button of document.querySelectorAll("#table th button")) {
+    $("rows").replaceChildren(frag);
+    for (const button of document.querySelectorAll("#table .head button")) {
       if (button.dataset.key === state.sortKey) button.setAttribute("aria-sort", state.sortDir > 0 ? "ascending" : "descending");
       else button.removeAttribute("aria-sort");
     }

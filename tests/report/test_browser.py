@@ -44,7 +44,7 @@ def js(driver, script, *args):
 
 
 def visible_names(driver):
-    return js(driver, "return [...document.querySelectorAll('#table tbody tr a')].map(a => a.textContent)")
+    return js(driver, "return [...document.querySelectorAll('#rows .row a')].map(a => a.textContent)")
 
 
 def overlay_src(driver):
@@ -70,14 +70,14 @@ def choose(driver, select_id, value):
 def test_index_lists_every_image(page, report):
     assert visible_names(page) == [s.name for s in SPECS]
     assert page.find_element("id", "count").text == "showing 4 of 4 images"
-    cells = js(page, "return [...document.querySelectorAll('#table tbody tr')].map(r => r.cells[3].textContent)")
+    cells = js(page, "return [...document.querySelectorAll('#rows .row')].map(r => r.children[3].textContent)")
     assert cells == ["top-left", "top-right", "bottom-left", "bottom-right"]
-    thumbs = js(page, "return [...document.querySelectorAll('#table img')].map(i => i.getAttribute('src'))")
+    thumbs = js(page, "return [...document.querySelectorAll('#rows img')].map(i => i.getAttribute('src'))")
     assert thumbs == [im["thumb"] for im in report[1]["images"]]
 
 
 def test_clicking_an_image_shows_its_view(page, report):
-    page.find_elements("css selector", "#table tbody tr")[1].click()
+    page.find_elements("css selector", "#rows .row")[1].click()
     assert shown_name(page) == "b_top_right.png"
     assert js(page, "return location.hash") == "#image=1"
     assert overlay_src(page) == map_src(report[1], 1, 0, 0, 0)
@@ -126,7 +126,7 @@ def test_keyboard_moves_between_images(page):
     from selenium.webdriver.common.keys import Keys
 
     body = page.find_element("tag name", "body")
-    page.find_elements("css selector", "#table tbody tr")[0].click()
+    page.find_elements("css selector", "#rows .row")[0].click()
     body.send_keys(Keys.ARROW_RIGHT)
     assert shown_name(page) == "b_top_right.png"
     body.send_keys("j")
@@ -157,11 +157,11 @@ def test_filters_and_sorting(page, report):
     expected = [im["name"] for im in report[1]["images"] if im["score"] >= 0.6]
     assert visible_names(page) == expected and len(expected) == 2
     score.send_keys(Keys.BACKSPACE * 3, "0")
-    page.find_element("css selector", "th button[data-key=score]").click()
+    page.find_element("css selector", "#table .head button[data-key=score]").click()
     by_score = sorted(report[1]["images"], key=lambda im: -im["score"])
     assert visible_names(page) == [im["name"] for im in by_score]
     # next / previous follow the index as sorted and filtered
-    page.find_elements("css selector", "#table tbody tr")[0].click()
+    page.find_elements("css selector", "#rows .row")[0].click()
     page.find_element("id", "next").click()
     assert shown_name(page) == by_score[1]["name"]
 
@@ -169,7 +169,7 @@ def test_filters_and_sorting(page, report):
 def test_no_network_request_and_no_console_error(page, tmp_path):
     from selenium.webdriver.common.keys import Keys
 
-    page.find_elements("css selector", "#table tbody tr")[0].click()
+    page.find_elements("css selector", "#rows .row")[0].click()
     choose(page, "s-target", 1)
     choose(page, "s-sigma", 1)
     page.find_element("tag name", "body").send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
@@ -206,3 +206,8 @@ def test_thumbnails_load_lazily(driver, tmp_path):
     later = [u for u in browser.requests(driver) if "/big_files/t/" in u]
     assert later and not set(later) & set(first)
     assert any(u.endswith("/t/79.png") for u in later)
+    # opened again, with every thumbnail in the browser's cache: still only those in view
+    browser.open_page(driver, summary.path)
+    driver.execute_script("return new Promise(r => setTimeout(r, 300))")
+    again = [u for u in browser.requests(driver) if "/big_files/t/" in u]
+    assert 0 < len(again) < 80, len(again)
