@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from glas_core.errors import fail
+from glas_core.errors import fail, quoted
 
 from .torch import GLASAttribution
 
@@ -29,6 +29,13 @@ _ACCEPTED = ("device", "grid", "sigma", "sigma_px", "mode", "baselines", "probab
 
 def explain_func(model: Any, inputs: Any, targets: Any, **kwargs: Any) -> np.ndarray:
     """GLAS maps of a batch for Quantus, one map per example (one channel).
+
+    Quantus hands over NumPy arrays, so they are converted here to a tensor of the model's
+    parameter dtype on ``device`` (unlike ``GLASAttribution``, which refuses an input of
+    another dtype rather than casting it). The maps come from
+    :meth:`~glas_adapters.torch.GLASAttribution.attribute`: each is the paper's Eq. 3 divided by
+    its own positive factor (log-probability scores); Quantus' metrics normalise maps by
+    default (``normalise=True``) or only rank them.
 
     Parameters
     ----------
@@ -59,7 +66,7 @@ def explain_func(model: Any, inputs: Any, targets: Any, **kwargs: Any) -> np.nda
     keepdims = kwargs.pop("keepdims", True)
     device = kwargs.pop("device", None)
     param = _first_parameter(model)
-    device = torch.device(device) if device is not None else (param.device if param is not None else torch.device("cpu"))
+    device = _as_device(device) if device is not None else (param.device if param is not None else torch.device("cpu"))
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
     x = _as_tensor(inputs, device, dtype)
     if not channel_first:
@@ -92,10 +99,17 @@ def _as_tensor(inputs: Any, device: torch.device, dtype: torch.dtype) -> torch.T
     return torch.as_tensor(arr, device=device).to(dtype)
 
 
+def _as_device(device: Any) -> torch.device:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise fail("device", quoted(device), "a torch device such as 'cpu' or 'cuda:0'",
+                   "pass device='cpu', or leave it out to use the model's device") from None
+
+
 def _as_targets(targets: Any, n: int) -> Any:
-    if isinstance(targets, torch.Tensor):
-        return targets.reshape(-1).long().tolist() if targets.numel() > 1 else int(targets.reshape(-1)[0])
-    arr = np.asarray(targets)
+    # tensors follow the same rule as arrays: a float label is accepted only when it is a whole number
+    arr = targets.detach().cpu().numpy() if isinstance(targets, torch.Tensor) else np.asarray(targets)
     if arr.ndim == 0:
         return int(arr)
     if not np.issubdtype(arr.dtype, np.integer):

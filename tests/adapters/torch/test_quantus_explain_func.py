@@ -58,3 +58,16 @@ def test_config_is_passed_to_the_attribution(model):
     by_keywords = explain_func(model, x, np.array([1, 4]), grid=4, sigma=2.0)
     np.testing.assert_array_equal(by_config, by_keywords)
     assert not np.allclose(by_config, explain_func(model, x, np.array([1, 4]), grid=4))
+
+
+def test_float_labels_that_are_not_whole_numbers_are_refused_as_tensors_too(model):
+    x = images(n=2).numpy()
+    with pytest.raises(GLASError, match="targets must be integer class indices, got dtype float32"):
+        explain_func(model, x, torch.tensor([1.0, 0.5]), grid=2)
+    by_tensor = explain_func(model, x, torch.tensor([1.0, 4.0]), grid=2)  # whole numbers, as Quantus may carry them
+    np.testing.assert_array_equal(by_tensor, explain_func(model, x, np.array([1, 4]), grid=2))
+
+
+def test_an_unknown_device_is_refused_with_its_name_quoted(model):
+    with pytest.raises(GLASError, match="device must be a torch device such as 'cpu' or 'cuda:0', got 'gpu'"):
+        explain_func(model, images(n=1).numpy(), np.array([0]), grid=2, device="gpu")
