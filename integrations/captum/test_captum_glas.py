@@ -88,8 +88,9 @@ def test_sensitivity_max_is_small_for_a_tiny_input_noise(task):
     sens = sensitivity_max(GLASAttribution(model).attribute, x[:4], target=y[:4], n_perturb_samples=3,
                            perturb_radius=0.02, **GLAS_KW)
     assert sens.shape == (4,) and torch.isfinite(sens).all()
-    # Measured max 0.25; a map of the other class (wrong target expansion) differs by ~1 or more.
-    assert float(sens.max()) < 0.6
+    # Measured max 0.05 over three seeds with log-probability scores (0.25 when the adapter scored
+    # probabilities in float32); the map of the other class differs by 0.47-1.9 (wrong target expansion).
+    assert float(sens.max()) < 0.3
 
 
 def test_noise_tunnel_smooths_glas_and_still_points_at_the_shape(task):
