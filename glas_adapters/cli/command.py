@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "start a local one")
     ex.add_argument("--workers", type=_positive_int, default=None,
                     help="with --engine ray: actors, each with its own copy of the model (default 2)")
+    ex.add_argument("--cohort", action="store_true",
+                    help="also write OUT/cohort.npz: per target and sigma, the sum of every image's min-max "
+                         "normalised map, normalised (summed on the workers with --engine ray)")
     ex.add_argument("--save-maps", default=None, metavar="FILE.npz",
                     help="also gather the raw float32 maps of every image into one .npz at the end "
                          "(recomputes every image)")

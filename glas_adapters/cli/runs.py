@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import hashlib
 import os
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -81,19 +82,49 @@ def run_explain(args: argparse.Namespace) -> int:
     pending = pending_items(items, out, spec.figures, recompute=maps_file is not None)
     options = dict(device=args.device, input_size=args.input_size, normalize=args.normalize,
                    probabilities=None if args.probabilities == "none" else args.probabilities)
-    if args.engine == "ray" and pending:
-        from glas_adapters.ray.engine import ray_outcomes
+    with _ray_session(args, pending):  # one Ray session for the maps and the cohort
+        if args.engine == "ray" and pending:
+            from glas_adapters.ray.engine import ray_outcomes
 
-        outcomes = ray_outcomes(model_loader(args.model, **options), spec, address=args.address,
-                                workers=args.workers)
-    else:
-        outcomes = _local(args, spec, options, pending)
-    report = run_job(items, pending, out, outcomes, keep_going=args.keep_going, progress=not args.quiet,
-                     say=lambda line: print(line, file=sys.stderr))
-    if maps_file:
-        _save_maps(maps_file, items, report.raw, sigmas)
-    print(report.summary(args.out))
+            outcomes = ray_outcomes(model_loader(args.model, **options), spec, address=args.address,
+                                    workers=args.workers)
+        else:
+            outcomes = _local(args, spec, options, pending)
+        report = run_job(items, pending, out, outcomes, keep_going=args.keep_going, progress=not args.quiet,
+                         say=lambda line: print(line, file=sys.stderr))
+        if maps_file:
+            _save_maps(maps_file, items, report.raw, sigmas)
+        print(report.summary(args.out))
+        if args.cohort and report.rows:
+            print(f"wrote {_cohort(args)}")
     return 1 if report.failures else 0
+
+
+@contextlib.contextmanager
+def _ray_session(args: argparse.Namespace, pending: list[Any]) -> Iterator[None]:
+    """Join or start Ray once for the whole command (with --engine ray and work to do), then leave."""
+    if args.engine != "ray" or not (pending or args.cohort):
+        yield
+        return
+    from glas_adapters.ray.engine import DEFAULT_WORKERS, connect
+
+    ray, started = connect(args.address, args.workers or DEFAULT_WORKERS)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _cohort(args: argparse.Namespace) -> str:
+    """Write ``OUT/cohort.npz`` with the chosen engine; its path."""
+    from glas_adapters.cli.dataset.cohort import cohort_maps, write_cohort
+
+    if args.engine == "ray":
+        from glas_adapters.ray.cohort import cohort_maps as ray_cohort_maps
+
+        return write_cohort(args.out, ray_cohort_maps(args.out, workers=args.workers, address=args.address))
+    return write_cohort(args.out, cohort_maps(args.out))
 
 
 def model_loader(spec: str, **options: Any) -> Callable[[], Any]:

@@ -108,3 +108,29 @@ def assert_maps_match(actual: np.ndarray, reference: np.ndarray, atol: float = 1
     """Same shape and, map by map, the same values up to one positive factor (atol of the peak)."""
     assert np.shape(actual) == np.shape(reference), (np.shape(actual), np.shape(reference))
     np.testing.assert_allclose(per_map_peak(actual), per_map_peak(reference), rtol=0, atol=atol)
+
+
+def make_slow_quadrant_model(work: int = 60):
+    """The quadrant model, plus ``work`` small matrix products per row that change nothing.
+
+    It makes each image take a noticeable time, so a test can interrupt a run in the middle.
+    """
+    import torch
+
+    class SlowQuadrant(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.work = work
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = x.shape[-2] // 2
+            w = x.shape[-1] // 2
+            a = 8.0 * x[:, 0, :h, :w].mean(dim=(1, 2))
+            y = x.reshape(x.shape[0], -1)[:, :64]
+            m = torch.eye(64, dtype=x.dtype)
+            for _ in range(self.work):
+                y = torch.tanh(y @ m)
+            a = a + 0.0 * y.sum(dim=1)  # keeps the work from being optimised away; adds exactly 0
+            return torch.stack([a, torch.full_like(a, 2.0)], dim=1)
+
+    return SlowQuadrant().eval()

@@ -103,12 +103,16 @@ class ImageExplainer:
         self.model = model
         self.spec = spec
 
-    def explain(self, item: ImageItem, progress: bool = False) -> Explained:
-        """Explain one image; every error is a :class:`GLASError` whose message names the image."""
+    def explain(self, item: ImageItem, progress: bool = False, pixels: Any = None) -> Explained:
+        """Explain one image; every error is a :class:`GLASError` whose message names the image.
+
+        ``pixels`` (an ``(H, W, 3)`` array, uint8 or float in [0, 1]) is used instead of reading
+        ``item.path``.
+        """
         from glas_adapters.cli.image_io import load_image
 
         try:
-            image = load_image(item.path)
+            image = load_image(item.path) if pixels is None else rgb01(pixels)
             if self.model.kind == "captioner":
                 return self._caption(item, image, progress)
             return self._classify(item, image, progress)
@@ -204,6 +208,21 @@ class ImageExplainer:
         pngs = classifier_figures(shown, results, targets, probs, self.model, self.spec.sigmas, self.spec.mode,
                                   self.spec.recursive, item.relpath, max_side=FIGURE_MAX_SIDE, dpi=FIGURE_DPI)
         return {f"{item.image_id}{suffix}.png": png for suffix, png in pngs}
+
+
+def rgb01(pixels: Any) -> np.ndarray:
+    """An in-memory ``(H, W, 3)`` image as float32 in [0, 1] (uint8 divided by 255)."""
+    arr = np.asarray(pixels)
+    if arr.ndim != 3 or arr.shape[-1] != 3 or min(arr.shape[:2]) < 1:
+        raise fail("image", f"an array of shape {arr.shape}", "an (H, W, 3) RGB image", "pass channels-last RGB pixels")
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise fail("image", f"pixels of dtype {arr.dtype}", "uint8 or float pixels in [0, 1]", "convert the image first")
+    if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
+        raise fail("image", "float pixels outside [0, 1] (or not finite)", "float pixels in [0, 1]",
+                   "divide 8-bit values by 255")
+    return arr.astype(np.float32)
 
 
 def resolve_targets(given: Sequence[str] | None, top_k: int | None, probs: np.ndarray, model: Any) -> list[int]:

@@ -1,0 +1,92 @@
+"""Cohort maps of a finished output folder: per (target, sigma), the sum of every image's
+min-max normalised map, min-max normalised again (the paper's cohort map, "linearly integrated
+and normalized", as :class:`glas_core.regions.CohortAccumulator` computes it).
+
+The sums are built in parts (:func:`partial_sums`) that :func:`combine` adds up, so Ray workers
+can each sum their share of the images (:func:`glas_adapters.ray.cohort_maps`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any, Iterable
+
+import numpy as np
+
+from glas_adapters.cli.dataset.layout import MANIFEST
+from glas_adapters.cli.outputs import write_atomically
+from glas_core import minmax_normalize
+from glas_core.errors import fail
+
+COHORT_FILE = "cohort.npz"
+Sums = dict[str, tuple[np.ndarray, int]]
+
+
+def final_rows(out_dir: str) -> list[dict[str, Any]]:
+    """Manifest rows of the final maps (not recursive iterations), as dicts."""
+    import pyarrow.parquet as pq
+
+    path = os.path.join(out_dir, MANIFEST)
+    if not os.path.isfile(path):
+        raise fail("cohort", f"{out_dir!r} without {MANIFEST}", "a glas explain output folder",
+                   "run glas explain first")
+    rows = pq.read_table(path, columns=["target", "sigma", "map_file", "map_key", "iteration"]).to_pylist()
+    return [r for r in rows if r["iteration"] is None]
+
+
+def cohort_key(target: int, sigma: str) -> str:
+    return f"target{int(target)}_sigma{sigma}"
+
+
+def partial_sums(out_dir: str, rows: Iterable[dict[str, Any]]) -> Sums:
+    """Sum of the min-max normalised maps of ``rows``, per cohort key, with their count."""
+    sums: Sums = {}
+    opened: dict[str, Any] = {}
+    try:
+        for row in rows:
+            if row["map_file"] not in opened:
+                opened[row["map_file"]] = np.load(os.path.join(out_dir, row["map_file"]), allow_pickle=False)
+            m = minmax_normalize(opened[row["map_file"]][row["map_key"]].astype(np.float64))
+            key = cohort_key(row["target"], row["sigma"])
+            if key in sums and sums[key][0].shape != m.shape:
+                raise fail("cohort", f"maps of shapes {sums[key][0].shape} and {m.shape} for {key}",
+                           "one map shape per cohort", "explain every image at the same model input size")
+            total, count = sums.get(key, (np.zeros_like(m), 0))
+            sums[key] = (total + m, count + 1)
+    finally:
+        for npz in opened.values():
+            npz.close()
+    return sums
+
+
+def combine(parts: Iterable[Sums]) -> Sums:
+    """Add partial sums up."""
+    out: Sums = {}
+    for part in parts:
+        for key, (total, count) in part.items():
+            if key in out and out[key][0].shape != total.shape:
+                raise fail("cohort", f"maps of shapes {out[key][0].shape} and {total.shape} for {key}",
+                           "one map shape per cohort", "explain every image at the same model input size")
+            previous, n = out.get(key, (np.zeros_like(total), 0))
+            out[key] = (previous + total, n + count)
+    return out
+
+
+def finish(sums: Sums) -> dict[str, np.ndarray]:
+    """The cohort maps: each sum min-max normalised to [0, 1]."""
+    return {key: minmax_normalize(total) for key, (total, _) in sorted(sums.items())}
+
+
+def cohort_maps(out_dir: str) -> dict[str, np.ndarray]:
+    """Cohort maps of every finished image of ``out_dir``, computed in this process."""
+    return finish(partial_sums(out_dir, final_rows(out_dir)))
+
+
+def write_cohort(out_dir: str, maps: dict[str, np.ndarray]) -> str:
+    """``OUT/cohort.npz``: one float32 map per cohort key; its path."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{k: v.astype(np.float32) for k, v in maps.items()})
+    path = os.path.join(out_dir, COHORT_FILE)
+    write_atomically(path, lambda f: f.write(buffer.getvalue()))
+    return path
