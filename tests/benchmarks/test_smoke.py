@@ -97,6 +97,43 @@ def test_real_photos_quick(tmp_path):
     assert "chelsea -> Egyptian cat" in text and "top-1 285" in text
 
 
+def _tables(text: str) -> list[dict[str, list[str]]]:
+    """Every markdown table of ``text``, each as body rows by their first cell."""
+    tables, current = [], None
+    for ln in text.splitlines():
+        if ln.startswith("|"):
+            current = [] if current is None else current
+            current.append([c.strip() for c in ln.strip("|").split("|")])
+        elif current is not None:
+            tables.append({r[0]: r[1:] for r in current[2:]})
+            current = None
+    return tables
+
+
+def test_faithfulness_quick(cache):
+    pytest.importorskip("quantus")
+    import faithfulness
+    from benchkit.glas_variants import VARIANTS
+
+    text = faithfulness.main(["--quick", "--set", "synthetic", "--n-images", "2", "--cache-dir", cache])
+    main, variants, curves = _tables(text)
+    expected_forwards = {"GLAS": 73, "GLAS (sigma=1)": 73, "Occlusion 4/3": 442, "Occlusion 8/4": 226,
+                         "FeatureAblation 21x21": 442, "RISE-73": 73, "Grad-CAM": 1}
+    assert set(expected_forwards) < set(main) and "KernelSHAP-73" in main
+    assert list(variants) == [*VARIANTS, "multi-scale product"]
+    for name, cells in {**main, **variants}.items():
+        _rate(cells[1]), _rate(cells[2]), _rate(cells[4]), _rate(cells[5])  # deletion, insertion, PG box, PG part
+        corr = float(cells[3])
+        assert corr != corr or -1.0 <= corr <= 1.0, name  # nan or a correlation
+        assert 0 <= int(cells[6]) <= 2, name  # flat maps of 2
+    for name, forwards in expected_forwards.items():
+        assert int(main[name][0]) == forwards, name
+    assert int(variants["multi-scale product"][0]) == 146 and int(variants["shadow only"][0]) == 73
+    assert main["GLAS"][6] == "0" and main["GLAS"][-1] == "1.00x"
+    assert list(curves)[:2] == ["GLAS", "Occlusion 4/3"]
+    assert text.count("goal (deletion at or below Occlusion 4/3's") == 2
+
+
 def test_adaptive_quick(cache):
     import adaptive
 
@@ -126,3 +163,16 @@ def test_report_load_quick():
         kb_per_image, ready, load, view = float(cells[2]), float(cells[4]), float(cells[5]), float(cells[6])
         assert 1 < kb_per_image < 100 and 0 < ready <= load and view > 0
     assert "40 images ready in" in text
+
+
+def test_overhead_onnx_quick():
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import overhead_onnx
+
+    text = overhead_onnx.main(["--quick"])
+    (row,) = _table(text)
+    assert float(row[1]) > 0 and float(row[2]) > 0 and float(row[5]) > 0  # ONNX GLAS, bare runs, torch GLAS
+    assert "2 image(s) x 33 rows (k = 4)" in text
+    parity = re.search(r"parity: max \|ONNX - torch\| of Eq. 3 = (\S+) of the map peak", text)
+    assert parity and float(parity.group(1)) <= 1e-4
