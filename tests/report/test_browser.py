@@ -174,21 +174,37 @@ def test_no_network_request_and_no_console_error(page, tmp_path):
     choose(page, "s-sigma", 1)
     page.find_element("tag name", "body").send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
     page.save_screenshot(str(tmp_path / "view.png"))
-    urls = browser.requests(page)
-    assert urls and all(u.startswith(("file:", "data:")) for u in urls), urls
-    assert any("/report_files/m/" in u for u in urls)  # the check saw the maps being read
+    # every request of the page, once the maps are seen being read (so the check is not vacuous)
+    urls = requests_until(page, "", lambda seen: any("/report_files/m/" in u for u in seen))
+    assert all(u.startswith(("file:", "data:")) for u in urls), urls
     assert browser.console_errors(page) == []
     entries = js(page, "return performance.getEntriesByType('resource').map(e => e.name)")
     assert all(u.startswith(("file:", "data:")) for u in entries), entries
     assert (tmp_path / "view.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def requests_until(driver, part, done, settle=0.3, timeout=20):
+    """Requests whose URL contains ``part``, gathered until ``done(urls)``, then for ``settle`` s more."""
+    import time
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seen = []
+
+    def gather(d):
+        seen.extend(u for u in browser.requests(d) if part in u)
+        return done(seen)
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(gather)
+    time.sleep(settle)
+    gather(driver)
+    return seen
+
+
 def test_the_network_check_sees_a_request(driver, tmp_path):
     page = tmp_path / "net.html"
     page.write_text('<img src="http://127.0.0.1:9/x.png"><script>document.body.dataset.ready = 1</script>')
     browser.open_page(driver, str(page))
-    driver.execute_script("return new Promise(r => setTimeout(r, 300))")
-    assert "http://127.0.0.1:9/x.png" in browser.requests(driver)
+    assert requests_until(driver, "http:", bool, settle=0) == ["http://127.0.0.1:9/x.png"]
     assert browser.console_errors(driver)
 
 
@@ -198,16 +214,29 @@ def test_thumbnails_load_lazily(driver, tmp_path):
     specs = [Spec(f"img{k:03d}.png", k % 4, targets=(k % 4,), size=16) for k in range(80)]
     summary = build_report(make_output(str(tmp_path), specs, sigmas=("3",), grid=4), str(tmp_path / "big.html"))
     browser.open_page(driver, summary.path)
-    driver.execute_script("return new Promise(r => setTimeout(r, 300))")
-    first = [u for u in browser.requests(driver) if "/big_files/t/" in u]
-    assert 0 < len(first) < 80, len(first)
+    first = requests_until(driver, "/big_files/t/", bool)
+    assert len(first) < 80, len(first)
     driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
-    driver.execute_script("return new Promise(r => setTimeout(r, 300))")
-    later = [u for u in browser.requests(driver) if "/big_files/t/" in u]
-    assert later and not set(later) & set(first)
-    assert any(u.endswith("/t/79.png") for u in later)
+    later = requests_until(driver, "/big_files/t/", lambda urls: any(u.endswith("/t/79.png") for u in urls))
+    assert not set(later) & set(first)
     # opened again, with every thumbnail in the browser's cache: still only those in view
     browser.open_page(driver, summary.path)
-    driver.execute_script("return new Promise(r => setTimeout(r, 300))")
-    again = [u for u in browser.requests(driver) if "/big_files/t/" in u]
-    assert 0 < len(again) < 80, len(again)
+    again = requests_until(driver, "/big_files/t/", bool)
+    assert len(again) < 80, len(again)
+
+
+def test_embedded_report_shows_its_pictures(driver, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from glas_adapters.report import build_report
+
+    summary = build_report(make_output(str(tmp_path), SPECS[:2]), str(tmp_path / "one.html"), embed=True)
+    browser.open_page(driver, summary.path)
+    driver.execute_script("location.hash = 'image=1'")
+    # photo, overlay photo and map, colour bar, the scales strip: all decoded (waits out a busy machine)
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script(
+        "const imgs = [...document.querySelectorAll('#view img')];"
+        "return imgs.length >= 4 && imgs.every(i => i.complete && i.naturalWidth > 0)"))
+    urls = browser.requests(driver)
+    assert urls and all(u.startswith("data:") or u.endswith("/one.html") for u in urls), urls
+    assert browser.console_errors(driver) == []

@@ -193,6 +193,16 @@ def test_relative_photo_paths_are_read_from_the_maps_folder(tmp_path, monkeypatc
     assert page_data(summary.path)["images"][0]["photo"] is not None and not summary.missing_photos
 
 
+def test_report_inside_the_maps_folder(tmp_path):
+    out = make_output(str(tmp_path), SPECS[:1])
+    summary = build_report(out, os.path.join(out, "report.html"))  # what glas explain --report writes
+    data = page_data(summary.path)
+    assert data["images"][0]["photo"] == "report_files/p/0.png"
+    assert os.path.isfile(os.path.join(out, "report_files", "p", "0.png"))
+    build_report(out, os.path.join(out, "report.html"))  # and again: the maps are untouched
+    assert len(page_data(summary.path)["images"]) == 1
+
+
 def test_rebuild_replaces_its_own_folder_only(tmp_path):
     out = make_output(str(tmp_path), SPECS[:1])
     html = str(tmp_path / "r.html")
