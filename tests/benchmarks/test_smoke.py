@@ -176,3 +176,17 @@ def test_overhead_onnx_quick():
     assert "2 image(s) x 33 rows (k = 4)" in text
     parity = re.search(r"parity: max \|ONNX - torch\| of Eq. 3 = (\S+) of the map peak", text)
     assert parity and float(parity.group(1)) <= 1e-4
+
+
+def test_throughput_quick():
+    import throughput
+
+    text = throughput.main(["--quick"])
+    rows = _rows(text)
+    n, per_image, batch = 3, 2 * 4 * 4 + 1, 16
+    assert int(rows["per-example sweeps"][0]) == n * -(-per_image // batch)  # a partial call per image
+    assert int(rows["packed sweeps"][0]) == int(rows["bare forward passes"][0]) == -(-n * per_image // batch)
+    assert all(float(cells[1]) > 0 for cells in rows.values())
+    assert rows["bare forward passes"][2] == "1.000"
+    diff = re.search(r"each image alone: max difference ([0-9.e+-]+)", text)
+    assert diff and float(diff.group(1)) < 1e-5
