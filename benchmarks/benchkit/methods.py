@@ -84,23 +84,45 @@ def occlusion_method(window: int, stride: int, name: str = "Occlusion", batch_si
     return Method(name, run, f"captum Occlusion, window {window}, stride {stride}, zero baseline")
 
 
+def cell_mask(x: Any, cells: int) -> Any:
+    """Captum ``feature_mask`` (1, C, H, W) of ``cells`` x ``cells`` superpixels, shared by the channels."""
+    import torch
+
+    h, w = x.shape[-2:]
+    rows = torch.arange(h) * cells // h
+    cols = torch.arange(w) * cells // w
+    return (rows[:, None] * cells + cols[None, :])[None, None].expand(1, x.shape[0], h, w)
+
+
 def kernelshap_method(n_samples: int, cells: int = 8, name: str = "KernelSHAP", batch_size: int = 64) -> Method:
     """Captum's KernelShap of the softmax output over ``cells`` x ``cells`` superpixels, zero baseline."""
     def run(module, x, target):
         import torch
         from captum.attr import KernelShap
 
-        h, w = x.shape[-2:]
-        rows = torch.arange(h) * cells // h
-        cols = torch.arange(w) * cells // w
-        fmask = (rows[:, None] * cells + cols[None, :])[None, None].expand(1, x.shape[0], h, w)
+        def fwd(b):
+            return module(b).softmax(-1)
+
+        with torch.no_grad():
+            attr = KernelShap(fwd).attribute(x[None], target=target, feature_mask=cell_mask(x, cells),
+                                             n_samples=n_samples, baselines=0.0, perturbations_per_eval=batch_size)
+        return attr[0, 0].numpy()
+
+    return Method(name, run, f"captum KernelShap, {cells}x{cells} cells, {n_samples} samples, zero baseline")
+
+
+def feature_ablation_method(cells: int, name: str = "FeatureAblation", batch_size: int = 64) -> Method:
+    """Captum's FeatureAblation of the softmax output: each of ``cells`` x ``cells`` superpixels set to 0 in turn."""
+    def run(module, x, target):
+        import torch
+        from captum.attr import FeatureAblation
 
         def fwd(b):
             return module(b).softmax(-1)
 
         with torch.no_grad():
-            attr = KernelShap(fwd).attribute(x[None], target=target, feature_mask=fmask, n_samples=n_samples,
-                                             baselines=0.0, perturbations_per_eval=batch_size)
+            attr = FeatureAblation(fwd).attribute(x[None], target=target, feature_mask=cell_mask(x, cells),
+                                                  baselines=0.0, perturbations_per_eval=batch_size)
         return attr[0, 0].numpy()
 
-    return Method(name, run, f"captum KernelShap, {cells}x{cells} cells, {n_samples} samples, zero baseline")
+    return Method(name, run, f"captum FeatureAblation, {cells}x{cells} cells, zero baseline")

@@ -28,22 +28,29 @@ def probability_fn(module: Any, target: int, *, softmax: bool = True) -> Callabl
     return score_fn
 
 
-def log_probability_fn(module: Any, target: int) -> Callable[[Any], Any]:
-    """``score_fn(batch) -> (B, 1)`` log-probability of ``target``, exact at both ends, in float64.
+def log_probability(logits: Any, target: int) -> Any:
+    """``(B, 1)`` float64 ``log P(target)`` of torch logits ``(B, K)``, exact at both ends.
 
     ``log P(y) = -softplus(logsumexp_{k != y} z_k - z_y)``: the same value as ``log_softmax``,
     but where the model is sure of ``y`` (a logit margin above about 17 in float32, 37 in
     float64) ``log_softmax`` rounds to exactly 0 and every masked image scores the same, while
-    this form keeps ``-exp(-margin)`` down to margins of about 700. For
-    ``glas_core.explain(..., log_scores=True)``.
+    this form keeps ``-exp(-margin)`` down to margins of about 700.
     """
+    import torch
+
+    z = logits.double()
+    others = torch.cat([z[:, :target], z[:, target + 1 :]], dim=1)
+    return -torch.nn.functional.softplus(torch.logsumexp(others, dim=1) - z[:, target])[:, None]
+
+
+def log_probability_fn(module: Any, target: int) -> Callable[[Any], Any]:
+    """``score_fn(batch) -> (B, 1)`` :func:`log_probability` of ``target`` (no gradients), for
+    ``glas_core.explain(..., log_scores=True)``."""
     import torch
 
     def score_fn(batch):
         with torch.no_grad():
-            z = module(batch).double()
-            others = torch.cat([z[:, :target], z[:, target + 1 :]], dim=1)
-            return -torch.nn.functional.softplus(torch.logsumexp(others, dim=1) - z[:, target])[:, None]
+            return log_probability(module(batch), target)
 
     return score_fn
 
