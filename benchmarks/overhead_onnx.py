@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--quick", action="store_true", help="tiny CNN, 32 px, k = 4, 1 round (CI smoke)")
     parser.add_argument("--size", type=int, default=None, help="image side (default 224; 32 with --quick)")
     parser.add_argument("--grid", type=int, default=None, help="k (default 15; 4 with --quick)")
-    parser.add_argument("--images", type=int, default=None, help="images explained per call (default 1; 2 with --quick)")
+    parser.add_argument("--images", type=int, default=None,
+                        help="images explained per call (default 1; 2 with --quick)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=None, help="alternated rounds (default 3; 1 with --quick)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads and torch threads")

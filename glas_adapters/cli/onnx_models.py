@@ -9,6 +9,7 @@ normalised value of black, so a shadow is darkness whatever the normalisation: G
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import numpy as np
@@ -106,11 +107,9 @@ def onnx_providers(device: str | None) -> list[Any] | None:
 def load_onnx(path: str, device: str | None, input_size: tuple[int, int] | None, normalize: str,
               probabilities: str | None) -> OnnxClassifier:
     """A ``.onnx`` file, opened with ONNX Runtime, with ``--normalize`` applied before the model."""
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("onnxruntime") is None:
         raise fail("--model", f"the ONNX file {path!r}", "used with onnxruntime installed",
-                   "pip install 'glas[onnx]'") from None
+                   "pip install 'glas[onnx]'")
     from glas_adapters.onnx.session import open_session, signature_of
 
     session = open_session(path, providers=onnx_providers(device))

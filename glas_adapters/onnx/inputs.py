@@ -68,7 +68,16 @@ def check_images(images: Any, signature: Signature, layout: str | None) -> Image
     if layout is not None and layout not in LAYOUTS:
         raise fail("layout", quoted(layout), "'NCHW', 'NHWC' or None (read from the model)",
                    "pass layout='NCHW' (channels first) or layout='NHWC' (channels last)")
-    arr = np.asarray(images)
+    if layout is not None and signature.layout not in (None, layout):
+        raise fail("layout", f"{layout!r} for a model whose input {_model_shape(signature, signature.layout)} is "
+                             f"{signature.layout}", f"{signature.layout!r} or None (read from the model)",
+                   f"pass layout=None and images in {signature.layout} layout")
+    try:
+        arr = np.asarray(images)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise fail("images", f"a {type(images).__name__} that NumPy cannot read ({' '.join(str(exc).split())[:120]})",
+                   "a NumPy array (or anything numpy.asarray takes)",
+                   "convert them first, e.g. tensor.detach().cpu().numpy()") from None
     if arr.ndim not in (3, 4):
         raise fail("images", f"an array of shape {arr.shape} (rank {arr.ndim})",
                    "a batch (N, C, H, W) or (N, H, W, C) in the model's layout, or one image without N",
@@ -102,7 +111,7 @@ def _check_sizes(shape: tuple[int, ...], signature: Signature, layout: str, sing
     wanted = signature.fixed(layout)
     if all(got[axis] == size for axis, size in wanted.items()):
         return
-    model_shape = "(" + ", ".join(str(d) if d is not None else a for a, d in zip(layout, signature.dims)) + ")"
+    model_shape = _model_shape(signature, layout)
     shown = shape[1:] if single else shape
     # the axes that turn images of the other layout into this one: (N, H, W, C) -> (N, C, H, W) or back
     axes = _TO_NCHW if layout == "NCHW" else _TO_NHWC
@@ -116,6 +125,11 @@ def _check_sizes(shape: tuple[int, ...], signature: Signature, layout: str, sing
     else:
         fix = f"resize the images to {wanted.get('H', 'H')}x{wanted.get('W', 'W')} pixels"
     raise fail("images", f"shape {shown}", f"{layout} images the model takes, {model_shape}", fix)
+
+
+def _model_shape(signature: Signature, layout: str) -> str:
+    """The model's input shape with its dynamic axes named by ``layout``, e.g. ``(N, 3, 224, 224)``."""
+    return "(" + ", ".join(str(d) if d is not None else a for a, d in zip(layout, signature.dims)) + ")"
 
 
 def class_indices(targets: Any, n_images: int, n_outputs: int, predicted: np.ndarray) -> np.ndarray:

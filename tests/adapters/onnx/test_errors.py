@@ -64,7 +64,8 @@ def test_models_that_are_not_one_image_classifier(tmp_path, x, options):
         helper.make_node("Cast", ["x"], ["f"], to=1), helper.make_node("ReduceMean", ["f"], ["m"], axes=[2, 3],
                                                                        keepdims=0)],
         [graphs.value("x", np.uint8, ["n", 3, SIZE, SIZE])], [graphs.value("m", np.float32, ["n", 3])])
-    refused("of type tensor(uint8)", "a float input", call=lambda: glas_onnx.explain(integer, x, session_options=options))
+    refused("of type tensor(uint8)", "a float input",
+            call=lambda: glas_onnx.explain(integer, x, session_options=options))
     cube = graphs.save(str(tmp_path / "cube.onnx"), [helper.make_node("Identity", ["x"], ["y"])],
                        [graphs.value("x", np.float32, ["n", 3, SIZE, SIZE])],
                        [graphs.value("y", np.float32, ["n", 3, SIZE, SIZE])])
@@ -124,12 +125,22 @@ def test_images_the_model_does_not_take(model, x, options):
     refused("an empty array", call=lambda: glas_onnx.explain(model, x[:0], session_options=options))
     refused("layout must be 'NCHW', 'NHWC' or None", "got 'CHW'",
             call=lambda: glas_onnx.explain(model, x, layout="CHW", session_options=options))
+    refused("layout must be 'NCHW' or None (read from the model)", "got 'NHWC' for a model whose input (N, 3, 8, 8)",
+            call=lambda: glas_onnx.explain(model, x, layout="NHWC", session_options=options))
+
+
+def test_a_tensor_numpy_cannot_read(model, options):
+    torch = pytest.importorskip("torch")
+    refused("images must be a NumPy array", "tensor.detach().cpu().numpy()",
+            call=lambda: glas_onnx.explain(model, torch.ones(2, 3, SIZE, SIZE, requires_grad=True),
+                                           session_options=options))
 
 
 def test_layout_that_nothing_tells(tmp_path, options):
     pooled = graphs.save(str(tmp_path / "any.onnx"), [helper.make_node("ReduceMean", ["x"], ["y"], axes=[2, 3],
                                                                        keepdims=0)],
-                         [graphs.value("x", np.float32, ["n", "c", "h", "w"])], [graphs.value("y", np.float32, ["n", "c"])])
+                         [graphs.value("x", np.float32, ["n", "c", "h", "w"])],
+                         [graphs.value("y", np.float32, ["n", "c"])])
     ambiguous = np.random.default_rng(0).random((2, 3, 8, 3)).astype(np.float32)
     refused("layout must be 'NCHW' or 'NHWC' when neither tells the layout", "pass layout='NCHW'",
             call=lambda: glas_onnx.explain(pooled, ambiguous, 0, grid=2, session_options=options))
@@ -143,7 +154,8 @@ def test_targets_and_probabilities(tmp_path, model, x, options):
             call=lambda: glas_onnx.explain(model, x, [0, 1, 2], grid=2, session_options=options))
     refused("targets must be", "'1'", call=lambda: glas_onnx.explain(model, x, "1", grid=2, session_options=options))
     refused("the bool True", call=lambda: glas_onnx.explain(model, x, True, grid=2, session_options=options))
-    refused("probabilities must be", call=lambda: glas_onnx.explain(model, x, probabilities="log", grid=2, session_options=options))
+    refused("probabilities must be",
+            call=lambda: glas_onnx.explain(model, x, probabilities="log", grid=2, session_options=options))
     refused("probabilities must be probabilities in [0, 1]", "pass probabilities='softmax'",
             call=lambda: glas_onnx.explain(model, x, 0, probabilities=None, grid=2, session_options=options))
     one = graphs.linear(str(tmp_path / "one.onnx"), ["n", 3, SIZE, SIZE], *graphs.linear_weights(3 * SIZE * SIZE, 1))

@@ -145,7 +145,8 @@ def test_recursive_matches_the_core_with_a_numpy_model(tmp_path, weights, option
         want = glas_core.explain_recursive(lambda batch: numpy_log_softmax(batch, classes), x[i], grid=GRID,
                                            max_iter=3, log_scores=True).to_numpy()
         np.testing.assert_allclose(got[i], want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
-    assert glas_onnx.explain_recursive(path, x[0], 1, grid=GRID, max_iter=2, session_options=options).shape == (SIZE, SIZE)
+    single = glas_onnx.explain_recursive(path, x[0], 1, grid=GRID, max_iter=2, session_options=options)
+    assert single.shape == (SIZE, SIZE)
 
 
 def test_a_class_the_model_ignores_gets_a_zero_map_and_a_warning(tmp_path, options):
@@ -174,4 +175,5 @@ def test_default_providers_prefer_cuda_and_leave_tensorrt_to_the_user():
     fake = types.SimpleNamespace(get_available_providers=lambda: [
         "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
     assert default_providers(fake) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    assert default_providers(ort) == ["CPUExecutionProvider"] or "CUDAExecutionProvider" in ort.get_available_providers()
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        assert default_providers(ort) == ["CPUExecutionProvider"]

@@ -43,7 +43,8 @@ def reference_maps(x_chw, w, b, targets, layout="NCHW", mode="fusion", link=_sof
 
 def rescaled(result):
     """The paper's Eq. 3 from a log-domain result: the map times ``exp(log_scale)`` per target."""
-    return np.asarray(result.saliency, dtype=np.float64) * np.exp(np.asarray(result.log_scale, np.float64))[:, None, None]
+    scale = np.exp(np.asarray(result.log_scale, np.float64))
+    return np.asarray(result.saliency, dtype=np.float64) * scale[:, None, None]
 
 
 def assert_peak_close(got, want, tol=1e-4):
