@@ -90,6 +90,9 @@ def check_images(images: Any, signature: Signature, layout: str | None) -> Image
     if 0 in batch.shape:
         raise fail("images", f"an empty array of shape {arr.shape}", "at least one image of at least 1x1 pixels",
                    "pass non-empty images")
+    if np.issubdtype(batch.dtype, np.floating) and not np.all(np.isfinite(batch)):
+        raise fail("images", "an array with NaN or inf values", "finite pixel values",
+                   "replace them first, e.g. with np.nan_to_num(images)")
     layout = layout or signature.layout or _layout_from_images(batch.shape, single)
     _check_sizes(batch.shape, signature, layout, single)
     work = np.float64 if signature.dtype == np.float64 else np.float32

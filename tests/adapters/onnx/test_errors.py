@@ -123,6 +123,8 @@ def test_images_the_model_does_not_take(model, x, options):
     refused("rank 2", call=lambda: glas_onnx.explain(model, x[0, 0], session_options=options))
     refused("dtype <U1", call=lambda: glas_onnx.explain(model, np.full((3, SIZE, SIZE), "a"), session_options=options))
     refused("an empty array", call=lambda: glas_onnx.explain(model, x[:0], session_options=options))
+    refused("images must be finite pixel values", "NaN or inf",
+            call=lambda: glas_onnx.explain(model, np.where(x > 0.99, np.nan, x), session_options=options))
     refused("layout must be 'NCHW', 'NHWC' or None", "got 'CHW'",
             call=lambda: glas_onnx.explain(model, x, layout="CHW", session_options=options))
     refused("layout must be 'NCHW' or None (read from the model)", "got 'NHWC' for a model whose input (N, 3, 8, 8)",
