@@ -115,4 +115,6 @@ def _to_rgb(im: Any, shown: str) -> np.ndarray:
     except (ValueError, OSError):
         raise fail("image", f"{shown!r} of mode {mode!r}, which cannot be converted to RGB",
                    "RGB, grayscale, palette, CMYK or 16-bit grayscale", "re-export it as an RGB PNG or JPEG") from None
-    return np.asarray(rgb, dtype=np.float32) / 255.0
+    pixels = np.asarray(rgb, dtype=np.float32)
+    pixels /= 255.0  # in place: a 40-megapixel photo holds one float copy, not two (480 MB each)
+    return pixels
