@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 import warnings
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -177,3 +180,14 @@ def test_default_providers_prefer_cuda_and_leave_tensorrt_to_the_user():
     assert default_providers(fake) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         assert default_providers(ort) == ["CPUExecutionProvider"]
+
+
+def test_needs_no_training_framework(tmp_path):
+    """Loading and explaining an ONNX model imports no torch, TensorFlow, JAX or Keras."""
+    code = ("import sys, numpy as np; from tests.adapters.onnx import graphs; from glas_adapters import onnx as g;"
+            f"p = graphs.linear({str(tmp_path / 'm.onnx')!r}, ['n', 3, 8, 8], *graphs.linear_weights(192, 3));"
+            "m = g.explain(p, np.ones((1, 3, 8, 8), np.float32), 0, grid=2);"
+            "print(m.shape, ','.join(k for k in ('torch', 'tensorflow', 'jax', 'keras') if k in sys.modules))")
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "(1, 8, 8)", out.stdout + out.stderr
