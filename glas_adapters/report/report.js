@@ -23,7 +23,7 @@
   const fmtValue = (v) => (v === 0 ? "0" : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? String(+v.toPrecision(3)) : v.toExponential(2));
   const sigmaText = (s) => "\u03c3 = " + s;
   const iterText = (it) => (it === null ? "final (all iterations)" : "iteration " + it);
-  const labelText = (img) => (img.label === null ? "" : (img.label_name || "class") + " (" + img.label + ")");
+  const labelText = (img) => (img.label === null ? "" : img.label_name ? img.label_name + " (" + img.label + ")" : "class " + img.label);
   const verdict = (img) => (img.wrong === true ? "wrong" : img.wrong === false ? "right" : "unknown");
 
   // ---------------------------------------------------------------- index

@@ -100,11 +100,12 @@ def test_target_sigma_and_iteration_selectors_change_the_map(page, report):
     assert len(seen) == 3
     strip = js(page, "return [...document.querySelectorAll('#v-scales img.map')].map(i => i.getAttribute('src'))")
     assert strip == [map_src(data, 0, 1, 0, 0), map_src(data, 0, 1, 1, 0)]  # coarse to fine, side by side
-    assert js(page, "return document.getElementById('v-iters-box').hidden")
+    assert not page.find_element("id", "s-iter-box").is_displayed()  # not a recursive run: no iterations
+    assert not page.find_element("id", "v-iters-box").is_displayed()
     # a recursive run: the iterations of image c side by side, and its own selector
     page.get(page.current_url.split("#")[0] + "#image=2")
     assert overlay_src(page) == map_src(data, 2, 0, 1, 0)  # the next image keeps the sigma, shows the final map
-    assert not js(page, "return document.getElementById('s-iter-box').hidden")
+    assert page.find_element("id", "s-iter-box").is_displayed()
     iters = js(page, "return [...document.querySelectorAll('#v-iters img.map')].map(i => i.getAttribute('src'))")
     assert iters == [map_src(data, 2, 0, 1, i) for i in range(3)]
     choose(page, "s-iter", 2)
@@ -214,6 +215,9 @@ def test_thumbnails_load_lazily(driver, tmp_path):
     specs = [Spec(f"img{k:03d}.png", k % 4, targets=(k % 4,), size=16) for k in range(80)]
     summary = build_report(make_output(str(tmp_path), specs, sigmas=("3",), grid=4), str(tmp_path / "big.html"))
     browser.open_page(driver, summary.path)
+    # no labels in this run: no right/wrong filter, no label column
+    assert not driver.find_element("id", "f-wrong-box").is_displayed()
+    assert not driver.find_element("css selector", "#table .head .label-col").is_displayed()
     first = requests_until(driver, "/big_files/t/", bool)
     assert len(first) < 80, len(first)
     driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
