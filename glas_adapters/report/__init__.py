@@ -16,7 +16,7 @@ maps are drawn with the colour map and normalisation of glas's PNG figures
 (:data:`glas_core.viz.DEFAULT_CMAP`, each map min-max normalised on its own), as the page says.
 
 Pictures beside the HTML, not inside it, by default: the page then loads in the same time for
-ten images or ten thousand (the HTML holds only the index's data, about 1 kB per image), and
+ten images or ten thousand (the HTML holds only the index's data, about 1.5 kB per image), and
 the browser reads a picture only when it scrolls into view (``loading="lazy"``). Copy the
 folder with the file. ``embed=True`` (``--embed``) puts every picture inside the HTML instead,
 one file to send, best for up to a few hundred images. Sizes are in the README.
@@ -26,6 +26,6 @@ extra.
 """
 
 from .build import ReportSummary, build_report
-from .manifest import ImageRecord, MapRow, read_output
+from .manifest import ImageRecord, MapRow, load_maps, read_output
 
-__all__ = ["build_report", "ReportSummary", "read_output", "ImageRecord", "MapRow"]
+__all__ = ["build_report", "ReportSummary", "read_output", "load_maps", "ImageRecord", "MapRow"]

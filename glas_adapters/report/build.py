@@ -13,7 +13,7 @@ from glas_adapters._common import Progress
 from glas_core.errors import GLASError, fail, quoted
 
 from . import assets
-from .manifest import MANIFEST, ImageRecord, MapRow, read_output
+from .manifest import MANIFEST, ImageRecord, MapRow, load_maps, read_output
 from .page import render_page
 
 
@@ -102,7 +102,8 @@ def build_report(maps_dir: str | os.PathLike, out: str | os.PathLike = "report.h
         label_names = _label_names(records)
         images = []
         for n, rec in enumerate(records):
-            images.append(_image_entry(n, rec, photos[rec.image_id], sink, label_names, summary))
+            saliency = load_maps(folder, rec)  # one image's maps in memory at a time
+            images.append(_image_entry(n, rec, saliency, photos[rec.image_id], sink, label_names, summary))
             if tick is not None:
                 tick(n + 1, len(records))
         data = {
@@ -131,7 +132,7 @@ def sigma_sort_key(sigma: str) -> tuple[int, tuple[float, ...]]:
     return (0, tuple(-v for v in (values * 3 if len(values) == 1 else values)))
 
 
-def _image_entry(n: int, rec: ImageRecord, photo_path: str | None, sink: assets.Assets,
+def _image_entry(n: int, rec: ImageRecord, saliency: list[np.ndarray], photo_path: str | None, sink: assets.Assets,
                  label_names: dict[int, str], summary: ReportSummary) -> dict[str, Any]:
     photo, note = _read_photo(rec, photo_path)
     if note:
@@ -144,11 +145,11 @@ def _image_entry(n: int, rec: ImageRecord, photo_path: str | None, sink: assets.
     iterations = sorted({row.iteration for row in rec.rows}, key=lambda i: -1 if i is None else i)
     top = targets[0]
     maps = []
-    for k, row in enumerate(rec.rows):
-        maps.append(_map_entry(f"{n}_{k}", row, targets, sigmas, iterations, sink))
+    for k, (row, values) in enumerate(zip(rec.rows, saliency)):
+        maps.append(_map_entry(f"{n}_{k}", row, values, targets, sigmas, iterations, sink))
         if maps[-1]["status"] == "nonfinite":
             summary.unusable_maps.append(f"{rec.image_id}: target {row.target}, sigma {row.sigma}")
-    thumb_map = _thumbnail_map(rec.rows, top, sigmas)
+    thumb_map = _thumbnail_map(rec.rows, saliency, top, sigmas)
     thumb = assets.overlay_thumbnail(photo, thumb_map) if photo is not None or thumb_map is not None else None
     # PNG for tiny pictures (JPEG's 8-px blocks would show), JPEG for photographs.
     fmt = "png" if photo is not None and max(photo.shape[:2]) <= assets.SMALL_PHOTO else "jpg"
@@ -158,7 +159,7 @@ def _image_entry(n: int, rec: ImageRecord, photo_path: str | None, sink: assets.
         "photo": None if photo is None else sink.add(f"p/{n}.{fmt}", assets.encode(photo, fmt)),
         "photo_px": None if photo is None else [int(photo.shape[0]), int(photo.shape[1])],
         "photo_note": note,
-        "aspect": (photo.shape[0] / photo.shape[1]) if photo is not None else _map_aspect(rec.rows),
+        "aspect": (photo.shape[0] / photo.shape[1]) if photo is not None else rec.rows[0].shape[0] / rec.rows[0].shape[1],
         "thumb": None if thumb is None else sink.add(f"t/{n}.{tfmt}", assets.encode(thumb, tfmt)),
         "targets": [{"target": t, "name": scores[t][0], "score": scores[t][1]} for t in targets],
         "sigmas": sigmas, "iterations": iterations, "maps": maps,
@@ -169,29 +170,29 @@ def _image_entry(n: int, rec: ImageRecord, photo_path: str | None, sink: assets.
     return entry
 
 
-def _map_entry(name: str, row: MapRow, targets: list[int], sigmas: list[str], iterations: list[int | None],
-               sink: assets.Assets) -> dict[str, Any]:
-    status = assets.map_status(row.saliency)
+def _map_entry(name: str, row: MapRow, saliency: np.ndarray, targets: list[int], sigmas: list[str],
+               iterations: list[int | None], sink: assets.Assets) -> dict[str, Any]:
+    status = assets.map_status(saliency)
     finite = status != "nonfinite"
-    values = np.asarray(row.saliency, dtype=np.float64)
+    values = np.asarray(saliency, dtype=np.float64)
     return {
         "t": targets.index(row.target), "s": sigmas.index(row.sigma), "i": iterations.index(row.iteration),
         "src": sink.add(f"m/{name}.png", assets.encode(assets.colourise(values), "png")) if finite else None,
         "status": status,
         "lo": float(values.min()) if finite else None, "hi": float(values.max()) if finite else None,
         "grid": row.grid, "mode": row.mode, "n_forward": row.n_forward,
-        "shape": list(row.saliency.shape), "dtype": str(row.saliency.dtype),
+        "shape": list(saliency.shape), "dtype": str(saliency.dtype),
         "file": row.map_file, "key": row.map_key,
     }
 
 
-def _thumbnail_map(rows: list[MapRow], top: int, sigmas: list[str]) -> np.ndarray | None:
+def _thumbnail_map(rows: list[MapRow], saliency: list[np.ndarray], top: int, sigmas: list[str]) -> np.ndarray | None:
     """The top class's map at the coarsest scale (final map of a recursive run), if it is finite."""
-    candidates = [r for r in rows if r.target == top and r.sigma == sigmas[0]]
-    candidates.sort(key=lambda r: (r.iteration is not None, -(r.iteration or 0)))
-    for row in candidates:
-        if assets.map_status(row.saliency) != "nonfinite":
-            return np.asarray(row.saliency, dtype=np.float64)
+    candidates = [(r, m) for r, m in zip(rows, saliency) if r.target == top and r.sigma == sigmas[0]]
+    candidates.sort(key=lambda rm: (rm[0].iteration is not None, -(rm[0].iteration or 0)))
+    for _, m in candidates:
+        if assets.map_status(m) != "nonfinite":
+            return np.asarray(m, dtype=np.float64)
     return None
 
 
@@ -208,11 +209,6 @@ def _wrong(label: int | None, top: int, targets: list[int]) -> bool | None:
 
 def _label_names(records: list[ImageRecord]) -> dict[int, str]:
     return {row.target: row.class_name for rec in records for row in rec.rows}
-
-
-def _map_aspect(rows: list[MapRow]) -> float:
-    h, w = rows[0].saliency.shape
-    return h / w
 
 
 def _photo_path(path: str, folder: str) -> str | None:

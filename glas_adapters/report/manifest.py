@@ -62,12 +62,13 @@ class MapRow:
     map_file: str
     map_key: str
     iteration: int | None
-    saliency: np.ndarray  # (height, width) as stored
+    shape: tuple[int, int]  # (height, width)
+    row: int                # its row in the manifest, for messages
 
 
 @dataclass
 class ImageRecord:
-    """Every map of one image, in manifest order."""
+    """Every map of one image, in manifest order (the maps themselves: :func:`load_maps`)."""
 
     image_id: str
     path: str
@@ -76,7 +77,10 @@ class ImageRecord:
 
 
 def read_output(out_dir: str | os.PathLike) -> list[ImageRecord]:
-    """The images of a ``glas explain`` output folder with their maps, in manifest order.
+    """The images of a ``glas explain`` output folder, in manifest order; their maps stay on disk.
+
+    Every row is checked here, and every map file's presence; each map is read, and checked,
+    by :func:`load_maps`, one image at a time, so memory stays that of one image.
 
     Parameters
     ----------
@@ -87,8 +91,8 @@ def read_output(out_dir: str | os.PathLike) -> list[ImageRecord]:
     ------
     GLASError
         A missing or unreadable manifest, a missing column or one of the wrong type, an empty
-        manifest, a null where the contract has none, a non-finite clean score, a map file
-        outside the folder or missing, a missing key, or a map of another shape than the row says.
+        manifest, a null where the contract has none, a non-finite clean score, two rows for
+        one map, or a map file outside the folder or missing.
     """
     import pyarrow.parquet as pq
 
@@ -140,65 +144,81 @@ def _columns(table: Any, manifest: str) -> dict[str, list[Any]]:
     return out
 
 
-def _records(folder: str, cols: dict[str, list[Any]], n_rows: int) -> list[ImageRecord]:
-    records: dict[str, ImageRecord] = {}
-    seen: set[tuple[str, int, str, int | None]] = set()
+def load_maps(out_dir: str | os.PathLike, record: ImageRecord) -> list[np.ndarray]:
+    """The maps of one image's rows, as stored (float16 by the contract), in row order.
+
+    Raises
+    ------
+    GLASError
+        A map file that is not a readable ``.npz``, a missing key, or a map that is not a
+        float array of the row's (height, width).
+    """
+    folder = os.fspath(out_dir)
     opened: dict[str, Any] = {}
+    maps = []
     try:
-        for i in range(n_rows):
-            row = {name: cols[name][i] for name in COLUMNS}
-            image_id = row["image_id"]
-            rec = records.get(image_id)
-            if rec is None:
-                rec = records[image_id] = ImageRecord(image_id, row["path"], row["label"])
-            elif (rec.path, rec.label) != (row["path"], row["label"]):
-                raise fail(f"manifest row {i} (image {image_id!r})", "another path or label than its earlier rows",
-                           "one path and one label per image_id", "rebuild the manifest with glas explain")
-            key = (image_id, row["target"], row["sigma"], row["iteration"])
-            if key in seen:
-                raise fail(f"manifest row {i} (image {image_id!r})",
-                           f"a second map for target {row['target']}, sigma {row['sigma']!r}"
-                           + ("" if row["iteration"] is None else f", iteration {row['iteration']}"),
-                           "one map per image, target, sigma and iteration", "rebuild the manifest with glas explain")
-            seen.add(key)
-            if not math.isfinite(row["clean_score"]):
-                raise fail(f"manifest row {i} (image {image_id!r})", f"clean_score {row['clean_score']}",
-                           "a finite score", "rerun glas explain on this image")
-            saliency = _load_map(folder, row, i, opened)
-            rec.rows.append(MapRow(int(row["target"]), row["class_name"], float(row["clean_score"]), row["sigma"],
-                                   int(row["grid"]), row["mode"], int(row["n_forward"]), row["map_file"],
-                                   row["map_key"], row["iteration"], saliency))
+        for row in record.rows:
+            where = f"manifest row {row.row} (image {record.image_id!r})"
+            if row.map_file not in opened:
+                path = os.path.join(folder, row.map_file)
+                try:
+                    opened[row.map_file] = np.load(path, allow_pickle=False)
+                except Exception as exc:  # zip or format errors: the file is not a readable .npz
+                    reason = " ".join(str(exc).split()) or type(exc).__name__
+                    raise fail(f"{where} map_file", f"{path!r}, which could not be read ({reason})", "a .npz file",
+                               "delete it and rerun glas explain on the same folder") from None
+            npz = opened[row.map_file]
+            if row.map_key not in npz.files:
+                raise fail(f"{where} map_key", quoted(row.map_key),
+                           f"a key of {row.map_file} ({', '.join(npz.files[:5])})", "rebuild the manifest with glas explain")
+            arr = npz[row.map_key]
+            if arr.shape != row.shape or not np.issubdtype(arr.dtype, np.floating):
+                raise fail(f"{where} map {row.map_key!r}", f"a {arr.dtype} array of shape {arr.shape}",
+                           f"a float map of shape {row.shape} (height, width)", "rebuild the output with glas explain")
+            maps.append(arr)
     finally:
         for npz in opened.values():
             npz.close()
+    return maps
+
+
+def _records(folder: str, cols: dict[str, list[Any]], n_rows: int) -> list[ImageRecord]:
+    records: dict[str, ImageRecord] = {}
+    seen: set[tuple[str, int, str, int | None]] = set()
+    present: set[str] = set()
+    for i in range(n_rows):
+        row = {name: cols[name][i] for name in COLUMNS}
+        image_id = row["image_id"]
+        where = f"manifest row {i} (image {image_id!r})"
+        rec = records.get(image_id)
+        if rec is None:
+            rec = records[image_id] = ImageRecord(image_id, row["path"], row["label"])
+        elif (rec.path, rec.label) != (row["path"], row["label"]):
+            raise fail(where, "another path or label than its earlier rows",
+                       "one path and one label per image_id", "rebuild the manifest with glas explain")
+        key = (image_id, row["target"], row["sigma"], row["iteration"])
+        if key in seen:
+            raise fail(where, f"a second map for target {row['target']}, sigma {row['sigma']!r}"
+                       + ("" if row["iteration"] is None else f", iteration {row['iteration']}"),
+                       "one map per image, target, sigma and iteration", "rebuild the manifest with glas explain")
+        seen.add(key)
+        if not math.isfinite(row["clean_score"]):
+            raise fail(where, f"clean_score {row['clean_score']}", "a finite score", "rerun glas explain on this image")
+        if row["map_file"] not in present:
+            _check_map_file(folder, row["map_file"], where)
+            present.add(row["map_file"])
+        rec.rows.append(MapRow(int(row["target"]), row["class_name"], float(row["clean_score"]), row["sigma"],
+                               int(row["grid"]), row["mode"], int(row["n_forward"]), row["map_file"],
+                               row["map_key"], row["iteration"], (int(row["height"]), int(row["width"])), i))
     return list(records.values())
 
 
-def _load_map(folder: str, row: dict[str, Any], i: int, opened: dict[str, Any]) -> np.ndarray:
-    where = f"manifest row {i} (image {row['image_id']!r})"
-    rel = row["map_file"]
+def _check_map_file(folder: str, rel: str, where: str) -> None:
     parts = rel.replace("\\", "/").split("/")
     if os.path.isabs(rel) or ".." in parts:
         raise fail(f"{where} map_file", quoted(rel), "a path inside the maps folder",
                    "rebuild the manifest with glas explain")
-    if rel not in opened:
-        path = os.path.join(folder, rel)
-        try:
-            opened[rel] = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise fail(f"{where} map_file", f"{path!r}, which does not exist", "an existing .npz file",
-                       "rerun glas explain on the same folder to finish the output") from None
-        except Exception as exc:  # zip or format errors: the file is not a readable .npz
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise fail(f"{where} map_file", f"{path!r}, which could not be read ({reason})", "a .npz file",
-                       "delete it and rerun glas explain on the same folder") from None
-    npz = opened[rel]
-    if row["map_key"] not in npz.files:
-        raise fail(f"{where} map_key", quoted(row["map_key"]), f"a key of {rel} ({', '.join(npz.files[:5])})",
-                   "rebuild the manifest with glas explain")
-    arr = npz[row["map_key"]]
-    shape = (row["height"], row["width"])
-    if arr.shape != shape or not np.issubdtype(arr.dtype, np.floating):
-        raise fail(f"{where} map {row['map_key']!r}", f"a {arr.dtype} array of shape {arr.shape}",
-                   f"a float map of shape {shape} (height, width)", "rebuild the output with glas explain")
-    return arr
+    path = os.path.join(folder, rel)
+    if not os.path.isfile(path):
+        raise fail(f"{where} map_file", f"{path!r}, which does not exist", "an existing .npz file",
+                   "rerun glas explain on the same folder to finish the output")

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("pyarrow")
 pytest.importorskip("PIL")
 
-from glas_adapters.report import read_output  # noqa: E402
+from glas_adapters.report import load_maps, read_output  # noqa: E402
 from glas_core import GLASError  # noqa: E402
 
 from .helpers import SPECS, Spec, make_output  # noqa: E402
@@ -29,9 +29,11 @@ def test_images_in_manifest_order_with_their_stored_maps(output):
     assert [(row.target, row.sigma, row.iteration) for row in c.rows] == [
         (2, "5,3,6", None), (2, "5,3,6", 1), (2, "5,3,6", 2), (2, "1", None), (2, "1", 1), (2, "1", 2)]
     stored = np.load(os.path.join(output, "maps", "c_bottom_left.npz"))
-    for row in c.rows:
-        assert row.saliency.dtype == np.float16
-        np.testing.assert_array_equal(row.saliency, stored[row.map_key])
+    maps = load_maps(output, c)
+    assert len(maps) == 6
+    for row, saliency in zip(c.rows, maps):
+        assert saliency.dtype == np.float16 and row.shape == (24, 24)
+        np.testing.assert_array_equal(saliency, stored[row.map_key])
 
 
 def _broken(tmp_path, hook=None, specs=(Spec("x.png", 0),)):
@@ -39,8 +41,10 @@ def _broken(tmp_path, hook=None, specs=(Spec("x.png", 0),)):
 
 
 def _expect(folder, *fragments):
+    """The error of reading ``folder`` and every image's maps."""
     with pytest.raises(GLASError) as info:
-        read_output(folder)
+        for record in read_output(folder):
+            load_maps(folder, record)
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message, message
@@ -122,6 +126,13 @@ def test_map_file_outside_the_folder(tmp_path):
         rows[0]["map_file"] = "../secret.npz"
         return rows
     _expect(_broken(tmp_path, hook), "'../secret.npz'", "inside the maps folder")
+
+
+def test_missing_map_file_is_refused_before_any_map_is_read(tmp_path):
+    folder = _broken(tmp_path, specs=(Spec("x.png", 0), Spec("y.png", 1)))
+    os.remove(os.path.join(folder, "maps", "y.npz"))
+    with pytest.raises(GLASError, match="y.npz', which does not exist"):
+        read_output(folder)
 
 
 def test_missing_or_corrupt_map_file(tmp_path):
