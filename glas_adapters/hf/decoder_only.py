@@ -80,8 +80,8 @@ class PaliGemmaFamily(DecoderOnlyFamily):
 
         if is_float_image(image):
             kwargs["do_rescale"] = False
-        out = processor(images=image, text=prompt or "", return_tensors="pt", **kwargs)
-        return {k: torch.as_tensor(v)[0].cpu() for k, v in out.items() if k in ("input_ids", "token_type_ids")}
+        out = processor(images=image, text=prompt or "", **kwargs)  # lists: its labels step warns on tensors
+        return {k: torch.as_tensor(out[k][0]) for k in ("input_ids", "token_type_ids")}
 
     def _prefix(self, image, prompt, processor, vision) -> CaptionTokens:
         out = self._call(processor, image, prompt)

@@ -4,7 +4,8 @@ A word's score is the product of its tokens' probabilities (a sum of log-probabi
 words need a token -> word map. We take it from the fast tokenizer's ``word_ids`` when the
 caption tokens re-encode to themselves, else from the tokenizer's word-start markers
 (``Ġ`` byte-level BPE, ``▁`` SentencePiece, ``##`` WordPiece continuation). Special tokens
-(BOS, EOS, SEP, PAD) are scored by the model but never explained.
+(BOS, EOS, SEP, PAD) and whitespace tokens (a newline) are scored by the model but never
+explained.
 """
 
 from __future__ import annotations
@@ -26,8 +27,16 @@ class Word:
 
 
 def special_ids(tokenizer: Any) -> set[int]:
-    """Ids the tokenizer calls special (BOS, EOS, PAD, ...)."""
-    return {int(i) for i in (getattr(tokenizer, "all_special_ids", None) or [])}
+    """Ids the tokenizer calls special (BOS, EOS, PAD, ...), added special tokens included.
+
+    A processor may re-register its own special tokens and drop others from
+    ``all_special_ids`` (Idefics3's ``<row_i_col_j>``); decoding still skips them, so they are
+    special here too.
+    """
+    found = {int(i) for i in (getattr(tokenizer, "all_special_ids", None) or [])}
+    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    found.update(int(i) for i, token in added.items() if getattr(token, "special", False))
+    return found
 
 
 def _runs_from_word_ids(tokenizer: Any, ids: list[int]) -> list[list[int]] | None:
@@ -92,7 +101,10 @@ def group_words(tokenizer: Any, target_ids: Sequence[int]) -> list[Word]:
     runs = _runs_from_word_ids(tokenizer, ids) or _runs_from_markers(tokenizer, ids)
     words = []
     for run in runs:
-        text = tokenizer.decode([ids[i] for i in run], skip_special_tokens=True).strip()
+        run_ids = [ids[i] for i in run]
+        text = tokenizer.decode(run_ids, skip_special_tokens=True).strip()
+        if not text and tokenizer.decode(run_ids, skip_special_tokens=False):
+            continue  # whitespace (a newline) or a special token: scored, not a word to explain
         words.append(Word(text=text, positions=tuple(kept[i] for i in run)))
     return words
 

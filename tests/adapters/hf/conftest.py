@@ -112,3 +112,18 @@ def image():
     """A uint8 (H, W, 3) image of a different size than the model's, so the processor resizes it."""
     rng = np.random.default_rng(0)
     return (rng.random((40, 48, 3)) * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def vlm():
+    """``vlm(name) -> (model, processor, tokenizer)`` of a tiny vision-language model (``vlms.BUILDERS``), built once."""
+    from . import vlms
+
+    built = {}
+
+    def get(name):
+        if name not in built:
+            built[name] = vlms.BUILDERS[name]()
+        return built[name]
+
+    return get

@@ -125,3 +125,19 @@ def test_custom_callable_with_wrong_output_shape_is_an_error(image_processor, wo
                                  token_logprobs=lambda pv, ids: torch.zeros(pv.shape[0]))
     with pytest.raises(GLASError, match="token_logprobs output"):
         explainer.explain(image, "a dog", grid=2)
+
+
+def test_newline_tokens_are_scored_but_not_explained():
+    from . import vlms
+
+    tok = vlms.word_tokenizer(["<unk>", "<eos>"], unk_token="<unk>", eos_token="<eos>")
+    newline = tok.convert_tokens_to_ids("\n")
+    ids = [tok.convert_tokens_to_ids("a"), newline, tok.convert_tokens_to_ids("dog"), tok.eos_token_id]
+    words = group_words(tok, ids)
+    assert [(w.text, w.positions) for w in words] == [("a", (0,)), ("dog", (2,))]
+
+
+def test_ids_the_tokenizer_does_not_know_stay_as_empty_words(wordpiece_tokenizer):
+    """They are what a mismatched tokenizer gives; the explainer refuses them (not a map of nothing)."""
+    words = group_words(wordpiece_tokenizer, [8, 500, 3])
+    assert [w.text for w in words][0] == "dog" and any(w.text == "" for w in words)
