@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchkit import data, env, models, report, scoring  # noqa: E402
+from benchkit import data, env, models, report  # noqa: E402
 
 import glas_core  # noqa: E402
 from glas_core import metrics as M  # noqa: E402
 from glas_core.normalize import minmax_normalize  # noqa: E402
+from glas_adapters.torch import explain_recursive  # noqa: E402
 
 THRESHOLDS = (0.1, 0.3, 0.5, 0.7, 0.9)
 
@@ -59,8 +60,7 @@ def main(argv: list[str] | None = None) -> str:
     for s in samples:
         x = torch.from_numpy(s.image)
         t0 = time.perf_counter()
-        res = glas_core.explain_recursive(scoring.log_probability_fn(model, s.label), x, max_iter=args.max_iter,
-                                          sigma=args.sigma, log_scores=True)
+        res = explain_recursive(model, x, targets=s.label, max_iter=args.max_iter, sigma=args.sigma)
         seconds.append(time.perf_counter() - t0)
         forwards.append(res.n_forward)
         maps = [glas_core.to_numpy(it.saliency).astype(np.float64) for it in res.iterations[0]]

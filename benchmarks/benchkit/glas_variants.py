@@ -1,11 +1,11 @@
 """GLAS map variants computed from one recorded sweep: prototypes for the faithfulness study.
 
 A GLAS sweep scores the clean image, one light row per search point and one shadow row per
-point (``glas_core.config.RowLayout``). :func:`record_sweep` runs the sweep the benchmarks run
-(log-probability scores, ``glas_core.explain(..., log_scores=True)``) and keeps every row's
-logits, so each variant below is a different reading of the same forward passes: other point
-values (log weights, logit margins) or another Eq. 3 fusion (a smaller spatial scale, a
-kernel-normalised sum). Only :func:`paper` is the paper's GLAS (Eq. 3 up to one positive factor);
+point (``glas_core.config.RowLayout``). :func:`record_sweep` runs the sweep as users run it
+(``glas_adapters.torch.explain``: log-probability scores) and keeps every row's logits, so each
+variant below is a different reading of the same forward passes: other point values (log
+weights, logit margins) or another Eq. 3 fusion (a smaller spatial scale, a kernel-normalised
+sum). Only :func:`paper` is the paper's GLAS (Eq. 3 up to one positive factor);
 the rest are experiments, not library options.
 """
 
@@ -18,8 +18,6 @@ import numpy as np
 
 import glas_core
 from glas_core.fusion import fuse_grid, fusion_kernel
-
-from .scoring import log_probability
 
 
 @dataclass(frozen=True)
@@ -41,21 +39,28 @@ class Sweep:
 
 
 def record_sweep(module: Any, x: Any, target: int, **settings: Any) -> Sweep:
-    """Run GLAS (fusion mode, log-probability scores) on one (C, H, W) image, keeping every row's logits."""
+    """Run GLAS (fusion mode) on one (C, H, W) image as users do (:func:`benchkit.methods.glas_result`,
+    the torch adapter), keeping the logits of every row it scores."""
     import torch
 
-    chunks: list[np.ndarray] = []
+    from .methods import glas_result
 
-    def score_fn(batch):
-        with torch.no_grad():
-            z = module(batch)
-        chunks.append(z.double().cpu().numpy())
-        return log_probability(z, target)
+    class Recorder(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+            self.chunks: list[np.ndarray] = []
 
-    result = glas_core.explain(score_fn, x, log_scores=True, **settings)
-    logits = np.concatenate(chunks)
+        def forward(self, batch):
+            z = self.inner(batch)
+            self.chunks.append(z.detach().double().cpu().numpy())
+            return z
+
+    recorder = Recorder(module).eval()
+    result = glas_result(recorder, x, target, **settings)
+    logits = np.concatenate(recorder.chunks)
     if result.mode != "fusion" or result.grid is None or logits.shape[0] != 2 * result.points.shape[0] + 1:
-        raise ValueError("variants need a fusion-mode grid sweep with its clean row")
+        raise ValueError("variants need a fusion-mode grid sweep with its clean row, each row scored once")
     return Sweep(result, logits, target)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import glas_core
 
 from .rise import rise
-from .scoring import log_probability_fn, probability_fn
+from .scoring import probability_fn
 
 
 @dataclass
@@ -29,20 +29,22 @@ class Method:
 
 
 def glas_result(module: Any, x: Any, target: int, **settings: Any) -> glas_core.GLASResult:
-    """GLAS of one (C, H, W) image for ``target``, scored in log-probabilities
-    (:func:`benchkit.scoring.log_probability_fn`) through ``glas_core.explain(..., log_scores=True)``.
-    ``settings`` are explain's keywords (grid, sigma, sigma_px, mode, batch_size)."""
-    return glas_core.explain(log_probability_fn(module, target), x, log_scores=True, **settings)
+    """GLAS of one (C, H, W) image for ``target`` as its users get it: ``glas_adapters.torch.explain``
+    (log-probability scores, Eq. 1-3 in the log domain). ``settings`` are its keywords (grid,
+    sigma, sigma_px, mode, batch_size)."""
+    from glas_adapters.torch import explain
+
+    return explain(module, x, targets=target, **settings)
 
 
 def glas_method(name: str, *, grid: int = 15, sigma: float | tuple[float, float, float] | None = None,
                 mode: str = "fusion", batch_size: int = 64) -> Method:
-    """GLAS scored in log-probabilities (:func:`glas_result`); ``sigma=None`` is the default (5, 3, 6) grid cells."""
+    """GLAS through the torch adapter (:func:`glas_result`); ``sigma=None`` is the default (5, 3, 6) grid cells."""
     def run(module, x, target):
         return glas_result(module, x, target, grid=grid, sigma=sigma, mode=mode, batch_size=batch_size).to_numpy()[0]
 
     s = "(5,3,6)" if sigma is None else f"{sigma}"
-    return Method(name, run, f"k={grid}, sigma={s} grid cells, mode={mode}, log-probability scores")
+    return Method(name, run, f"k={grid}, sigma={s} grid cells, mode={mode}, glas_adapters.torch.explain")
 
 
 def rise_method(name: str, n_masks: int, *, s: int = 8, p: float = 0.5, batch_size: int = 64) -> Method:
