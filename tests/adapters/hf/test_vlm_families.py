@@ -1,4 +1,4 @@
-"""Caption words of today's vision-language families: PaliGemma, LLaVA, Qwen2-VL, Idefics3, SmolVLM, Pix2Struct.
+"""Caption words of today's vision-language families: PaliGemma, LLaVA, Gemma 3, Qwen2-VL, Idefics3, SmolVLM, Pix2Struct.
 
 For each family, a tiny model built offline (``vlms``): the word scores on the clean image
 equal the teacher-forced probabilities of a full-sequence forward pass in HF's own input
@@ -19,7 +19,7 @@ from . import vlms  # noqa: E402
 
 CAPTION = "a dog is playing on the sofa"
 #: The size each processor resizes the 40 x 48 test image to (worked out by hand from its settings).
-RESIZED = {"paligemma": (32, 32), "llava": (32, 32), "qwen2_vl": (24, 32), "idefics3": (32, 32),
+RESIZED = {"paligemma": (32, 32), "llava": (32, 32), "gemma3": (32, 32), "qwen2_vl": (24, 32), "idefics3": (32, 32),
            "idefics3_split": (64, 64), "smolvlm": (64, 64), "pix2struct": (24, 32)}
 # Qwen2-VL: 40 x 48 has 1920 px > 1024, so each side / sqrt(1920/1024), floored to 8: 24 x 32.
 # Idefics3 split: longest edge 64 -> 53 x 64, then up to multiples of 32 -> 64 x 64 (2 x 2 crops).
@@ -52,7 +52,7 @@ def hf_inputs(name, parts, image, caption):
         out = processor(images=image, text="", **kwargs)  # lists: with tensors its labels step warns
         return {k: torch.as_tensor(np.asarray(out[k])) for k in ("input_ids", "attention_mask", "pixel_values",
                                                                  "token_type_ids")}
-    if name == "llava":
+    if name in ("llava", "gemma3"):
         conversation = [{"role": "user", "content": [{"type": "image"}]}]
         text = processor.apply_chat_template(conversation, add_generation_prompt=True)
         return dict(processor(images=image, text=text + (caption or ""), return_tensors="pt"))

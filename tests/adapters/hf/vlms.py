@@ -25,6 +25,9 @@ QWEN_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c i
                  "{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>{% else %}{{ c['text'] }}"
                  "{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
                  "{% endif %}")
+GEMMA3_TEMPLATE = ("{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m['role'] }}\n{% for c in m['content'] %}"
+                   "{% if c['type'] == 'image' %}<start_of_image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+                   "<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>assistant\n{% endif %}")
 SMOLVLM_TEMPLATE = ("<|im_start|>{% for m in messages %}{{ m['role'] }}{% for c in m['content'] %}"
                     "{% if c['type'] == 'image' %}<image>{% else %} {{ c['text'] }}{% endif %}{% endfor %}"
                     "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}assistant :{% endif %}")
@@ -93,6 +96,30 @@ def llava() -> tuple[Any, Any, Any]:
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"), vision_feature_select_strategy="default",
         vision_feature_layer=-1)
     return _seeded(transformers.LlavaForConditionalGeneration, config, 11), processor, tokenizer
+
+
+def gemma3() -> tuple[Any, Any, Any]:
+    """Gemma 3: its processor marks the image tokens with token_type_ids = 1 (bidirectional among themselves)."""
+    marks = {"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>", "image_token": "<image_soft_token>"}
+    tokenizer = word_tokenizer(["<unk>", "<pad>", "<bos>", "<eos>"], (*marks.values(), "<start_of_turn>",
+                                                                      "<end_of_turn>"),
+                               unk_token="<unk>", pad_token="<pad>", bos_token="<bos>", eos_token="<eos>")
+    for name, token in marks.items():  # what Gemma's own tokenizer exposes
+        setattr(tokenizer, name, token)
+        setattr(tokenizer, f"{name}_id", tokenizer.convert_tokens_to_ids(token))
+    image_processor = transformers.Gemma3ImageProcessorPil(size={"height": SIZE, "width": SIZE})
+    processor = transformers.Gemma3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_length=4,
+                                             chat_template=GEMMA3_TEMPLATE)
+    config = transformers.Gemma3Config(
+        text_config=_text(tokenizer, num_key_value_heads=1, head_dim=8, sliding_window=16), vision_config=_vision(),
+        mm_tokens_per_image=4, boi_token_index=tokenizer.boi_token_id, eoi_token_index=tokenizer.eoi_token_id,
+        image_token_index=tokenizer.image_token_id, tie_word_embeddings=False)
+    model = _seeded(transformers.Gemma3ForConditionalGeneration, config, 16)
+    with torch.no_grad():  # at its 0.02-std init the image barely reaches the text: every map would be flat
+        for param in model.model.multi_modal_projector.parameters():
+            if param.ndim == 2:
+                param.normal_(0.0, 1.0)
+    return model, processor, tokenizer
 
 
 def qwen2_vl() -> tuple[Any, Any, Any]:
@@ -167,5 +194,5 @@ def pix2struct() -> tuple[Any, Any, Any]:
     return _seeded(transformers.Pix2StructForConditionalGeneration, config, 14), image_processor, tokenizer
 
 
-BUILDERS = {"paligemma": paligemma, "llava": llava, "qwen2_vl": qwen2_vl, "idefics3": lambda: idefics3(False),
+BUILDERS = {"paligemma": paligemma, "llava": llava, "gemma3": gemma3, "qwen2_vl": qwen2_vl, "idefics3": lambda: idefics3(False),
             "idefics3_split": lambda: idefics3(True), "smolvlm": smolvlm, "pix2struct": pix2struct}
