@@ -42,7 +42,7 @@ def start(profile_dir: str, width: int = 1280, height: int = 900) -> Any:
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
 
-def open_page(driver: Any, html_path: str, timeout: float = 10.0) -> None:
+def open_page(driver: Any, html_path: str, timeout: float = 30.0) -> None:
     """Load the report and wait until its script has drawn the index; earlier logs are dropped."""
     from selenium.webdriver.support.ui import WebDriverWait
 
