@@ -303,8 +303,9 @@ def _validate_grid(grid: Any, spatial_shape: Sequence[int]) -> tuple[int, ...]:
         raise fail("grid", quoted(grid), expected, fix)
     too_big = [a for a in range(n_axes) if ks[a] > spatial_shape[a]]
     if too_big:
+        largest = min(15, *spatial_shape)
         raise fail("grid", quoted(grid), f"at most the image size {tuple(spatial_shape)} along every spatial axis",
-                   "use fewer search points than pixels, e.g. grid=15")
+                   f"use fewer search points than pixels, e.g. grid={largest}")
     return ks
 
 
