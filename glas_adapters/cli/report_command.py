@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
@@ -24,7 +25,18 @@ def add_report_parser(sub: Any) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """Build the report and print what was written, with the size per image."""
+    """``glas report``: build the report and print what was written."""
+    write_report(args.maps, args.out, embed=args.embed, title=args.title, quiet=args.quiet)
+    return 0
+
+
+def write_report(maps_dir: str, out: str, *, embed: bool = False, title: str | None = None,
+                 quiet: bool = False) -> Any:
+    """Build the report of ``maps_dir`` into ``out`` and print its warnings and size per image.
+
+    What ``glas explain ... --report`` calls once its output is complete, e.g. with
+    ``out=os.path.join(args.out, "report.html")``. Returns the :class:`ReportSummary`.
+    """
     import importlib.util
 
     from glas_core.errors import fail
@@ -35,15 +47,15 @@ def run_report(args: argparse.Namespace) -> int:
                    "one with the report extra (pyarrow, matplotlib, Pillow)", "pip install \"glas[report]\"")
     from glas_adapters.report import build_report
 
-    summary = build_report(args.maps, args.out, embed=args.embed, title=args.title, progress=not args.quiet)
+    summary = build_report(maps_dir, out, embed=embed, title=title, progress=not quiet)
     for line in summary.missing_photos[:5]:
-        print(f"glas: warning: {line}; its maps are shown without the photo")
+        print(f"glas: warning: {line}; its maps are shown without the photo", file=sys.stderr)
     for line in summary.unusable_maps[:5]:
-        print(f"glas: warning: {line}: the map has NaN or infinite values and is not drawn")
+        print(f"glas: warning: {line}: the map has NaN or infinite values and is not drawn", file=sys.stderr)
     hidden = len(summary.missing_photos[5:]) + len(summary.unusable_maps[5:])
     if hidden:
-        print(f"glas: warning: {hidden} more (listed in the report)")
+        print(f"glas: warning: {hidden} more (listed in the report)", file=sys.stderr)
     where = "pictures embedded" if summary.assets_dir is None else f"pictures in {summary.assets_dir}"
     print(f"wrote {summary.path}: {summary.n_images} images, {summary.n_maps} maps, {where}, "
           f"{summary.bytes_per_image / 1024:.1f} kB per image")
-    return 0
+    return summary

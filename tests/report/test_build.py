@@ -261,3 +261,7 @@ def test_glas_report_command(tmp_path, capsys):
     assert_one_line_error(run_glas(capsys, "report", str(tmp_path / "none"), "--out", str(tmp_path / "x.html")),
                           "maps folder", "check the path")
     assert_one_line_error(run_glas(capsys, "report", out, "--out", str(tmp_path / "x.txt")), "ending in .html")
+    os.remove(tmp_path / "photos" / SPECS[1].name)
+    run = run_glas(capsys, "report", out, "--out", str(tmp_path / "r.html"), "--quiet")
+    assert run.code == 0 and "wrote" in run.out
+    assert run.err.startswith("glas: warning: b_top_right: photo not found at ") and run.err.count("\n") == 1
