@@ -7,6 +7,7 @@ faster than T separate runs) and barely more than the model's own forward passes
 best of ``--repeats``.
 
     python benchmarks/caption.py                      # CPU, one thread
+    python benchmarks/caption.py --quick              # seconds: grid 3, 32 px, one tiny layer (CI smoke run)
     python benchmarks/caption.py --device cuda --grid 15 --image-size 224 --hidden 384
 
 The model is a VisionEncoderDecoder (ViT + GPT-2) with random weights built from configs
@@ -67,7 +68,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="grid 3, 32 px, hidden 32, one layer, one repeat")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.grid, args.image_size, args.hidden, args.layers, args.repeats = 3, 32, 32, 1, 1
     if args.device == "cpu":
         torch.set_num_threads(1)
 

@@ -167,8 +167,9 @@ class CaptionExplainer:
     token_logprobs : callable, optional
         Custom scoring for other model families:
         ``token_logprobs(pixel_values, target_ids) -> (B, T)`` log P(target_ids[t] | image, target_ids[:t])
-        for a ``(B, C, H, W)`` batch of normalised pixel values and the ``(T,)`` ids of
-        ``tokenizer(caption).input_ids``. A caption string is then required.
+        for a batch of the processor's ``pixel_values`` (``(B, C, H, W)`` normalised pixels for
+        fixed-size processors) and the ``(T,)`` ids of ``tokenizer(caption).input_ids``. A
+        caption string is then required.
     """
 
     def __init__(self, model: Any, processor: Any, *, tokenizer: Any = None,
