@@ -1,23 +1,43 @@
-""":class:`GLASCallback`: GLAS overlays of validation images written to TensorBoard during ``fit``."""
+""":class:`GLASCallback`: GLAS overlays of validation images written to TensorBoard during ``fit``.
+
+It works on every Keras backend. TensorBoard's event files are written with TensorFlow's
+summary writer, so TensorFlow must be installed; on the JAX and torch backends it is imported
+only when the first overlay is written.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from types import ModuleType
 from typing import Any, Sequence
 
 import numpy as np
 
+from glas_adapters.tf.frameworks import upcoming_keras_backend
 from glas_adapters.tf.runtime import load_tensorflow
 
-tf = load_tensorflow()  # before Keras, which imports TensorFlow (with its start-up notices) on that backend
+if upcoming_keras_backend() == "tensorflow":
+    load_tensorflow()  # before Keras, which imports TensorFlow (with its start-up notices) on that backend
 
 import keras  # noqa: E402
 
 from glas_adapters.tf.explainers import GLASExplainer  # noqa: E402
+from glas_adapters.tf.overlay import encode_png  # noqa: E402
 from glas_core.errors import fail  # noqa: E402
 
 #: TensorBoard tag of the overlays written by :class:`GLASCallback`
 SUMMARY_TAG = "GLAS"
+
+
+def tensorflow() -> ModuleType:
+    """TensorFlow, for its summary writer (imported quietly on first use on the JAX and torch backends)."""
+    tf = load_tensorflow()
+    if tf is None:
+        raise fail("GLASCallback", "a Python without TensorFlow",
+                   "used with TensorFlow installed (it writes TensorBoard summaries with tf.summary)",
+                   'install it with pip install "glas[tf]"')
+    return tf
 
 
 def write_image_summary(tag: str, image: np.ndarray, step: int) -> None:
@@ -27,11 +47,13 @@ def write_image_summary(tag: str, image: np.ndarray, step: int) -> None:
     the ``images`` plugin metadata), made with TensorFlow alone: ``tf.summary.image`` needs the
     ``tensorboard`` package, which TensorFlow 2.21 no longer installs.
     """
+    tf = tensorflow()
     metadata = tf.compat.v1.SummaryMetadata(display_name=tag, summary_description="GLAS saliency overlays")
     metadata.plugin_data.plugin_name = "images"
     height, width = image.shape[:2]
-    tensor = tf.stack([tf.constant(str(width)), tf.constant(str(height)), tf.io.encode_png(image)])
-    tf.summary.write(tag, tensor, step=step, metadata=metadata)
+    tensor = tf.stack([tf.constant(str(width)), tf.constant(str(height)), tf.constant(encode_png(image))])
+    with tf.device("/CPU:0"):
+        tf.summary.write(tag, tensor, step=step, metadata=metadata)
 
 
 class GLASCallback(keras.callbacks.Callback):
@@ -56,7 +78,7 @@ class GLASCallback(keras.callbacks.Callback):
     def __init__(self, validation_data: Any, class_index: int | Sequence[int] | None = None,
                  log_dir: str | os.PathLike[str] = "logs", every_n_epochs: int = 1, **glas_kwargs: Any) -> None:
         super().__init__()
-        if tf is None:
+        if importlib.util.find_spec("tensorflow") is None:
             raise fail("GLASCallback", "a Python without TensorFlow",
                        "used with TensorFlow installed (it writes TensorBoard summaries with tf.summary)",
                        'install it with pip install "glas[tf]"')
@@ -74,7 +96,7 @@ class GLASCallback(keras.callbacks.Callback):
             return
         grid = GLASExplainer().explain(self.validation_data, self.model, self.class_index, **self.glas_kwargs)
         if self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.log_dir)
+            self._writer = tensorflow().summary.create_file_writer(self.log_dir)
         with self._writer.as_default():
             write_image_summary(SUMMARY_TAG, grid, step=epoch)
         self._writer.flush()

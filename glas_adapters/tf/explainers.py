@@ -11,9 +11,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from glas_adapters.tf.frameworks import like, to_host
 from glas_adapters.tf.functional import explain
-from glas_adapters.tf.overlay import DEFAULT_IMAGE_WEIGHT, grid_display, overlay
-from glas_adapters.tf.scoring import tf
+from glas_adapters.tf.overlay import DEFAULT_IMAGE_WEIGHT, encode_png, grid_display, overlay
 from glas_core.errors import fail
 
 
@@ -25,11 +25,6 @@ def images_of(validation_data: Any) -> Any:
                        "pass (images, None) or the images alone")
         return validation_data[0]
     return validation_data
-
-
-def host(images: Any) -> np.ndarray:
-    """Images (NumPy or a tensor) as a NumPy array."""
-    return np.asarray(images.numpy() if hasattr(images, "numpy") and not isinstance(images, np.ndarray) else images)
 
 
 # ------------------------------------------------------------------------------ tf-explain
@@ -49,8 +44,8 @@ class GLASExplainer:
         :func:`glas_adapters.tf.explain`); ``glas_kwargs`` go to that function (grid, sigma, mode, ...).
         """
         images = images_of(validation_data)
-        maps = explain(model, images, class_index, **glas_kwargs)
-        pixels = host(images)
+        maps = to_host(explain(model, images, class_index, **glas_kwargs))
+        pixels = to_host(images)
         if pixels.ndim == 3:
             pixels, maps = pixels[None], maps[None]
         return grid_display(overlay(pixels, maps, colormap=colormap, image_weight=image_weight))
@@ -64,12 +59,8 @@ class GLASExplainer:
                        "pass the array GLASExplainer.explain() returned")
         os.makedirs(output_dir, exist_ok=True)
         path = os.path.join(os.fspath(output_dir), output_name)
-        if tf is not None:
-            tf.io.write_file(path, tf.io.encode_png(grid))
-        else:
-            from matplotlib import image as mpl_image
-
-            mpl_image.imsave(path, grid)
+        with open(path, "wb") as f:
+            f.write(encode_png(grid))
         return path
 
 
@@ -96,8 +87,8 @@ class GLAS:
         self.batch_size = batch_size
         self.glas_kwargs = glas_kwargs
 
-    def explain(self, inputs: Any, targets: Any = None) -> np.ndarray:
-        """Maps ``(N, H, W, 1)`` for ``inputs`` ``(N, H, W, C)``.
+    def explain(self, inputs: Any, targets: Any = None) -> Any:
+        """float32 maps ``(N, H, W, 1)`` for ``inputs`` ``(N, H, W, C)``, in the inputs' framework.
 
         ``targets`` are Xplique's one-hot ``(N, num_classes)`` rows, integer classes ``(N,)``, or
         None for the predicted classes.
@@ -106,7 +97,7 @@ class GLAS:
             raise fail("inputs", f"shape {tuple(inputs.shape)}", "a batch (N, H, W, C), as Xplique passes them",
                        "add a batch axis with inputs[None]")
         maps = explain(self.model, inputs, _classes_of(targets), batch_size=self.batch_size, **self.glas_kwargs)
-        return maps[..., None].astype(np.float32)
+        return like(to_host(maps)[..., None].astype(np.float32), inputs)
 
     __call__ = explain
 
@@ -115,7 +106,7 @@ def _classes_of(targets: Any) -> Any:
     """Xplique's targets (one-hot rows or class indices) as one class index per image."""
     if targets is None:
         return None
-    targets = host(targets)
+    targets = to_host(targets)
     if targets.ndim == 1:
         return targets.astype(np.int64) if np.issubdtype(targets.dtype, np.integer) else targets
     if targets.ndim != 2:

@@ -1,21 +1,26 @@
 """GLAS maps of Keras models for channels-last images: explain, explain_recursive, explain_multiscale.
 
-On the TensorFlow backend the perturbed batches are built by :mod:`glas_core` with TensorFlow
-ops (through the array-API shim :mod:`glas_adapters.tf.namespace`) on the device the images
-live on, and the model runs as ``model(x, training=False)`` inside one ``tf.function`` on
-fixed-size chunks.  Keras 3 on the JAX or torch backend is run on NumPy batches instead.
-Nothing here changes global TensorFlow or Keras state.
+The model runs on its own Keras backend (TensorFlow, JAX or torch; a plain callable on the
+framework of the images), through a compiled forward on fixed-size chunks
+(:mod:`glas_adapters.tf.engines`). Images on the CPU are perturbed by :mod:`glas_core` on NumPy;
+images on an accelerator on that device, with the framework's own ops. Several images are
+explained in one packed stream (:func:`glas_core.explain_batch`), so every model call but the
+last gets a full chunk. Maps come back in the framework the images came in. Nothing here
+changes global TensorFlow, JAX, torch or Keras state, nor the model's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 import glas_core
 from glas_adapters._common import Progress, check_probabilities
-from glas_adapters.tf.inputs import class_indices, image_shape
+from glas_adapters.tf import engines
+from glas_adapters.tf.frameworks import framework_of, keras_layer, like, path_for, to_host
+from glas_adapters.tf.inputs import as_images, check_model_inputs, class_indices, image_shape
 from glas_adapters.tf.scoring import Scorer, balanced_chunk
 from glas_core import GLASConfig, GLASResult, RecursiveResult
 from glas_core.config import config_from
@@ -23,6 +28,8 @@ from glas_core.errors import fail
 
 #: the spatial axes of one channels-last image (H, W, C)
 HWC_SPATIAL_AXES = (0, 1)
+
+Maps = Any  # an array in the images' framework: NumPy, tf.Tensor, jax.Array or torch.Tensor
 
 
 def explain(
@@ -42,17 +49,20 @@ def explain(
     progress: bool | Callable[[int, int], None] = False,
     config: GLASConfig | None = None,
     return_result: bool = False,
-) -> np.ndarray | list[GLASResult]:
+) -> Maps | list[GLASResult]:
     """GLAS saliency maps (the paper's Eq. 1-3) of a Keras model for channels-last images.
 
     Parameters
     ----------
     model
-        A Keras 3 model (called as ``model(x, training=False)``) or any callable mapping a
-        ``(B, H, W, C)`` batch to ``(B, num_classes)`` outputs.
+        A Keras 3 model on any backend (called as ``model(x, training=False)``, compiled), or
+        any callable mapping a ``(B, H, W, C)`` batch to ``(B, num_classes)`` outputs (called
+        as it is, with the tensors of the images' framework, or of the imported Keras' backend
+        for NumPy images; on TensorFlow it is traced with ``tf.function`` when it can be).
     images
-        ``(N, H, W, C)`` batch or one ``(H, W, C)`` image, NumPy or ``tf.Tensor``; integer
-        images are cast to float32 (values unchanged).
+        ``(N, H, W, C)`` batch or one ``(H, W, C)`` image of floats: NumPy, ``tf.Tensor``,
+        ``jax.Array`` or ``torch.Tensor`` (any device, with or without grad), or a list of
+        equally shaped images. Integer images are refused: scale them as the model expects.
     targets
         Classes to explain: one int for all images, one int per image, None for each image's
         predicted class, or an ``(N, T)`` nested list / array of T classes per image (e.g. the
@@ -66,15 +76,19 @@ def explain(
         scalar such as 3.0 sets all three) or in pixels with ``sigma_px``, ``mode`` "fusion"
         ("light" and "shadow" are the paper's ablation), ``lam`` 1e-5.
     baseline
-        Perturbation baseline: rows are ``b + (x - b) * G`` (the paper is 0); a scalar or an
-        array broadcastable to one ``(H, W, C)`` image.
+        Perturbation baseline: rows are ``b + (x - b) * G`` (the paper is 0); a scalar, an
+        array broadcastable to one ``(H, W, C)`` image, or one per image ``(N, H, W, C)``.
     probabilities
         How outputs become P(y|I): ``"softmax"`` (logits of exclusive classes), ``"sigmoid"``
         (single-output binary or multi-label models), None (outputs already are
-        probabilities) or a callable ``outputs -> probabilities``.
+        probabilities) or a callable ``outputs -> probabilities``. With ``"softmax"`` and
+        ``"sigmoid"`` the sweep is scored in log-probabilities (float32 or float64), so each
+        map is Eq. 3 divided by one positive factor (``result.log_scale``) and an
+        over-confident model still gets an informative map.
     batch_size
-        Most perturbed images per model call (None: 64).  Calls use one fixed chunk size of at
-        most ``batch_size`` (the last chunk is zero-padded), so the model is traced once.
+        Most perturbed images per model call (None: 64).  The rows of all images are packed
+        into calls of one fixed size of at most ``batch_size`` (the last one zero-padded), so
+        the model is compiled once.
     progress
         True for a progress bar over all images (tqdm if installed), or a callable
         ``progress(done_rows, total_rows)``.
@@ -82,30 +96,30 @@ def explain(
         A :class:`glas_core.GLASConfig` holding grid, sigma, sigma_px, mode, lam, batch_size
         (and custom ``points``) at once; then none of those keywords may be given.
     return_result
-        Return the :class:`glas_core.GLASResult` of each image instead of the maps.
+        Return the :class:`glas_core.GLASResult` of each image instead of the maps (its
+        ``saliency`` in the images' framework).
 
     Returns
     -------
-    numpy.ndarray or list of GLASResult
+    array or list of GLASResult
         ``(N, H, W)`` float maps, or ``(H, W)`` for a single ``(H, W, C)`` image; with
-        ``(N, T)`` targets: ``(N, T, H, W)`` (``(T, H, W)`` for a single image).
+        ``(N, T)`` targets: ``(N, T, H, W)`` (``(T, H, W)`` for a single image). In the
+        framework and on the device of ``images`` (NumPy for NumPy or a list).
 
     Raises
     ------
     GLASError
-        For channels-first or wrongly ranked images, classes out of range, bad settings and
-        model outputs that are not ``(N, num_classes)`` finite scores.
+        For channels-first, integer, ragged or wrongly ranked images, images that do not fit
+        the model's input, models with several inputs, classes out of range, bad settings,
+        model outputs that are not ``(N, num_classes)`` finite scores and errors the model
+        raises (told on one line, the model's own error chained).
     """
     run = _Run(model, images, probabilities, _settings(config, grid, sigma, sigma_px, mode, lam, batch_size))
     classes = run.targets(targets, class_index, several_per_image=True)
-    results = []
     with Progress(progress, total=run.n_rows * run.n_images) as report:
-        for i in range(run.n_images):
-            results.append(glas_core.explain(
-                run.scorer.score_fn(classes[i], run.chunk), run.image(i), spatial_axes=HWC_SPATIAL_AXES,
-                baseline=baseline, progress=report.sweep(), **run.core_settings()))
+        results = run.packed(classes, baseline, report, run.core_settings())
     if return_result:
-        return results
+        return [run.result(r) for r in results]
     maps = [glas_core.to_numpy(r.saliency) for r in results]
     return run.maps([m[None] for m in maps] if run.several_per_image else maps)
 
@@ -130,18 +144,20 @@ def explain_recursive(
     progress: bool | Callable[[int, int], None] = False,
     config: GLASConfig | None = None,
     return_result: bool = False,
-) -> np.ndarray | list[RecursiveResult]:
+) -> Maps | list[RecursiveResult]:
     """Recursive GLAS (the paper's Algorithm 1) for channels-last images, one class per image.
 
     Each iteration dims the image by the normalised map, drops the search points above
     ``t1`` and explains again, until ``sqrt(mean(S) / P(y|I)) >= t2``, no points remain or
-    ``max_iter`` iterations ran (see :func:`glas_core.explain_recursive`).  Other parameters
-    as in :func:`explain`; the progress total grows as the iterations run.
+    ``max_iter`` iterations ran (see :func:`glas_core.explain_recursive`).  Images are
+    explained one after the other (each iteration depends on the last).  Other parameters as
+    in :func:`explain`; the progress total grows as the iterations run.
 
     Returns
     -------
-    numpy.ndarray or list of RecursiveResult
-        ``(N, H, W)`` accumulated maps (``(H, W)`` for one image), or the per-image results.
+    array or list of RecursiveResult
+        ``(N, H, W)`` accumulated maps (``(H, W)`` for one image) in the images' framework,
+        or the per-image results.
     """
     run = _Run(model, images, probabilities, _settings(config, grid, sigma, sigma_px, mode, lam, batch_size))
     classes = run.targets(targets, class_index)  # later iterations have fewer points: they pad more
@@ -149,9 +165,12 @@ def explain_recursive(
     with Progress(progress) as report:
         for i in range(run.n_images):
             results.append(glas_core.explain_recursive(
-                run.scorer.score_fn([classes[i]], run.chunk), run.image(i), t1=t1, t2=t2, max_iter=max_iter,
-                spatial_axes=HWC_SPATIAL_AXES, baseline=baseline, progress=report.sweeps(), **run.core_settings()))
-    return results if return_result else run.maps([r.saliency for r in results])
+                run.score_fn([[classes[i]]]), run.batch[i], t1=t1, t2=t2, max_iter=max_iter,
+                spatial_axes=HWC_SPATIAL_AXES, baseline=run.baseline_of(baseline, i), progress=report.sweeps(),
+                log_scores=run.scorer.log_scores, **run.core_settings()))
+    if return_result:
+        return [run.result(r) for r in results]
+    return run.maps([glas_core.to_numpy(r.saliency) for r in results])
 
 
 def explain_multiscale(
@@ -171,34 +190,33 @@ def explain_multiscale(
     progress: bool | Callable[[int, int], None] = False,
     config: GLASConfig | None = None,
     return_result: bool = False,
-) -> np.ndarray | list[list[GLASResult]]:
+) -> Maps | list[list[GLASResult]]:
     """Coarse-to-fine GLAS: one map per scale in ``sigmas`` (the paper's Figure 1).
 
     ``sigmas`` holds grid-cell scales (a scalar or a (light, shadow, spatial) triple each),
-    or pixels with ``in_pixels=True``; a ``config``'s own sigma is not used.  Other
-    parameters as in :func:`explain`.
+    or pixels with ``in_pixels=True``; a ``config``'s own sigma is not used.  Each scale is
+    one packed sweep over all images.  Other parameters as in :func:`explain`.
 
     Returns
     -------
-    numpy.ndarray or list of list of GLASResult
-        ``(N, S, H, W)`` maps for ``S = len(sigmas)`` (``(S, H, W)`` for one image), or the
-        per-image lists of results.
+    array or list of list of GLASResult
+        ``(N, S, H, W)`` maps for ``S = len(sigmas)`` (``(S, H, W)`` for one image) in the
+        images' framework, or the per-image lists of results.
     """
     if isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence) or len(sigmas) == 0:
         raise fail("sigmas", sigmas, "a non-empty list of scales", "use e.g. sigmas=[5, 3, 1]")
     run = _Run(model, images, probabilities, _settings(config, grid, None, None, mode, lam, batch_size))
     classes = run.targets(targets, class_index)
-    results = []
+    key = "sigma_px" if in_pixels else "sigma"
+    per_scale = []
     with Progress(progress, total=run.n_rows * run.n_images * len(sigmas)) as report:
-        for i in range(run.n_images):
-            results.append(glas_core.explain_multiscale(
-                run.scorer.score_fn([classes[i]], run.chunk), run.image(i), sigmas, in_pixels=in_pixels,
-                spatial_axes=HWC_SPATIAL_AXES, baseline=baseline, progress=report.sweeps(),
-                **run.core_settings(with_sigma=False)))
+        for s in sigmas:
+            settings = dict(run.core_settings(with_sigma=False), **{key: s})
+            per_scale.append(run.packed([[c] for c in classes], baseline, report, settings))
+    results = [[scale[i] for scale in per_scale] for i in range(run.n_images)]
     if return_result:
-        return results
-    per_image = [np.stack([glas_core.to_numpy(r.saliency)[0] for r in rs])[None] for rs in results]
-    return run.maps(per_image)
+        return [[run.result(r) for r in rs] for rs in results]
+    return run.maps([np.stack([glas_core.to_numpy(r.saliency)[0] for r in rs])[None] for rs in results])
 
 
 # ---------------------------------------------------------------------------------- internals
@@ -209,29 +227,40 @@ def _settings(config: GLASConfig | None, grid: Any, sigma: Any, sigma_px: Any, m
 
 
 class _Run:
-    """Images, scorer, settings and chunk size of one call, validated once at the public boundary."""
+    """Images, engine, scorer, settings and chunk size of one call, validated once at the public boundary."""
 
     several_per_image = False
 
     def __init__(self, model: Any, images: Any, probabilities: Any, config: GLASConfig) -> None:
         check_probabilities(probabilities)
-        if isinstance(images, (list, tuple)):
-            images = np.asarray(images)
+        images = as_images(images)
         batch_shape, self.single = image_shape(images)
-        self.scorer = Scorer(model, probabilities)
-        batch = self.scorer.as_batch(images)
-        self.batch = batch[None] if self.single else batch
+        if keras_layer(model):
+            check_model_inputs(model, batch_shape)
+        self.given = images
+        self.engine = engines.engine_for(path_for(model, images))
+        self.batch = self._work_batch(images)
+        self.scorer = Scorer(model, probabilities, self.engine, host_work=framework_of(self.batch) == "numpy")
         self.n_images = int(batch_shape[0])
+        self.spatial_shape = (int(batch_shape[1]), int(batch_shape[2]))
         self.config = config
         # resolving the plan checks grid and sigma against the image size before any forward pass
-        self.n_rows = config.resolve((int(batch_shape[1]), int(batch_shape[2]))).rows.n_rows
+        self.n_rows = config.resolve(self.spatial_shape).rows.n_rows
         self.chunk = balanced_chunk(self.n_rows, config.batch_size)
 
-    def core_settings(self, with_sigma: bool = True) -> dict[str, Any]:
-        """Keywords of the core call: the config's settings, with this call's chunk as batch size.
+    def _work_batch(self, images: Any) -> Any:
+        """The ``(N, H, W, C)`` images the core perturbs: NumPy on the CPU, the framework's on an accelerator."""
+        batch = images[None] if self.single else images
+        if engines.NATIVE_ON_CPU or self.engine.on_accelerator(self.engine.native(batch[:1])):
+            return self.engine.native(batch)
+        host = to_host(batch)
+        return host.astype(np.float32) if host.dtype.name == "bfloat16" else host  # NumPy cannot compute in bfloat16
 
-        Passed as keywords rather than ``config=`` because the recursive and multi-scale core
-        functions set the scales of their later sweeps themselves.
+    def core_settings(self, with_sigma: bool = True) -> dict[str, Any]:
+        """Keywords of the core call: the config's settings, with the call's chunk as batch size.
+
+        Passed as keywords rather than ``config=`` because the recursive and multi-scale sweeps
+        set the scales of their later sweeps themselves.
         """
         c = self.config
         settings = dict(grid=c.grid, mode=c.mode, lam=c.lam, batch_size=self.chunk, points=c.points)
@@ -251,9 +280,8 @@ class _Run:
                 raise fail("class_index", class_index, "None when targets= is given (it is an alias of targets)",
                            "pass the classes once, as targets=")
             targets, name = class_index, "class_index"
-        clean = self.scorer.clean_outputs(self.batch, self.chunk)
-        self.scorer.warn_if_already_probabilities(clean)
-        predicted = np.argmax(self.scorer.probabilities_of(clean), axis=1)
+        clean, predicted = self.scorer.clean_outputs(self.batch, self.chunk)
+        self.scorer.check_clean(clean)
         indices = class_indices(targets, self.n_images, clean.shape[1], predicted, name)
         if indices.ndim == 2 and not several_per_image:
             raise fail(name, f"shape {indices.shape}", "one class per image here",
@@ -263,10 +291,32 @@ class _Run:
         self.several_per_image = indices.ndim == 2
         return [[int(t) for t in np.atleast_1d(row)] for row in indices]
 
-    def image(self, i: int) -> Any:
-        return self.batch[i]
+    def score_fn(self, classes: list[list[int]], chunk: int | None = None) -> Callable[[Any], Any]:
+        """The score function of a sweep over ``len(classes)`` images (one list of classes each)."""
+        return self.scorer.score_fn(np.asarray(classes), chunk or self.chunk, self.n_rows)
 
-    def maps(self, saliencies: list[Any]) -> np.ndarray:
-        """Stack per-image ``(1, ...)`` saliencies to ``(N, ...)`` NumPy; drop N for a single image."""
-        out = np.concatenate([glas_core.to_numpy(s) for s in saliencies], axis=0)
-        return out[0] if self.single else out
+    def packed(self, classes: list[list[int]], baseline: Any, report: Progress,
+               settings: dict[str, Any]) -> list[GLASResult]:
+        """One packed sweep over every image (:func:`glas_core.explain_batch`)."""
+        chunk = balanced_chunk(self.n_rows * self.n_images, self.config.batch_size)
+        settings = dict(settings, batch_size=chunk)
+        return glas_core.explain_batch(self.score_fn(classes, chunk), self.batch, spatial_axes=HWC_SPATIAL_AXES,
+                                       baseline=baseline, progress=report.sweep(),
+                                       log_scores=self.scorer.log_scores, **settings)
+
+    @staticmethod
+    def baseline_of(baseline: Any, i: int) -> Any:
+        """Image ``i``'s baseline: its row of an ``(N, H, W, C)`` array, else the one given."""
+        shape = getattr(baseline, "shape", None)
+        return baseline[i] if shape is not None and len(shape) == 4 else baseline
+
+    def result(self, result: Any) -> Any:
+        """A core result with its saliency in the images' framework."""
+        if framework_of(self.given) == framework_of(result.saliency):
+            return result
+        return dataclasses.replace(result, saliency=like(glas_core.to_numpy(result.saliency), self.given))
+
+    def maps(self, saliencies: list[np.ndarray]) -> Maps:
+        """Stack per-image ``(1, ...)`` saliencies to ``(N, ...)``; drop N for a single image; the images' framework."""
+        out = np.concatenate(saliencies, axis=0)
+        return like(out[0] if self.single else out, self.given)

@@ -44,11 +44,69 @@ def image_shape(images: Any) -> tuple[tuple[int, ...], bool]:
     if 0 in batch_shape:
         raise fail("images", f"an empty array of shape {shape}", "at least one image of at least 1x1 pixels",
                    "pass non-empty images")
-    dtype = np.dtype(getattr(getattr(images, "dtype", None), "as_numpy_dtype", getattr(images, "dtype", np.float32)))
-    if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
-        raise fail("images", f"dtype {dtype}", "real numbers (a float or integer dtype)",
-                   "cast them with images.astype('float32')")
+    dtype = dtype_name(images)
+    if dtype.startswith(("int", "uint")):
+        raise fail("images", f"dtype {dtype}", "floating-point images, scaled as the model was trained",
+                   "convert them, e.g. images.astype('float32') / 255 for 8-bit images")
+    if not dtype.startswith(("float", "bfloat")):
+        raise fail("images", f"dtype {dtype}", "floating-point images", "cast them with images.astype('float32')")
     return batch_shape, single
+
+
+def dtype_name(images: Any) -> str:
+    """The dtype of a NumPy, TensorFlow, JAX or torch array as a name (``"float32"``, ``"uint8"``)."""
+    dtype = getattr(images, "dtype", None)
+    if dtype is None:
+        return np.asarray(images).dtype.name
+    name = getattr(dtype, "name", None)
+    return str(name if isinstance(name, str) else dtype).replace("torch.", "")
+
+
+def as_images(images: Any) -> Any:
+    """A list or tuple of equally shaped images as one NumPy batch; arrays are returned as they are."""
+    if not isinstance(images, (list, tuple)):
+        return images
+    if not images:
+        raise fail("images", f"an empty {type(images).__name__}", "at least one image", "pass one or more images")
+    shapes = [tuple(int(s) for s in getattr(im, "shape", np.shape(im))) for im in images]
+    if len(set(shapes)) > 1:
+        shown = ", ".join(str(s) for s in shapes[:4]) + (", ..." if len(shapes) > 4 else "")
+        raise fail("images", f"a {type(images).__name__} of {len(images)} arrays of different shapes ({shown})",
+                   "images of one size, as one (N, H, W, C) array", "resize them to one size and stack them "
+                   "(np.stack), or explain each image on its own; a model with several inputs must be wrapped "
+                   "in a function of the image batch alone")
+    from glas_adapters.tf.frameworks import to_host
+
+    return np.stack([to_host(im) for im in images])
+
+
+def check_model_inputs(model: Any, batch_shape: tuple[int, ...]) -> None:
+    """Refuse a Keras model with several inputs, or whose input shape the images do not fit."""
+    try:
+        inputs = list(getattr(model, "inputs", None) or [])
+    except (AttributeError, ValueError):  # a subclassed model that was never called has none
+        return
+    if len(inputs) > 1:
+        names = ", ".join(repr(getattr(t, "name", "?")) for t in inputs)
+        raise fail("model", f"a Keras model with {len(inputs)} inputs ({names})", "a model with one image input",
+                   "wrap it in a function of the image batch alone, e.g. "
+                   "lambda x: model([x, keras.ops.repeat(other[None], x.shape[0], axis=0)])")
+    if len(inputs) != 1:
+        return
+    expected = tuple(inputs[0].shape)
+    if len(expected) != 4:
+        raise fail("model", f"a Keras model whose input has shape {expected}", "a model taking (N, H, W, C) images",
+                   "explain an image classifier, or wrap the model in a function of (N, H, W, C) batches")
+    for axis, what in ((3, "channels"), (1, "rows"), (2, "columns")):
+        want, got = expected[axis], batch_shape[axis]
+        if want is not None and int(want) != got:
+            fix = ("drop the alpha channel with images[..., :3]" if (got, want) == (4, 3) else
+                   "repeat a grey channel with np.repeat(images, 3, axis=-1)" if (got, want) == (1, 3) else
+                   f"give the model images of its input shape {expected}")
+            if axis != 3:
+                fix = f"resize the images to {expected[1]} x {expected[2]} pixels"
+            raise fail("images", f"{got} {what} (shape {batch_shape})",
+                       f"{int(want)} {what}, as the model's input shape {expected} says", fix)
 
 
 def class_indices(targets: Any, n_images: int, n_outputs: int, predicted: np.ndarray,

@@ -168,6 +168,10 @@ def log(x: Any, /) -> tf.Tensor:
     return tf.math.log(x)
 
 
+def log1p(x: Any, /) -> tf.Tensor:
+    return tf.math.log1p(x)
+
+
 def isnan(x: Any, /) -> tf.Tensor:
     return tf.math.is_nan(x)
 
@@ -207,6 +211,10 @@ def max(x: Any, /, *, axis: int | Sequence[int] | None = None, keepdims: builtin
 
 def min(x: Any, /, *, axis: int | Sequence[int] | None = None, keepdims: builtins.bool = False) -> tf.Tensor:  # noqa: A001
     return tf.reduce_min(x, axis=_axes(axis), keepdims=keepdims)
+
+
+def sum(x: Any, /, *, axis: int | Sequence[int] | None = None, keepdims: builtins.bool = False) -> tf.Tensor:  # noqa: A001
+    return tf.reduce_sum(x, axis=_axes(axis), keepdims=keepdims)
 
 
 def mean(x: Any, /, *, axis: int | Sequence[int] | None = None, keepdims: builtins.bool = False) -> tf.Tensor:

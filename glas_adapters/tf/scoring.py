@@ -1,40 +1,40 @@
-"""Turning a Keras model (or any callable) into the ``score_fn`` that :func:`glas_core.explain` sweeps.
+"""Turning a Keras model (or any callable) into the ``score_fn`` that :mod:`glas_core` sweeps.
 
-Two paths, picked by :func:`uses_tensorflow`:
+The model runs on the engine of its Keras backend (:mod:`glas_adapters.tf.engines`) on chunks
+of one fixed size (the last chunk is padded with zeros and its padded scores dropped), so a
+compiled forward is never rebuilt per chunk. ``probabilities`` says how outputs become scores:
 
-* **TensorFlow path** (Keras on the TensorFlow backend, ``tf.Module`` or any callable taking
-  ``tf.Tensor``): the batch stays a ``tf.Tensor`` on TensorFlow's device; the model is called as
-  ``model(x, training=False)`` inside one module-level ``tf.function`` that takes a fixed chunk
-  of rows (the last chunk is padded with zeros and its padded scores dropped), so it is traced
-  once per image shape and chunk size and never per chunk.
-* **NumPy path** (Keras 3 on the JAX or torch backend, or TensorFlow not installed): batches are
-  NumPy arrays and the outputs are brought back with ``keras.ops.convert_to_numpy``.
+* ``"softmax"`` / ``"sigmoid"``: log-probabilities of the targets
+  (:func:`glas_core.log_probabilities`: float32, or float64 for float64 outputs, never half
+  precision, and exact for a class that wins by a wide margin), swept with
+  ``log_scores=True``, so an over-confident model whose probabilities underflow under a mask
+  still gets a map; each map is then the paper's Eq. 3 divided by one positive factor
+  (``result.log_scale``);
+* None: the outputs already are probabilities (used in float32, or float64);
+* a callable ``outputs -> probabilities``, given the outputs as the model returned them.
 
-Either way ``probabilities`` turns outputs into P(y|I): ``"softmax"`` over the last axis,
-``"sigmoid"`` element-wise, None for outputs that already are probabilities, or a callable
-``outputs -> probabilities`` (given ``tf.Tensor`` outputs on the TensorFlow path, NumPy
-arrays on the NumPy path).
+Scores are computed where the core runs: on NumPy for images on the CPU, on the framework's
+tensors for images on an accelerator. A packed sweep (:func:`glas_core.explain_batch`) hands the
+model chunks that hold the rows of consecutive images in order; :class:`RowTargets` follows that
+order to gather each row's own target classes.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
-from glas_adapters._common import numpy_probabilities
+import glas_core
+from glas_adapters.tf.engines import Engine, device, namespace
+from glas_adapters.tf.failures import model_failure, root_cause
+from glas_adapters.tf.frameworks import keras_layer, to_host
 from glas_adapters.tf.inputs import check_output_shape, check_outputs
-from glas_adapters.tf.runtime import load_tensorflow
-from glas_core.errors import fail
+from glas_core.errors import GLASError, fail
 
-tf = load_tensorflow()  # None without TensorFlow: Keras 3 on JAX/torch works through the NumPy path
-if tf is not None:  # glas_core builds masks and perturbed rows of tf.Tensor images with TensorFlow ops
-    from glas_adapters.tf.namespace import register
-
-    register()
+_LOG_KIND = {"softmax": "softmax", "sigmoid": "sigmoid"}
 
 
 def balanced_chunk(n_rows: int, batch_size: int) -> int:
@@ -47,43 +47,57 @@ def balanced_chunk(n_rows: int, batch_size: int) -> int:
     return max(1, math.ceil(n_rows / n_calls))
 
 
-def _is_keras_layer(model: Any) -> bool:
-    keras = sys.modules.get("keras")
-    return keras is not None and isinstance(model, keras.layers.Layer)
+class RowTargets:
+    """The target classes of each row of a sweep, ``(B, T)`` per chunk.
+
+    Parameters
+    ----------
+    targets : numpy.ndarray
+        ``(N, T)`` class indices of the N images of the sweep.
+    rows_per_image : int
+        Rows of one image's sweep; with N > 1 the chunks are read as consecutive rows of
+        image 0, then image 1, ... (a packed sweep). With N = 1 every row has the same targets,
+        however many sweeps use them (recursive and multi-scale GLAS).
+    """
+
+    def __init__(self, targets: np.ndarray, rows_per_image: int) -> None:
+        self.targets = np.asarray(targets, dtype=np.int64)
+        self.rows_per_image = rows_per_image
+        self.offset = 0
+
+    def next(self, rows: int) -> np.ndarray:
+        if len(self.targets) == 1:
+            return np.broadcast_to(self.targets[0], (rows, self.targets.shape[1]))
+        owner = (self.offset + np.arange(rows)) // self.rows_per_image
+        self.offset += rows
+        if owner[-1] >= len(self.targets):
+            raise RuntimeError("the packed sweep called the model on more rows than its images have")
+        return self.targets[owner]
 
 
-def uses_tensorflow(model: Any) -> bool:
-    """Whether ``model`` is run through the TensorFlow path (see the module docstring)."""
-    if tf is None:
-        return False
-    if _is_keras_layer(model):
-        return sys.modules["keras"].backend.backend() == "tensorflow"
-    return True
+def target_scores(outputs: Any, cols: np.ndarray, log_kind: str | None) -> Any:
+    """``(B, T)`` scores of each row's own targets ``cols`` from ``(B, K)`` outputs, in their namespace.
 
-
-# ------------------------------------------------------------------------------ TensorFlow path
-if tf is not None:
-
-    @tf.function
-    def forward(model: Any, batch: Any, with_training_flag: bool) -> Any:
-        """The one compiled forward: the model object is a trace key (held weakly by TensorFlow)."""
-        return model(batch, training=False) if with_training_flag else model(batch)
-
-    def _tf_probabilities(outputs: Any, probabilities: Any) -> Any:
-        outputs = tf.convert_to_tensor(outputs)
-        if len(outputs.shape) == 1:
-            outputs = outputs[:, None]
-        if probabilities == "softmax":
-            return tf.nn.softmax(outputs, axis=-1)
-        if probabilities == "sigmoid":
-            return tf.sigmoid(outputs)
-        if probabilities is None:
-            return outputs
-        return tf.convert_to_tensor(probabilities(outputs))
+    With ``log_kind`` ("softmax" / "sigmoid") the outputs are logits and the scores are
+    :func:`glas_core.log_probabilities`; else the outputs are probabilities, used in float32
+    (float64 stays float64). Only the classes some row asks for are computed.
+    """
+    xp = namespace(outputs)
+    if outputs.ndim == 1:
+        outputs = xp.reshape(outputs, (-1, 1))
+    used, where = np.unique(cols, return_inverse=True)
+    if log_kind is not None:
+        table = glas_core.log_probabilities(outputs, [int(c) for c in used], log_kind)
+    else:
+        work = outputs if outputs.dtype in (xp.float32, xp.float64) else xp.astype(outputs, xp.float32)
+        table = xp.take(work, xp.asarray(used, device=device(outputs)), axis=1)
+    flat = np.arange(cols.shape[0])[:, None] * len(used) + where.reshape(cols.shape)
+    picked = xp.take(xp.reshape(table, (-1,)), xp.asarray(flat.ravel(), device=device(outputs)), axis=0)
+    return xp.reshape(picked, cols.shape)
 
 
 class Scorer:
-    """Runs ``model`` on padded fixed-size chunks and turns its outputs into probabilities.
+    """Runs ``model`` on fixed-size chunks through ``engine`` and scores its outputs.
 
     Parameters
     ----------
@@ -91,70 +105,69 @@ class Scorer:
         Keras model or callable returning ``(B, K)`` scores.
     probabilities
         ``"softmax"``, ``"sigmoid"``, None or a callable (see the module docstring), already checked.
+    engine
+        The execution path of the model.
+    host_work
+        The core runs on NumPy (the images are on the CPU): scores are computed on NumPy.
     """
 
-    def __init__(self, model: Any, probabilities: Any) -> None:
+    def __init__(self, model: Any, probabilities: Any, engine: Engine, host_work: bool) -> None:
         if not callable(model):
             raise fail("model", type(model).__name__, "a Keras model or a callable returning (N, num_classes) scores",
                        "pass the model itself, e.g. explain(model, images)")
         self.model = model
         self.probabilities = probabilities
-        self.on_tensorflow = uses_tensorflow(model)
-        self.with_training_flag = _is_keras_layer(model)
+        self.engine = engine
+        self.host_work = host_work
+        self.log_kind = _LOG_KIND.get(probabilities) if isinstance(probabilities, str) else None
+        self.log_scores = self.log_kind is not None
+        self._run = engine.runner(model, keras_layer(model))
 
-    # -- batches ------------------------------------------------------------------------------
-    def as_batch(self, images: Any) -> Any:
-        """``images`` as the array type this path feeds the model (a tf.Tensor or NumPy), float."""
-        if self.on_tensorflow:
-            images = tf.convert_to_tensor(images)
-            return images if images.dtype.is_floating else tf.cast(images, tf.float32)
-        if hasattr(images, "numpy") and not isinstance(images, np.ndarray):
-            images = images.numpy()
-        images = np.asarray(images)
-        return images if np.issubdtype(images.dtype, np.floating) else images.astype(np.float32)
+    def _outputs(self, batch: Any, rows: int) -> Any:
+        """The model's outputs on ``batch`` padded to ``rows`` rows; an error of the model told as one GLASError."""
+        padded = batch if int(batch.shape[0]) == rows else self.engine.pad(batch, rows)
+        try:
+            return self._run(padded)
+        except GLASError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any error of the user's model
+            raise model_failure(exc, padded) from root_cause(exc)
 
-    def _raw(self, batch: Any, chunk: int) -> Any:
-        """Model outputs for ``batch`` (B <= chunk rows) computed on a zero-padded chunk."""
-        rows = int(batch.shape[0])
-        if self.on_tensorflow:
-            if rows < chunk:
-                pad = tf.zeros([chunk - rows, *batch.shape[1:]], dtype=batch.dtype)
-                batch = tf.concat([batch, pad], axis=0)
-            outputs = forward(self.model, batch, self.with_training_flag)
-            check_output_shape(outputs, chunk)
-            return outputs[:rows]
-        if rows < chunk:
-            batch = np.concatenate([batch, np.zeros((chunk - rows, *batch.shape[1:]), batch.dtype)], axis=0)
-        outputs = self.model(batch, training=False) if self.with_training_flag else self.model(batch)
-        check_output_shape(outputs, chunk)
-        keras = sys.modules.get("keras")
-        outputs = keras.ops.convert_to_numpy(outputs) if keras is not None else np.asarray(outputs)
-        return np.asarray(outputs)[:rows]
+    def _callable_probabilities(self, outputs: Any) -> np.ndarray:
+        """The user's ``probabilities(outputs)``, checked, as NumPy."""
+        probs = to_host(self.probabilities(outputs))
+        probs = probs[:, None] if probs.ndim == 1 else probs
+        shape = tuple(outputs.shape) if len(outputs.shape) == 2 else (int(outputs.shape[0]), 1)
+        if probs.shape != shape:
+            raise fail("probabilities callable output", f"shape {probs.shape}", f"the outputs' shape {shape}",
+                       "apply an elementwise or last-axis normalisation")
+        return probs
 
-    def clean_outputs(self, images: Any, chunk: int) -> np.ndarray:
-        """Raw outputs ``(N, K)`` of the unperturbed images, as NumPy, checked.
+    def clean_outputs(self, images: Any, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+        """Raw outputs ``(N, K)`` of the unperturbed images as NumPy, checked, and the predicted classes.
 
-        Run on ``min(N, chunk)`` rows per call without padding: padding N images up to the
-        sweep's chunk would cost a whole chunk of forward passes per call (one more trace
-        for the shape ``min(N, chunk)`` is cheaper).
+        Run on ``min(N, chunk)`` rows per call: padding N images up to the sweep's chunk
+        would cost a whole chunk of forward passes per call (one more compiled shape is cheaper).
         """
-        parts = []
+        outputs, predicted = [], []
         n = int(images.shape[0])
         rows = min(n, chunk)
         for start in range(0, n, rows):
-            out = self._raw(images[start:start + rows], rows)
-            parts.append(out.numpy() if hasattr(out, "numpy") else np.asarray(out))
-        return check_outputs(np.concatenate(parts, axis=0), n)
+            got = min(rows, n - start)
+            out = self._outputs(images[start:start + got], rows)
+            check_output_shape(out, rows)
+            ranked = self._callable_probabilities(out) if callable(self.probabilities) else to_host(out)
+            outputs.append(to_host(out)[:got])
+            predicted.append(np.argmax(ranked.reshape(rows, -1)[:got], axis=1))
+        return check_outputs(np.concatenate(outputs, axis=0), n), np.concatenate(predicted)
 
-    def probabilities_of(self, outputs: np.ndarray) -> np.ndarray:
-        """P(y|I) of clean outputs, as NumPy (a callable sees the array type of this path)."""
-        if self.on_tensorflow and callable(self.probabilities):
-            return np.asarray(_tf_probabilities(outputs, self.probabilities))
-        return numpy_probabilities(outputs, self.probabilities)
-
-    def warn_if_already_probabilities(self, outputs: np.ndarray) -> None:
-        """Softmax over probabilities flattens every score; say so when the outputs look like that."""
-        if self.probabilities != "softmax" or outputs.shape[1] < 2:
+    def check_clean(self, outputs: np.ndarray) -> None:
+        """Refuse a softmax over one output; warn about a softmax over outputs that already are probabilities."""
+        if outputs.shape[1] == 1 and self.probabilities == "softmax":
+            raise fail("probabilities", "'softmax' (a softmax over one value is always 1)",
+                       "'sigmoid' or None for a model with a single output per example",
+                       "pass probabilities='sigmoid' for a logit or None for a probability")
+        if self.probabilities != "softmax":
             return
         in_unit_range = np.all(outputs >= 0) and np.all(outputs <= 1)
         if in_unit_range and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3):
@@ -162,24 +175,21 @@ class Scorer:
                 "the model's outputs already sum to 1 per image (a softmax head?) but probabilities='softmax' "
                 "applies softmax again, which squeezes the scores towards uniform; pass probabilities=None.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
-    # -- score_fn for the core ------------------------------------------------------------------
-    def score_fn(self, targets: Sequence[int], chunk: int) -> Callable[[Any], Any]:
-        """``score_fn(batch (B, H, W, C)) -> (B, T)`` probabilities of ``targets``, for glas_core."""
-        probabilities = self.probabilities
-        if self.on_tensorflow:
-            target_tensor = tf.constant(np.asarray(targets, dtype=np.int32))
+    def score_fn(self, targets: np.ndarray, chunk: int, rows_per_image: int) -> Callable[[Any], Any]:
+        """``score_fn(batch (B, H, W, C)) -> (B, T)`` scores of each row's targets, for glas_core."""
+        row_targets = RowTargets(targets, rows_per_image)
 
-            def tf_score_fn(batch: Any) -> Any:
-                probs = _tf_probabilities(self._raw(batch, chunk), probabilities)
-                return tf.gather(probs, target_tensor, axis=1)
+        def score(batch: Any) -> Any:
+            rows = int(batch.shape[0])
+            cols = row_targets.next(rows)
+            out = self._outputs(batch, chunk)
+            if callable(self.probabilities):
+                out = self._callable_probabilities(out)
+            elif self.host_work:
+                out = to_host(out)
+            return target_scores(out[:rows], cols, self.log_kind)
 
-            return tf_score_fn
-        target_array = np.asarray(targets, dtype=np.int64)
-
-        def np_score_fn(batch: Any) -> np.ndarray:
-            return numpy_probabilities(self._raw(batch, chunk), probabilities)[:, target_array]
-
-        return np_score_fn
+        return score

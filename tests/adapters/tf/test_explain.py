@@ -1,38 +1,26 @@
-"""glas_adapters.tf.explain against a naive NumPy reference, and its Keras-facing behaviour."""
+"""glas_adapters.tf.explain against a naive NumPy reference, and its Keras-facing behaviour.
+
+With ``probabilities="softmax"`` or ``"sigmoid"`` the sweep is scored in log-probabilities, so
+each map is the paper's Eq. 3 divided by one positive factor per target, ``exp(log_scale)``:
+the comparisons with the reference multiply it back (:func:`paper_maps`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tests.adapters.tf.tiny_keras import images, keras, tf, tiny_cnn
-from tests.core.reference import reference_glas, reference_grid_points
+from tests.adapters.tf.tiny_keras import images, keras, np_softmax, paper_scale, reference_map, tf, tiny_cnn
 
 import glas_core
 from glas_adapters import tf as glas_tf
-from glas_adapters.tf import namespace, scoring
-from glas_core import GLASConfig, GLASError
+from glas_adapters.tf import engine_tf, engines, namespace
+from glas_core import GLASError
 
 
-def _np_softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _reference_map(model, image_hwc, cls, grid, sigma_cells, head="softmax", baseline=0.0):
-    """Naive loop GLAS (tests/core/reference.py) of one HWC image, sigma in grid cells."""
-    h, w, _ = image_hwc.shape
-    points = reference_grid_points((h, w), grid)
-    sig = [tuple(s * n / k for n, k in zip((h, w), grid)) for s in sigma_cells]
-
-    def score_one(chw):
-        out = model(np.transpose(chw, (1, 2, 0))[None].astype(np.float32), training=False).numpy().astype(np.float64)
-        probs = {"softmax": _np_softmax, "sigmoid": lambda z: 1 / (1 + np.exp(-z)), None: lambda z: z}[head](out)
-        return probs[0, [cls]]
-
-    sal, *_ = reference_glas(score_one, np.transpose(image_hwc, (2, 0, 1)).astype(np.float64), points,
-                             *sig, baseline=baseline)
-    return sal[0]
+def paper_maps(model, images, targets, **kwargs):
+    """Maps of glas_tf.explain on the paper's scale (see :func:`paper_scale`)."""
+    return paper_scale(glas_tf.explain(model, images, targets, return_result=True, **kwargs))
 
 
 def _close(a, b, rtol=1e-4):
@@ -45,12 +33,12 @@ def test_nonsquare_batch_matches_naive_reference_per_image_class():
     shape = (12, 18, 3)
     model = tiny_cnn(shape, 4, seed=3)
     x = images(2, shape)
-    maps = glas_tf.explain(model, x, [2, 0], grid=(3, 4), sigma=(2.0, 1.0, 1.5), batch_size=7)
+    maps = paper_maps(model, x, [2, 0], grid=(3, 4), sigma=(2.0, 1.0, 1.5), batch_size=7)[:, 0]
     assert maps.shape == (2, 12, 18)
     for i, cls in enumerate([2, 0]):
-        _close(maps[i], _reference_map(model, x[i], cls, (3, 4), (2.0, 1.0, 1.5)))
+        _close(maps[i], reference_map(model, x[i], cls, (3, 4), (2.0, 1.0, 1.5)))
     # per-image classes really are used: the other class gives a different map
-    other = glas_tf.explain(model, x[0], 1, grid=(3, 4), sigma=(2.0, 1.0, 1.5))
+    other = paper_maps(model, x[0], 1, grid=(3, 4), sigma=(2.0, 1.0, 1.5))[0, 0]
     assert np.abs(other - maps[0]).max() > 1e-3 * np.abs(maps[0]).max()
 
 
@@ -58,20 +46,22 @@ def test_sigmoid_single_output_binary_model_matches_reference():
     shape = (10, 10, 1)
     logit_model = tiny_cnn(shape, 1, seed=5)
     x = images(1, shape, seed=4)
-    maps = glas_tf.explain(logit_model, x, 0, grid=3, probabilities="sigmoid")
-    _close(maps[0], _reference_map(logit_model, x[0], 0, (3, 3), (5.0, 3.0, 6.0), "sigmoid"))
-    # the same network with a sigmoid head and probabilities=None gives the same map
+    maps = paper_maps(logit_model, x, 0, grid=3, probabilities="sigmoid")[:, 0]
+    _close(maps[0], reference_map(logit_model, x[0], 0, (3, 3), (5.0, 3.0, 6.0), "sigmoid"))
+    # the same network with a sigmoid head and probabilities=None (scored in probabilities, no
+    # rescaling) gives the same map
     prob_model = tiny_cnn(shape, 1, seed=5, head="sigmoid")
-    np.testing.assert_allclose(glas_tf.explain(prob_model, x, grid=3, probabilities=None), maps, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(glas_tf.explain(prob_model, x, grid=3, probabilities=None), maps, rtol=1e-5,
+                               atol=1e-6 * np.abs(maps).max())
 
 
 def test_logits_model_equals_softmax_head_model():
     shape = (8, 12, 3)
     x = images(2, shape)
-    logits = glas_tf.explain(tiny_cnn(shape, 3, seed=2), x, 1, grid=4)
+    logits = paper_maps(tiny_cnn(shape, 3, seed=2), x, 1, grid=4)[:, 0]
     probs_model = tiny_cnn(shape, 3, seed=2, head="softmax")
     probs = glas_tf.explain(probs_model, x, 1, grid=4, probabilities=None)
-    np.testing.assert_allclose(logits, probs, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(logits, probs, rtol=1e-5, atol=1e-6 * np.abs(probs).max())
     with pytest.warns(UserWarning, match="probabilities=None"):
         glas_tf.explain(probs_model, x, 1, grid=4)  # softmax over probabilities: warned
 
@@ -80,9 +70,9 @@ def test_baseline_matches_reference_and_array_baseline_equals_scalar():
     shape = (9, 9, 3)
     model = tiny_cnn(shape, 3, seed=8)
     x = images(1, shape, seed=9)
-    maps = glas_tf.explain(model, x, 2, grid=3, baseline=0.5)
-    _close(maps[0], _reference_map(model, x[0], 2, (3, 3), (5.0, 3.0, 6.0), baseline=0.5))
-    np.testing.assert_allclose(glas_tf.explain(model, x, 2, grid=3, baseline=np.full(shape, 0.5, np.float32)),
+    maps = paper_maps(model, x, 2, grid=3, baseline=0.5)[:, 0]
+    _close(maps[0], reference_map(model, x[0], 2, (3, 3), (5.0, 3.0, 6.0), baseline=0.5))
+    np.testing.assert_allclose(paper_maps(model, x, 2, grid=3, baseline=np.full(shape, 0.5, np.float32))[:, 0],
                                maps, rtol=1e-6)
 
 
@@ -99,19 +89,20 @@ def test_single_image_equals_its_row_of_the_batch_and_class_none_is_argmax():
     np.testing.assert_allclose(batch, glas_tf.explain(model, x, list(predicted), grid=3), rtol=1e-6)
 
 
-def test_tensor_input_uint8_input_and_caller_array_unchanged():
+def test_tensor_input_gives_tensor_maps_and_the_caller_array_is_unchanged():
     shape = (8, 8, 3)
     model = tiny_cnn(shape, 3, seed=4)
-    x8 = (images(2, shape) * 4).astype(np.uint8)  # small integer levels: the tiny CNN does not saturate
-    before = x8.copy()
-    from_uint8 = glas_tf.explain(model, x8, 0, grid=3)
-    np.testing.assert_array_equal(x8, before)
-    assert np.all(from_uint8.reshape(2, -1).max(axis=1) > 0)  # a real map, not an all-zero one
-    np.testing.assert_allclose(glas_tf.explain(model, tf.constant(x8.astype(np.float32)), 0, grid=3), from_uint8,
-                               rtol=1e-6)
+    x = images(2, shape)
+    before = x.copy()
+    maps = glas_tf.explain(model, x, 0, grid=3)
+    np.testing.assert_array_equal(x, before)
+    assert isinstance(maps, np.ndarray) and np.all(maps.reshape(2, -1).max(axis=1) > 0)
+    from_tensor = glas_tf.explain(model, tf.constant(x), 0, grid=3)
+    assert isinstance(from_tensor, tf.Tensor)
+    np.testing.assert_array_equal(from_tensor.numpy(), maps)
 
 
-def test_masks_are_built_by_tensorflow_and_the_model_traces_once():
+def test_the_model_runs_compiled_with_training_false_and_traces_once():
     shape = (10, 10, 3)
     model = tiny_cnn(shape, 3, seed=6)
     seen_training = []
@@ -123,18 +114,35 @@ def test_masks_are_built_by_tensorflow_and_the_model_traces_once():
 
     probed = keras.Sequential([keras.Input(shape), Probe(), model])
     seen_training.clear()  # building the Sequential called the layer symbolically
-    traces = scoring.forward.experimental_get_tracing_count()
-    # 2 * 16 + 1 = 33 rows at batch_size 10: 4 chunks of 9, the last one padded, for each of 3 images
+    traces = engine_tf.forward.experimental_get_tracing_count()
+    # 3 images x (2 * 16 + 1) = 99 rows packed at batch_size 10: 10 chunks of 10, the last one padded
     results = glas_tf.explain(probed, images(3, shape), 1, grid=4, batch_size=10, return_result=True)
-    # two traces: the clean pass over the 3 images (3 rows) and the sweep's chunk (9 rows)
-    assert scoring.forward.experimental_get_tracing_count() == traces + 2
+    # two traces: the clean pass over the 3 images (3 rows) and the sweep's chunk (10 rows)
+    assert engine_tf.forward.experimental_get_tracing_count() == traces + 2
     glas_tf.explain(probed, images(3, shape, seed=5), 0, grid=4, batch_size=10)
+    assert engine_tf.forward.experimental_get_tracing_count() == traces + 2  # no retracing
+    # one image alone: chunks of balanced_chunk(33, 10) = 9 rows, traced once, also for the
+    # recursive iterations, whose sweeps pad to the same chunk
     glas_tf.explain_recursive(probed, images(3, shape), 1, grid=4, batch_size=10, max_iter=2)
-    assert scoring.forward.experimental_get_tracing_count() == traces + 2  # no retracing
+    assert engine_tf.forward.experimental_get_tracing_count() == traces + 3
     assert seen_training and all(t is False for t in seen_training)
-    assert isinstance(results[0].saliency, tf.Tensor)  # the core ran in TensorFlow, through the shim
+    assert [r.n_forward for r in results] == [33, 33, 33]
+
+
+def test_images_on_the_cpu_are_perturbed_on_numpy_and_on_tensorflow_where_asked(monkeypatch):
+    """On an accelerator the core runs on tf.Tensor images through the shim; here that path is
+    forced on the CPU and gives the maps of the NumPy path."""
+    shape = (10, 10, 3)
+    model = tiny_cnn(shape, 3, seed=6)
+    x = images(2, shape)
+    on_numpy = glas_tf.explain(model, x, [[0, 2], [1, 0]], grid=4, batch_size=10, return_result=True)
+    assert isinstance(on_numpy[0].saliency, np.ndarray)
+    monkeypatch.setattr(engines, "NATIVE_ON_CPU", True)
+    on_tf = glas_tf.explain(model, tf.constant(x), [[0, 2], [1, 0]], grid=4, batch_size=10, return_result=True)
+    assert isinstance(on_tf[0].saliency, tf.Tensor)  # the core ran in TensorFlow, through the shim
     assert glas_core._array_api.namespace_of(tf.zeros(1)) is namespace
-    assert results[0].n_forward == 33
+    for a, b in zip(on_numpy, on_tf):
+        np.testing.assert_allclose(b.to_numpy(), a.to_numpy(), rtol=0, atol=1e-5 * np.abs(a.to_numpy()).max())
 
 
 def test_no_global_tensorflow_or_keras_state_changes():
@@ -162,16 +170,17 @@ def test_recursive_and_multiscale_match_core_on_numpy():
     x = images(1, shape, seed=2)
 
     def score_fn(batch):
-        return _np_softmax(model(np.asarray(batch, np.float32), training=False).numpy())[:, [1]]
+        return np_softmax(model(np.asarray(batch, np.float32), training=False).numpy())[:, [1]]
 
     rec = glas_tf.explain_recursive(model, x, 1, grid=4, max_iter=3)
     core_rec = glas_core.explain_recursive(score_fn, x[0], spatial_axes=(0, 1), grid=4, max_iter=3)
     np.testing.assert_allclose(rec[0], core_rec.to_numpy()[0], rtol=1e-4, atol=1e-6)
-    multi = glas_tf.explain_multiscale(model, x, 1, grid=4, sigmas=[3.0, 1.0])
-    assert multi.shape == (1, 2, 12, 12)
+    multi = glas_tf.explain_multiscale(model, x, 1, grid=4, sigmas=[3.0, 1.0], return_result=True)[0]
+    assert glas_tf.explain_multiscale(model, x, 1, grid=4, sigmas=[3.0, 1.0]).shape == (1, 2, 12, 12)
     for j, s in enumerate([3.0, 1.0]):
         core = glas_core.explain(score_fn, x[0], spatial_axes=(0, 1), grid=4, sigma=s).to_numpy()[0]
-        np.testing.assert_allclose(multi[0, j], core, rtol=1e-4, atol=1e-7)
+        got = multi[j].to_numpy()[0] * np.exp(float(multi[j].log_scale[0]))
+        np.testing.assert_allclose(got, core, rtol=1e-4, atol=1e-7)
 
 
 # ------------------------------------------------------------------------ errors
@@ -218,6 +227,8 @@ def test_bad_probabilities_and_model_outputs_raise(model_5):
         glas_tf.explain(model_5, x, grid=0)
     with pytest.raises(GLASError, match="single-output sigmoid model"):
         glas_tf.explain(tiny_cnn((16, 16, 3), 1), x, 1, probabilities="sigmoid")
+    with pytest.raises(GLASError, match=r"probabilities must be 'sigmoid' or None .* always 1"):
+        glas_tf.explain(tiny_cnn((16, 16, 3), 1), x, 0)  # the default softmax over one output
 
 
 # ------------------------------------------------------------------ several classes per image
@@ -226,17 +237,18 @@ def test_several_classes_per_image_in_one_sweep_match_the_reference():
     model = tiny_cnn(shape, 4, seed=8)
     x = images(2, shape)
     classes = [[0, 3], [2, 1]]
-    maps = glas_tf.explain(model, x, classes, grid=(5, 4), sigma=(1.5, 1.0, 2.0))
-    assert maps.shape == (2, 2, 10, 12)
+    assert glas_tf.explain(model, x, classes, grid=(5, 4), sigma=(1.5, 1.0, 2.0)).shape == (2, 2, 10, 12)
+    maps = paper_maps(model, x, classes, grid=(5, 4), sigma=(1.5, 1.0, 2.0))
     for i in range(2):
         for t, cls in enumerate(classes[i]):
-            _close(maps[i, t], _reference_map(model, x[i], cls, (5, 4), (1.5, 1.0, 2.0)))
+            _close(maps[i, t], reference_map(model, x[i], cls, (5, 4), (1.5, 1.0, 2.0)))
     # one sweep per image scores both classes: each result holds T maps from 2P + 1 rows
     results = glas_tf.explain(model, x, classes, grid=(5, 4), sigma=(1.5, 1.0, 2.0), return_result=True)
     assert [r.saliency.shape[0] for r in results] == [2, 2] and results[0].n_forward == 2 * 20 + 1
     single = glas_tf.explain(model, x[0], [[0, 3]], grid=(5, 4), sigma=(1.5, 1.0, 2.0))
     assert single.shape == (2, 10, 12)
-    np.testing.assert_allclose(single, maps[0], rtol=1e-6)
+    np.testing.assert_allclose(single, glas_tf.explain(model, x, classes, grid=(5, 4), sigma=(1.5, 1.0, 2.0))[0],
+                               rtol=1e-6)
 
 
 def test_several_classes_are_refused_where_one_per_image_is_needed():

@@ -1,8 +1,9 @@
-"""Keras 3 on the torch or JAX backend goes through the NumPy (callable) path and gives the
-same maps as the TensorFlow path for the same weights.
+"""Every Keras tool on every Keras backend (TensorFlow, JAX, torch), with TensorFlow installed.
 
-One subprocess per backend (the Keras backend is fixed at import); TensorFlow is blocked in the
-child, so the path provably works without it. Torch runs on one thread in the child.
+Keras fixes its backend when it is imported, so each backend runs in a child process
+(``backend_child.py``, with ``KERAS_BACKEND`` set) on the same weights and images; this process
+checks the numbers it wrote against the naive NumPy reference (``tests/core/reference.py``)
+driven by this process' TensorFlow model. The child runs on one thread per framework.
 """
 
 from __future__ import annotations
@@ -11,58 +12,105 @@ import importlib.util
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 
-from tests.adapters.tf.tiny_keras import images, tiny_cnn
+from tests.adapters.tf.tiny_keras import images, keras, np_softmax, reference_map, tf, tiny_cnn
 
+import glas_adapters
+import glas_core
 from glas_adapters import tf as glas_tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-CHILD = textwrap.dedent("""
-    import sys
-    sys.modules["tensorflow"] = None  # the non-TF path must not need TensorFlow
-    import numpy as np, keras
-    if keras.backend.backend() == "torch":
-        import torch
-        torch.set_num_threads(1)
-    from glas_adapters import tf as glas_tf
-    from glas_adapters.tf import scoring
-    assert keras.backend.backend() == sys.argv[2], keras.backend.backend()
-    assert scoring.tf is None
-    data = np.load(sys.argv[1] + "/in.npz")
-    model = keras.Sequential([
-        keras.Input(data["x"].shape[1:]),
-        keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(3),
-    ])
-    model.set_weights([data[f"w{i}"] for i in range(4)])
-    maps = glas_tf.explain(model, data["x"], [2, 0], grid=4, batch_size=10)
-    rec = glas_tf.explain_recursive(model, data["x"][0], 1, grid=4, max_iter=2)
-    np.savez(sys.argv[1] + "/out.npz", maps=maps, rec=rec)
-""")
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backend_child.py")
+SHAPE, GRID, SIGMA = (8, 10, 3), (3, 4), (2.0, 1.0, 1.5)
+PAIRS, SINGLES = [[2, 0], [1, 2], [0, 1]], [2, 1, 0]
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+              "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 
 
-@pytest.mark.parametrize("backend", ["torch", "jax"])
-def test_keras_on_other_backend_matches_tensorflow_path(backend, tmp_path):
+def _close(got, want, rtol=1e-4):
+    """Agreement to ``rtol`` of the reference's peak (float32 models against a float64 reference)."""
+    np.testing.assert_allclose(got, want, rtol=0, atol=rtol * np.abs(want).max())
+
+
+def _run_child(backend: str, tmp_path) -> dict[str, np.ndarray]:
+    # the child imports the glas this process tested (the installed one under tox) and the tests package
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(glas_adapters.__file__)))
+    env = dict(os.environ, KERAS_BACKEND=backend, **ONE_THREAD,
+               PYTHONPATH=os.pathsep.join([package_root, ROOT, os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, CHILD, str(tmp_path), backend], env=env, capture_output=True, text=True,
+                          timeout=400)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return dict(np.load(tmp_path / "out.npz"))
+
+
+def _train_mode_cnn(weights: list[np.ndarray]) -> "keras.Model":
+    """The child's BatchNorm and Dropout model, with its weights."""
+    model = keras.Sequential([keras.Input(SHAPE), keras.layers.Conv2D(4, 3, padding="same"),
+                              keras.layers.BatchNormalization(), keras.layers.Dropout(0.5), keras.layers.Flatten(),
+                              keras.layers.Dense(3)])
+    model.set_weights(weights)
+    return model
+
+
+def _summary_images(log_dir) -> list[np.ndarray]:
+    """The PNG images under the tag "GLAS" in TensorBoard event files, decoded by TensorFlow."""
+    found = []
+    for name in sorted(os.listdir(log_dir)):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(log_dir, name)):
+            for value in event.summary.value:
+                if value.tag == "GLAS":
+                    png = tf.make_ndarray(value.tensor)[2]
+                    found.append((event.step, tf.io.decode_png(png).numpy()))
+    return [image for _, image in sorted(found, key=lambda s: s[0])]
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_every_keras_tool_on_every_backend(backend, tmp_path):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"Keras backend {backend} is not installed")
-    shape = (8, 10, 3)
-    model = tiny_cnn(shape, 3, seed=11)
-    x = images(2, shape, seed=12)
-    np.savez(tmp_path / "in.npz", x=x, **{f"w{i}": w for i, w in enumerate(model.get_weights())})
-    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), backend], env=env, capture_output=True,
-                          text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = np.load(tmp_path / "out.npz")
-    expected = glas_tf.explain(model, x, [2, 0], grid=4, batch_size=10)
-    np.testing.assert_allclose(out["maps"], expected, rtol=0, atol=1e-5 * np.abs(expected).max())
-    expected_rec = glas_tf.explain_recursive(model, x[0], 1, grid=4, max_iter=2)
-    np.testing.assert_allclose(out["rec"], expected_rec, rtol=0, atol=1e-4 * np.abs(expected_rec).max())
+    model = tiny_cnn(SHAPE, 3, seed=11)
+    x = images(3, SHAPE, seed=12)
+    np.savez(tmp_path / "in.npz", x=x, grid=GRID, sigma=SIGMA, pairs=PAIRS, singles=SINGLES,
+             **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+    out = _run_child(backend, tmp_path)
+
+    for i in range(3):
+        _close(out["pairs"][i], reference_map(model, x[i], PAIRS[i], GRID, SIGMA))
+        want = reference_map(model, x[i], SINGLES[i], GRID, SIGMA)
+        _close(out["plain_call"][i, 0], want)
+        _close(out["plain_predict"][i, 0], want)
+        _close(out["multiscale"][i, 0, 0], want)  # (image, scale, target, H, W)
+        _close(out["multiscale"][i, 1, 0], reference_map(model, x[i], SINGLES[i], GRID, (1.0, 1.0, 1.0)))
+    # the maps are the results' saliency: Eq. 3 over exp(log_scale), a positive factor per map
+    ratio = out["pairs"] / out["pairs_maps"]
+    assert np.all(ratio > 0)
+    np.testing.assert_allclose(ratio, np.broadcast_to(ratio[:, :, :1, :1], ratio.shape), rtol=1e-5)
+    # Xplique's layout: (N, H, W, 1) of the one-class maps
+    np.testing.assert_allclose(out["xplique"][..., 0], out["singles"], rtol=1e-6)
+
+    # recursive GLAS against the core's, driven by this process' model in probabilities
+    for i, cls in enumerate(SINGLES):
+        def score_fn(batch, cls=cls):
+            return np_softmax(model(np.asarray(batch, np.float32), training=False).numpy())[:, [cls]]
+
+        core = glas_core.explain_recursive(score_fn, x[i], spatial_axes=(0, 1), grid=GRID, max_iter=2)
+        _close(out["recursive"][i], core.to_numpy()[0], rtol=1e-3)
+
+    # overlays: the same picture as this process draws, up to one level of rounding
+    here = glas_tf.GLASExplainer().explain((x, None), model, SINGLES, grid=GRID, sigma=SIGMA)
+    assert out["tf_explain"].shape == here.shape and out["tf_explain"].dtype == np.uint8
+    assert np.abs(out["tf_explain"].astype(int) - here.astype(int)).max() <= 1
+
+    # a model with BatchNorm and Dropout: the maps of the inference-mode model (moving statistics,
+    # no Dropout); the child checked that two calls agree and that the weights did not change
+    noisy = _train_mode_cnn([out[f"noisy_w{i}"] for i in range(8)])
+    for i in range(3):
+        _close(out["noisy"][i, 0], reference_map(noisy, x[i], SINGLES[i], GRID, SIGMA))
+
+    # the callback wrote one overlay per epoch; the last is the model after training
+    written = _summary_images(tmp_path / "logs")
+    assert len(written) == 2
+    np.testing.assert_array_equal(written[-1], out["callback_grid"])

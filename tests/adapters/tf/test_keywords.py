@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.adapters.tf.tiny_keras import images, tf, tiny_cnn
+from tests.adapters.tf.tiny_keras import images, np_softmax, paper_scale, tf, tiny_cnn
 
 import glas_core
 from glas_adapters import tf as glas_tf
@@ -23,11 +23,6 @@ def model():
 @pytest.fixture(scope="module")
 def x():
     return images(2, SHAPE, seed=14)
-
-
-def _np_softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def test_class_index_is_an_alias_of_targets(model, x):
@@ -70,18 +65,24 @@ def test_none_settings_are_the_paper_defaults():
 def test_lam_reaches_the_shadow_scores(model, x):
     """Shadow mode with a large lam against the core on a NumPy score function."""
     def score_fn(batch):
-        return _np_softmax(model(np.asarray(batch, np.float32), training=False).numpy())[:, [2]]
+        return np_softmax(model(np.asarray(batch, np.float32), training=False).numpy())[:, [2]]
 
-    got = glas_tf.explain(model, x[0], 2, grid=3, mode="shadow", lam=0.5)
+    got = paper_scale(glas_tf.explain(model, x[0], 2, grid=3, mode="shadow", lam=0.5, return_result=True))[0, 0]
     core = glas_core.explain(score_fn, x[0], spatial_axes=(0, 1), grid=3, mode="shadow", lam=0.5).to_numpy()[0]
     np.testing.assert_allclose(got, core, rtol=1e-4, atol=1e-7)
-    assert np.abs(got - glas_tf.explain(model, x[0], 2, grid=3, mode="shadow")).max() > 1e-3 * np.abs(got).max()
+    default_lam = paper_scale(glas_tf.explain(model, x[0], 2, grid=3, mode="shadow", return_result=True))[0, 0]
+    assert np.abs(got - default_lam).max() > 1e-3 * np.abs(got).max()
 
 
 def test_callable_probabilities_equal_the_named_ones(model, x):
-    named = glas_tf.explain(model, x, [0, 2], grid=3)
-    given = glas_tf.explain(model, x, [0, 2], grid=3, probabilities=lambda z: tf.nn.softmax(z, axis=-1))
-    np.testing.assert_allclose(given, named, rtol=1e-6)
+    # the named softmax is scored in log-probabilities (maps divided by exp(log_scale)), a
+    # callable in probabilities (maps on the paper's scale, log_scale None)
+    named = paper_scale(glas_tf.explain(model, x, [0, 2], grid=3, return_result=True))
+    given = glas_tf.explain(model, x, [0, 2], grid=3, probabilities=lambda z: tf.nn.softmax(z, axis=-1),
+                            return_result=True)
+    assert given[0].log_scale is None
+    np.testing.assert_allclose(np.stack([r.to_numpy() for r in given]), named, rtol=1e-5,
+                               atol=1e-6 * np.abs(named).max())
     # None for the predicted class: the callable also picks the class (here: the least probable)
     least = glas_tf.explain(model, x, grid=3, probabilities=lambda z: tf.nn.softmax(-z, axis=-1))
     clean = model(x, training=False).numpy()
