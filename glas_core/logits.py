@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ._array_api import namespace_of
+from ._array_api import device_of, namespace_of
 
 
 def softplus(xp: Any, u: Any) -> Any:
@@ -19,35 +19,32 @@ def softplus(xp: Any, u: Any) -> Any:
     return xp.maximum(u, xp.zeros_like(u)) + xp.log1p(xp.exp(-xp.abs(u)))
 
 
-def log_probabilities(logits: Any, targets: Sequence[int], kind: str = "softmax") -> Any:
-    """``(B, T)`` log-probabilities of the ``targets`` columns of ``(B, K)`` logits.
+def log_probabilities(logits: Any, targets: Sequence[int] | None = None, kind: str = "softmax") -> Any:
+    """``(B, T)`` log-probabilities of the ``targets`` columns of ``(B, K)`` logits (all K when None).
+
+    Softmax: ``log p_k = z_k - m - log1p(sum_{j != top} exp(z_j - m))`` with ``m = max z``, so the
+    top class keeps ``-log1p(s) ~ -s`` (exact down to margins of about 87 in float32) where
+    ``log_softmax`` rounds it to 0; sigmoid: ``-softplus(-z)``.
 
     Parameters
     ----------
     logits : array
-        Any array-API array (NumPy, torch, JAX, ...); compute in float32 or float64 (half
-        precision is promoted to float32 first).
-    targets : sequence of int
-        Column indices.
+        Any array-API array (NumPy, torch, JAX, ...); half precision is promoted to float32.
+    targets : sequence of int, optional
+        Column indices; None for every column.
     kind : {"softmax", "sigmoid"}
         Exclusive classes (softmax over the last axis) or independent outputs (sigmoid).
     """
     xp = namespace_of(logits)
     z = logits if logits.dtype in (xp.float32, xp.float64) else xp.astype(logits, xp.float32)
-    columns = []
-    for y in targets:
-        zy = z[:, y]
-        if kind == "sigmoid":
-            columns.append(-softplus(xp, -zy))
-            continue
-        if int(z.shape[1]) == 1:
-            columns.append(xp.zeros_like(zy))  # one exclusive class has probability 1
-            continue
-        others = xp.concat([z[:, :y], z[:, y + 1:]], axis=1)
-        top = xp.max(others, axis=1)
-        rest = top + xp.log(xp.sum(xp.exp(others - top[:, None]), axis=1))  # logsumexp over j != y
-        columns.append(-softplus(xp, rest - zy))
-    return xp.stack(columns, axis=1)
-
-
-__all__ = ["log_probabilities", "softplus"]
+    if kind == "sigmoid":
+        out = -softplus(xp, -z)
+    else:
+        shifted = z - xp.max(z, axis=-1, keepdims=True)
+        top = xp.argmax(z, axis=-1, keepdims=True)
+        columns = xp.arange(int(z.shape[-1]), device=device_of(z))
+        others = xp.where(columns[None, :] == top, xp.zeros_like(shifted), xp.exp(shifted))
+        out = shifted - xp.log1p(xp.sum(others, axis=-1, keepdims=True))
+    if targets is None:
+        return out
+    return xp.stack([out[:, int(t)] for t in targets], axis=1)

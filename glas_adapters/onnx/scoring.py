@@ -13,6 +13,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+import glas_core
+
 from glas_adapters.onnx.session import Signature
 from glas_core.errors import fail
 
@@ -97,11 +99,8 @@ def log_probabilities(outputs: np.ndarray, probabilities: Any) -> np.ndarray:
     returns for the NumPy outputs.  Probabilities of 0 become -inf.
     """
     work = outputs if outputs.dtype == np.float64 else outputs.astype(np.float32)
-    if probabilities == "softmax":
-        shifted = work - work.max(axis=1, keepdims=True)
-        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    if probabilities == "sigmoid":
-        return np.minimum(work, 0) - np.log1p(np.exp(-np.abs(work)))
+    if probabilities in ("softmax", "sigmoid"):  # exact for a class the model is sure of
+        return glas_core.log_probabilities(work, kind=probabilities)
     probs = work if probabilities is None else np.asarray(probabilities(outputs))
     if probs.shape != outputs.shape:
         raise fail("probabilities callable output", f"shape {probs.shape}", f"the output shape {outputs.shape}",

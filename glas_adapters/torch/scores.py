@@ -24,6 +24,8 @@ from typing import Any, Callable, Union
 import torch
 from torch import Tensor
 
+import glas_core
+
 from glas_core.errors import fail
 
 from .diagnose import explain_forward_failure
@@ -68,18 +70,12 @@ def to_probabilities(outputs: Tensor, probabilities: Probabilities) -> Tensor:
 
 
 def log_softmax(logits: Tensor) -> Tensor:
-    """``log P(k) = z_k - m - log1p(sum_{j != top} exp(z_j - m))`` over the last axis, ``m = max z``.
+    """``torch.log_softmax``'s value, but exact for the class the model is sure of.
 
-    The value of ``torch.log_softmax``, but exact for the class the model is sure of:
-    ``log_softmax`` computes ``log(1 + s)`` and rounds ``log P(top) = -log1p(s) ~ -s`` to exactly
-    0 once ``s`` (about ``exp(-margin)``) is below the float's epsilon (a logit margin above
-    about 17 in float32), so every masked image would score the same and the map would be
-    flat; here it stays ``-s`` down to margins of about 87 (float32).
+    ``torch.log_softmax`` rounds ``log P(top)`` to exactly 0 once the logit margin is above about
+    17 (float32), so every masked image would score the same; see :func:`glas_core.log_probabilities`.
     """
-    top = logits.max(dim=-1, keepdim=True)
-    shifted = logits - top.values
-    rest = torch.exp(shifted).scatter(-1, top.indices, 0.0).sum(dim=-1, keepdim=True)
-    return shifted - torch.log1p(rest)
+    return glas_core.log_probabilities(logits)
 
 
 def to_scores(outputs: Tensor, probabilities: Probabilities) -> Tensor:
