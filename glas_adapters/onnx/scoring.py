@@ -8,12 +8,12 @@ the masks still get an informative map.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 import glas_core
+from glas_adapters._common import warn_if_already_probabilities
 
 from glas_adapters.onnx.session import Signature
 from glas_core.errors import fail
@@ -132,14 +132,7 @@ class Scorer:
             raise fail("probabilities", "'softmax' (a softmax over one value is always 1)",
                        "'sigmoid' or None for a model with a single output per image",
                        "pass probabilities='sigmoid' for a logit or None for a probability")
-        if self.probabilities != "softmax":
-            return
-        in_unit_range = np.all(outputs >= 0) and np.all(outputs <= 1)
-        if in_unit_range and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3):
-            warnings.warn(
-                "the model's outputs already sum to 1 per image (a softmax head?) but probabilities='softmax' "
-                "applies softmax again, which squeezes the scores towards uniform; pass probabilities=None.",
-                UserWarning, stacklevel=4)
+        warn_if_already_probabilities(outputs, self.probabilities, stacklevel=4)
 
     def score_fn(self, targets: Sequence[int]) -> Callable[[np.ndarray], np.ndarray]:
         """``score_fn(batch) -> (B, T)`` log-probabilities of ``targets`` for every row."""
