@@ -38,7 +38,7 @@ from glas_core.config import config_from
 from glas_core.errors import GLASError, fail, quoted
 
 from .._common import Progress, ProgressFn
-from .checks import check_image_size, check_token_ids, check_word_texts, evaluating
+from .checks import check_image_size, check_token_ids, check_word_texts, evaluating, in_training
 from .families import CaptionTokens, Family, TokenLogprobs, detect_family
 from .pixels import checked_image, model_device_dtype, split_processor
 from .vision import NormalizedPixels, VisionInputs, layout_of
@@ -119,7 +119,7 @@ class CaptionExplanation:
     token_ids : list of tuple of int
         Token ids of each word.
     maps : numpy.ndarray
-        ``(n_words, H, W)`` saliency at the model's input resolution.
+        ``(n_words, H, W)`` saliency at the resolution GLAS masks (the processor's resized image).
     word_probs : numpy.ndarray
         ``(n_words,)`` P(word | clean image, previous words).
     image : numpy.ndarray
@@ -196,7 +196,7 @@ class CaptionExplainer:
                        "use max_new_tokens=30, or pass the caption text")
         self.family.check_prompt(prompt)
         image = checked_image(image)
-        if getattr(self.model, "training", False):
+        if in_training(self.model):
             warnings.warn("the caption model is in training mode (dropout on); GLAS scores it in eval mode and "
                           "leaves its mode as it was: call model.eval() first to silence this", UserWarning,
                           stacklevel=2)
@@ -258,7 +258,7 @@ class CaptionExplainer:
         Returns
         -------
         CaptionExplanation
-            ``maps`` ``(n_words, H, W)`` at the model's input resolution.
+            ``maps`` ``(n_words, H, W)`` at the resolution GLAS masks: the processor's resized image.
         """
         if config is None and batch_size is None:
             batch_size = CAPTION_BATCH_SIZE

@@ -20,6 +20,11 @@ from .vision import NormalizedPixels, VisionInputs
 from .words import Word
 
 
+def in_training(model: Any) -> bool:
+    """Whether any submodule of a torch model is in training mode (dropout on)."""
+    return isinstance(model, torch.nn.Module) and any(m.training for m in model.modules())
+
+
 @contextmanager
 def evaluating(model: Any) -> Iterator[None]:
     """Run in eval mode (dropout off) and give every submodule its own mode back afterwards."""

@@ -89,14 +89,22 @@ def test_processor_of_another_size_is_refused_before_the_sweep(families, image):
                    r"to 48 x 48 pixels")
 
 
-def test_train_mode_model_is_scored_in_eval_mode_and_left_as_it_was(families, image_processor, image):
-    model, tokenizer, caption = families["blip"]
+@pytest.mark.parametrize("in_train", ["model", "text_encoder"])
+def test_train_mode_model_is_scored_in_eval_mode_and_left_as_it_was(in_train, families, image_processor, image):
+    """GIT has dropout 0.1: in training mode its scores would change from call to call."""
+    model, tokenizer, caption = families["git"]
     explainer = CaptionExplainer(model, image_processor, tokenizer=tokenizer)
     reference = explainer.explain(image, caption, grid=2).maps
-    model.train()
-    model.vision_model.eval()  # a mixed state, restored module by module
+    if in_train == "model":
+        model.train()
+        model.git.image_encoder.eval()  # a mixed state, restored module by module
+    else:
+        model.git.encoder.train()  # only the text transformer (its dropout) in training mode
     modes = [m.training for m in model.modules()]
     try:
+        with torch.no_grad():
+            noisy = model(pixel_values=torch.zeros(2, 3, 32, 32), input_ids=torch.tensor([[2, 7], [2, 7]])).logits
+        assert not torch.equal(noisy[0], noisy[1])  # the dropout is really on outside the explainer
         with pytest.warns(UserWarning, match=r"training mode.*model.eval\(\)"):
             maps = explainer.explain(image, caption, grid=2).maps
         assert [m.training for m in model.modules()] == modes
