@@ -80,7 +80,9 @@ class PaliGemmaFamily(DecoderOnlyFamily):
 
         if is_float_image(image):
             kwargs["do_rescale"] = False
-        out = processor(images=image, text=prompt or "", **kwargs)  # lists: its labels step warns on tensors
+        token = getattr(processor, "image_token", "<image>")
+        text = prompt if prompt and token in prompt else token + (prompt or "")  # its layout, without its warning
+        out = processor(images=image, text=text, **kwargs)  # lists: its labels step warns on tensors
         return {k: torch.as_tensor(out[k][0]) for k in ("input_ids", "token_type_ids")}
 
     def _prefix(self, image, prompt, processor, vision) -> CaptionTokens:

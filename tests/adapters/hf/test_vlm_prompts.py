@@ -161,6 +161,19 @@ def test_git_prompt_is_cls_and_its_tokens_without_sep(families, image_processor,
 
 # -- PaliGemma: the caption never sees what it predicts --------------------------------------------------------
 
+def test_paligemma_prompt_is_laid_out_by_its_processor(vlm, image):
+    """Image tokens, BOS, the prompt and a newline (prefix, type 0), then the caption and EOS (type 1)."""
+    model, processor, tokenizer = vlm("paligemma")
+    scorer = CaptionExplainer(model, processor).scorer(image, CAPTION, prompt="caption en")
+    out = processor(images=image, text="caption en", suffix=CAPTION)
+    types = torch.as_tensor(np.asarray(out["token_type_ids"]))
+    inputs = {k: torch.as_tensor(np.asarray(out[k])) for k in ("input_ids", "attention_mask", "pixel_values")}
+    n = int(types.sum())
+    expected = decoder_logprobs(model, n, token_type_ids=types, **inputs)
+    assert scorer.tokens.prefix_ids.tolist()[-4:] == tokenizer("<bos>caption en\n")["input_ids"]
+    torch.testing.assert_close(clean_logprobs(scorer), expected, atol=1e-5, rtol=0)
+
+
 def test_paligemma_scores_of_the_full_caption_equal_those_of_each_truncated_caption(vlm, image):
     """Prefix-LM attention: caption tokens are causal. With bidirectional attention everywhere (no
     token_type_ids) a word would see the words after it; here its score cannot depend on them."""
