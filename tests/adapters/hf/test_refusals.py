@@ -10,7 +10,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import glas_core  # noqa: E402
 from glas_core import GLASError  # noqa: E402
 from glas_adapters.hf import CaptionExplainer  # noqa: E402
 
