@@ -20,25 +20,42 @@ _OUT_OF_MEMORY = ("resourceexhausted", "outofmemory", "out of memory", "resource
 _LIMIT = 300
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the errors it was raised from or while handling (``__cause__``, else ``__context__``)."""
+    chain = [exc]
+    while len(chain) < 16:
+        nxt = chain[-1].__cause__ or chain[-1].__context__
+        if nxt is None or any(nxt is e for e in chain):
+            break
+        chain.append(nxt)
+    return chain
+
+
+def _clean(text: str) -> str:
+    text = _ANSI.sub("", text).split("Arguments received by")[0]
+    return " ".join(text.split())
+
+
 def root_cause(exc: BaseException) -> BaseException:
-    """The innermost error of ``exc``'s chain (``__cause__``, else ``__context__``)."""
-    seen = {id(exc)}
-    while True:
-        nxt = exc.__cause__ or exc.__context__
-        if nxt is None or id(nxt) in seen:
-            return exc
-        seen.add(id(nxt))
-        exc = nxt
+    """The user's own error behind ``exc``: what the model raised, before TensorFlow and Keras wrapped it.
+
+    Keras highlights the message of the error a layer raised; the error in the chain with that
+    message is the user's. Without that mark, the first error that is not TensorFlow's "in user
+    code" trace. (The innermost error of the chain can be one Keras handled on the way.)
+    """
+    chain = _chain(exc)
+    marked = next((m.group(1) for e in chain for m in [_BOLD.search(str(e))] if m), None)
+    if marked is not None:
+        own = _clean(marked)
+        return next((e for e in chain if _clean(str(e)) == own), next(e for e in chain if _BOLD.search(str(e))))
+    return next((e for e in chain if not str(e).lstrip().startswith("in user code:")), exc)
 
 
 def one_line(exc: BaseException) -> str:
     """``exc``'s own message on one line: Keras' highlighted part, without trace or argument listing."""
     text = str(exc)
     bold = _BOLD.search(text)
-    if bold:
-        text = bold.group(1)
-    text = _ANSI.sub("", text).split("Arguments received by")[0]
-    text = " ".join(text.split()) or "(no message)"
+    text = _clean(bold.group(1) if bold else text) or "(no message)"
     return text if len(text) <= _LIMIT else text[:_LIMIT - 3] + "..."
 
 
