@@ -69,10 +69,19 @@ class CaptionTokens:
 
 
 def gather_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """``log softmax(logits)[..., target]`` for ``(B, T, V)`` logits and ``(T,)`` targets, in float32."""
-    logits = logits.float()
-    index = targets.to(logits.device).view(1, -1, 1).expand(logits.shape[0], -1, 1)
-    return logits.gather(-1, index)[..., 0] - torch.logsumexp(logits, dim=-1)
+    """``log softmax(logits)[..., target]`` for ``(B, T, V)`` logits and ``(T,)`` targets, in float32 (or float64).
+
+    The softmax of :func:`glas_core.log_probabilities`, ``z_t - m - log1p(sum_{j != top} exp(z_j - m))``,
+    so a token the model is sure of keeps ``-log1p(s) ~ -s`` where ``log_softmax`` rounds it to 0
+    (its shadow scores would all be lambda); evaluated at the targets only, with one ``(B, T, V)``
+    temporary, since vocabularies are large.
+    """
+    z = logits if logits.dtype in (torch.float32, torch.float64) else logits.float()
+    top_value, top_index = z.max(dim=-1, keepdim=True)
+    index = targets.to(z.device).view(1, -1, 1).expand(z.shape[0], -1, 1)
+    picked = (z.gather(-1, index) - top_value)[..., 0]
+    others = (z - top_value).exp_().scatter_(-1, top_index, 0.0).sum(dim=-1)
+    return picked - torch.log1p(others)
 
 
 def accepts(fn: Callable[..., Any], name: str) -> bool:

@@ -89,3 +89,29 @@ def test_prefix_is_decoder_bos_for_blip(families, image_processor):
     scorer = CaptionExplainer(model, image_processor, tokenizer=tokenizer).scorer(
         np.zeros((32, 32, 3), np.uint8), caption)
     assert scorer.tokens.prefix_ids.tolist() == [tokenizer.convert_tokens_to_ids("[DEC]")]
+
+
+def test_token_log_probabilities_keep_a_sure_token_below_zero():
+    """A top logit 30 above the rest: float32 log_softmax rounds its log-probability to 0, while it is
+    -(V - 1) e^-30 (about -9e-13 here); the other tokens match a float64 log_softmax too."""
+    from glas_adapters.hf.families import gather_logprobs
+
+    rng = np.random.default_rng(5)
+    logits = rng.normal(size=(2, 3, 11)).astype(np.float32)
+    logits[:, :, 4] += 30.0
+    targets = torch.tensor([4, 2, 4])
+    from decimal import Decimal, getcontext
+
+    getcontext().prec = 50  # 50 digits: log(1 + 1e-12) is exact enough, unlike float64's 1 + 1e-12
+
+    def log_p(row, t):
+        values = [Decimal(float(v)) for v in row]
+        return float(values[t] - sum((v.exp() for v in values), Decimal(0)).ln())
+
+    reference = torch.tensor([[log_p(logits[b, i], int(targets[i])) for i in range(3)] for b in range(2)],
+                             dtype=torch.float64)
+    got = gather_logprobs(torch.from_numpy(logits), targets)
+    assert got.dtype == torch.float32
+    assert float(torch.log_softmax(torch.from_numpy(logits), -1)[0, 0, 4]) == 0.0  # what float32 log_softmax gives
+    torch.testing.assert_close(got.double(), reference, rtol=1e-5, atol=0)
+    assert bool((got[:, [0, 2]] < 0).all())
