@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+import glas_core
 from glas_core.errors import fail, quoted
 
 from .checks import model_image_size
@@ -82,8 +83,8 @@ class HFImageClassifier(torch.nn.Module):
     def score_fn(self, target: int | Sequence[int], *, log: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
         """A ``glas_core`` score function of ``target`` class(es), ``(B, T)``.
 
-        Softmax probabilities, or with ``log=True`` log-probabilities (``log_softmax``, in
-        float32) for ``glas_core.explain(..., log_scores=True)``, which keeps the map informative
+        Softmax probabilities, or with ``log=True`` log-probabilities
+        (:func:`glas_core.log_probabilities`, float32) for ``glas_core.explain(..., log_scores=True)``, which keeps the map informative
         where a confident model's probabilities underflow.
         """
         targets = [target] if isinstance(target, (int, np.integer, str)) else list(target)
@@ -94,7 +95,8 @@ class HFImageClassifier(torch.nn.Module):
         @torch.no_grad()
         def score(batch: torch.Tensor) -> torch.Tensor:
             logits = self(batch).float()
-            out = torch.log_softmax(logits, dim=-1) if log else torch.softmax(logits, dim=-1)
-            return out[:, columns]
+            if log:
+                return glas_core.log_probabilities(logits, columns)
+            return torch.softmax(logits, dim=-1)[:, columns]
 
         return score
