@@ -46,7 +46,8 @@ def open_page(driver: Any, html_path: str, timeout: float = 30.0) -> None:
     """Load the report and wait until its script has drawn the index; earlier logs are dropped."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    requests(driver)  # drop what came before (the browser's own start page)
+    driver.get("about:blank")  # the browser's own new-tab page loads chrome:// files: not the report's
+    requests(driver)
     driver.get_log("browser")
     driver.get(pathlib.Path(html_path).resolve().as_uri())
     WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.body.dataset.ready || null"))
