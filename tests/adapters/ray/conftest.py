@@ -1,0 +1,7 @@
+"""The Ray engine's tests need Ray Data, torch and pyarrow (``pip install "glas[ray]"``): without
+them this folder is skipped."""
+
+import pytest
+
+for module in ("ray", "ray.data", "torch", "pyarrow", "PIL"):
+    pytest.importorskip(module)
