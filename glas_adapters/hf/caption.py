@@ -136,6 +136,12 @@ class CaptionExplanation:
     image: np.ndarray
     result: Any
 
+    def _repr_png_(self) -> bytes | None:
+        """The word maps as a PNG, so an explanation at the end of a notebook cell is shown."""
+        from glas_core.viz.notebook import maps_png
+
+        return maps_png(self.maps, titles=list(self.words))
+
     def plot(self, *, cols: int = 4, alpha: float | None = None, cmap: str | None = None) -> Any:
         """The image, then one overlay per word titled with the word (paper Figure 11).
 

@@ -190,3 +190,11 @@ def test_throughput_quick():
     assert rows["bare forward passes"][2].startswith("1.000 ")
     diff = re.search(r"each image alone: max difference ([0-9.e+-]+)", text)
     assert diff and float(diff.group(1)) < 1e-5
+
+
+def test_caption_quick():
+    pytest.importorskip("transformers")
+    import caption
+
+    out = caption.main(["--quick"])
+    assert out["words"] >= 1 and out["speedup"] > 0 and out["overhead"] > 0

@@ -112,6 +112,13 @@ def test_plot_draws_one_titled_panel_per_word(families, image_processor, image):
     assert titles == ["image", *exp.words]
 
 
+def test_explanation_renders_inline_in_a_notebook(families, image_processor, image):
+    pytest.importorskip("matplotlib")
+    model, tokenizer, caption = families["git"]
+    exp = CaptionExplainer(model, image_processor, tokenizer=tokenizer).explain(image, caption, grid=3)
+    assert exp._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_progress_true_draws_a_bar(families, image_processor, image, capsys):
     pytest.importorskip("tqdm")
     model, tokenizer, caption = families["git"]
