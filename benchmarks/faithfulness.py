@@ -7,12 +7,14 @@ pointing game (see ``benchkit/faith_metrics.py``). Peers: Captum's Occlusion, Fe
 KernelShap and LayerGradCam, and RISE, each at about GLAS's number of forward passes where it
 has a budget. GLAS runs as the adapters run it (log-probability scores); its variants are other
 readings of the same sweep (``benchkit/glas_variants.py``) and the product with a second, finer
-sweep. Two sets: the synthetic test images of ``localisation.py`` with their CNN, and the
-annotated photos of ``real_photos.py`` with EfficientNet-Lite0.
+sweep. Two sets: the synthetic test images of ``localisation.py`` with their CNN (every variant,
+100 correlation runs), and the annotated photos of ``real_photos.py`` with EfficientNet-Lite0
+(the variants of ``PHOTO_VARIANTS``, 20 correlation runs: each map costs EfficientNet rows).
 
-    python benchmarks/faithfulness.py                    # both sets (docs/benchmarks.md)
-    python benchmarks/faithfulness.py --set synthetic    # one set
-    python benchmarks/faithfulness.py --quick            # a smoke run on a handful of images
+    python benchmarks/faithfulness.py                                 # both sets, k = 15
+    python benchmarks/faithfulness.py --set synthetic                 # one set
+    python benchmarks/faithfulness.py --set photos --photo-grid 10    # the photos at k = 10 (201 rows)
+    python benchmarks/faithfulness.py --quick                         # a smoke run on a handful of images
 
 torch runs with one thread (``torch.set_num_threads(1)``): the machine is shared and
 single-thread timings compare the methods fairly. pytorch-grad-cam (GradCAM, ScoreCAM) is not
@@ -59,6 +61,7 @@ class EvalSet:
     batch_size: int
     warmup: bool
     paired_occlusion: str  # the Occlusion row with GLAS's number of forward passes
+    variants: tuple[str, ...] = tuple(V.VARIANTS)  # the GLAS variants scored
     notes: list[str] = field(default_factory=list)
 
 
@@ -82,17 +85,23 @@ def synthetic_set(quick: bool, n: int | None, cache_dir: Path | None) -> EvalSet
                    paired_occlusion="Occlusion 4/3")
 
 
-def photo_set(quick: bool, n: int | None) -> EvalSet:
+#: the variants scored on the photos (each costs about 100 EfficientNet rows per photo to score)
+PHOTO_VARIANTS = ("GLAS (paper Eq. 3)", "shadow only", "sigma_spatial=1", "kernel-normalised", "margin drop",
+                  "margin drop, sigma_spatial=1")
+
+
+def photo_set(quick: bool, n: int | None, grid: int | None) -> EvalSet:
     import real_photos
     from glas_core import metrics as M
 
     model = real_photos.load_model("cpu")
     photos = real_photos.load_photos()[: n or (1 if quick else None)]
     size = real_photos.SIZE
-    grid = 6 if quick else 15
+    grid = grid or (6 if quick else 15)
     budget = 2 * grid * grid + 1
-    cells = 6 if quick else 21
-    window, stride = (56, 28) if quick else (24, 10)  # 7 x 7 + 1 = 50 or 21 x 21 + 1 = 442 rows
+    cells = round(grid * 2**0.5)  # cells x cells occlusions + 1 ~ 2 k^2 + 1 rows: 21 at k = 15
+    stride = size // cells
+    window = size - (cells - 1) * stride  # the last window ends at the border: 24/10 at k = 15
     peers = [
         occlusion_method(window=window, stride=stride, name=f"Occlusion {window}/{stride}", batch_size=32),
         feature_ablation_method(cells, name=f"FeatureAblation {cells}x{cells}", batch_size=32),
@@ -102,8 +111,8 @@ def photo_set(quick: bool, n: int | None) -> EvalSet:
     ]
     return EvalSet(f"photos {size}x{size}, EfficientNet-Lite0", model, [p[1] for p in photos], [p[2] for p in photos],
                    {"box": [M.box_to_mask(p[4], (size, size)) for p in photos]}, peers, grid,
-                   steps=24, runs=10 if quick else 50, batch_size=32, warmup=False,
-                   paired_occlusion=f"Occlusion {window}/{stride}",
+                   steps=24, runs=10 if quick else 20, batch_size=32, warmup=False,
+                   paired_occlusion=f"Occlusion {window}/{stride}", variants=PHOTO_VARIANTS,
                    notes=["photos: " + ", ".join(f"{p[0]} -> {p[3]}" for p in photos)])
 
 
@@ -117,10 +126,12 @@ def sweep_method(name: str, store: list, **settings: Any) -> Method:
     return Method(name, run, f"{settings}")
 
 
-def variant_maps(coarse: list[V.Sweep], fine: list[V.Sweep]) -> dict[str, tuple[list[np.ndarray], float]]:
-    """Every variant's maps and its mean post-processing time per image in ms (beyond the sweeps)."""
+def variant_maps(coarse: list[V.Sweep], fine: list[V.Sweep], names: tuple[str, ...]
+                 ) -> dict[str, tuple[list[np.ndarray], float]]:
+    """The named variants' maps and their mean post-processing time per image in ms (beyond the sweeps)."""
     out = {}
-    for name, (fn, _) in V.VARIANTS.items():
+    for name in names:
+        fn = V.VARIANTS[name][0]
         t0 = time.perf_counter()
         maps = [fn(s) for s in coarse]
         out[name] = (maps, 1000 * (time.perf_counter() - t0) / len(coarse))
@@ -174,7 +185,7 @@ def evaluate(es: EvalSet, verbose: bool = True) -> list[str]:
 
     main = [row(m.name, scores[m.name], int(np.mean(runs[m.name].forwards)), 1000 * float(np.mean(runs[m.name].seconds)))
             for m in methods]
-    variants = variant_maps(coarse, fine)
+    variants = variant_maps(coarse, fine, es.variants)
     vscores = {name: score(es, maps) for name, (maps, _) in variants.items()}
     glas_fw = int(np.mean(runs[GLAS].forwards))
     vrows = []
@@ -188,7 +199,7 @@ def evaluate(es: EvalSet, verbose: bool = True) -> list[str]:
     lines += curve_lines(es, {**scores, **vscores}, [GLAS, es.paired_occlusion, *best_variants(vscores)])
     lines += goal_lines(es, scores, vscores, glas_fw, int(np.mean(runs[es.paired_occlusion].forwards)))
     lines += [f"- {m.name}: {m.note}" for m in es.peers]
-    lines += [f"- {name}: {note}" for name, (_, note) in V.VARIANTS.items()]
+    lines += [f"- {name}: {V.VARIANTS[name][1]}" for name in es.variants]
     lines.append(f"- {PRODUCT}: min-max normalised GLAS map times the min-max normalised {FINE} map")
     return lines
 
@@ -224,13 +235,15 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--quick", action="store_true", help="tiny training, few images, small budgets")
     p.add_argument("--n-images", type=int, default=None, help="images per set (default 40 synthetic, all 6 photos)")
     p.add_argument("--cache-dir", type=Path, default=None, help="where the synthetic CNN is cached")
+    p.add_argument("--photo-grid", type=int, default=None,
+                   help="GLAS's k on the photos (default 15); the peers' budgets follow (2 k^2 + 1 rows)")
     args = p.parse_args(argv)
     env.setup_torch()
     sets = []
     if args.set in ("synthetic", "both"):
         sets.append(synthetic_set(args.quick, args.n_images, args.cache_dir))
     if args.set in ("photos", "both"):
-        sets.append(photo_set(args.quick, args.n_images))
+        sets.append(photo_set(args.quick, args.n_images, args.photo_grid))
     lines = ["Faithfulness (Quantus metrics: deletion and insertion AUC of the class probability, "
              "faithfulness correlation on the logit, pointing game)", ""]
     for es in sets:
