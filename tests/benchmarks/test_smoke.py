@@ -214,3 +214,25 @@ def test_dataset_quick():
     assert rows["in-process"][-1] == "1.00x"
     assert all(float(cells[0]) > 0 and float(cells[1]) > 0 for cells in rows.values())  # start-up times
     assert "4 images, EfficientNet-Lite0 at 64 px, k = 3 (19 forward rows per image)" in text
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_overhead_tf_quick(backend):
+    """One process per Keras backend (Keras fixes it at import), as the benchmark is run."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("keras")
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"Keras backend {backend} is not installed")
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "overhead_tf.py"
+    done = subprocess.run([sys.executable, str(script), "--quick", "--backend", backend], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = done.stdout
+    assert f"backend {backend} " in text
+    assert "2 image(s) x 33 rows (grid 4) = 66 rows, batch_size 64: 2 calls of 33 rows" in text
+    ratios = re.search(r"median ratio GLAS / bare forward: wall ([0-9.]+), cpu ([0-9.]+)", text)
+    assert ratios and float(ratios.group(1)) > 0 and float(ratios.group(2)) > 0
