@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> str:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n-images", type=int, default=None, help="test images (default 60, quick 4)")
     p.add_argument("--quick", action="store_true", help="tiny training, few images")
-    p.add_argument("--keep", type=float, nargs="+", default=[0.3, 0.5, 0.7], help="adaptive keep values")
+    p.add_argument("--keep", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.8, 0.9], help="adaptive keep values")
     p.add_argument("--grid", type=int, default=15)
     p.add_argument("--cache-dir", type=Path, default=None, help="where the trained CNN is cached")
     p.add_argument("--seed", type=int, default=12345, help="seed of the test images")
