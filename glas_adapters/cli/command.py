@@ -14,9 +14,11 @@ per image, each image as soon as it is done (layout: :mod:`glas_adapters.cli.dat
 unfinished images; ``--keep-going`` reports a failing image and goes on; ``--engine ray`` spreads
 the images over Ray actors (:mod:`glas_adapters.ray`).
 
-What is written: only inside ``--out`` (and the ``--save-maps`` file). The output folder is
-never read as input, an input inside it or an ``--out`` holding an input folder is refused,
-and a folder holding results of other settings is refused rather than mixed.
+What is written: only inside ``--out`` (and the ``--save-maps`` file, replaced whole). In
+``--out``, a rerun rewrites ``manifest.parquet`` and ``failures.csv`` and the files of the images
+it computes (the unfinished ones, and with ``--figures`` those without a figure); nothing else.
+The output folder is never read as input, an input inside it or an ``--out`` holding input
+images is refused, and a folder holding results of other settings is refused rather than mixed.
 
 Bad input (a missing or corrupt image, a model file of the wrong kind, a class index out of
 range, an unwritable output directory ...) ends with one ``glas: error: ...`` line on stderr

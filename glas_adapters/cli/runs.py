@@ -82,14 +82,16 @@ def run_explain(args: argparse.Namespace) -> int:
     pending = pending_items(items, out, spec.figures, recompute=maps_file is not None)
     options = dict(device=args.device, input_size=args.input_size, normalize=args.normalize,
                    probabilities=None if args.probabilities == "none" else args.probabilities)
+    loader = model_loader(args.model, **options)
+    model = _checked_model(args, loader) if pending else None   # bad models fail here, with Ray or without
     with _ray_session(args, pending):  # one Ray session for the maps and the cohort
         if args.engine == "ray" and pending:
             from glas_adapters.ray.engine import ray_outcomes
 
-            outcomes = ray_outcomes(model_loader(args.model, **options), spec, address=args.address,
-                                    workers=args.workers)
+            model = None  # every actor loads its own
+            outcomes = ray_outcomes(loader, spec, address=args.address, workers=args.workers)
         else:
-            outcomes = _local(args, spec, options, pending)
+            outcomes = _local(args, spec, model, pending)
         report = run_job(items, pending, out, outcomes, keep_going=args.keep_going, progress=not args.quiet,
                          say=lambda line: print(line, file=sys.stderr))
         if maps_file:
@@ -134,15 +136,20 @@ def model_loader(spec: str, **options: Any) -> Callable[[], Any]:
     return functools.partial(load_model, spec, **options)
 
 
-def _local(args: argparse.Namespace, spec: Any, options: dict[str, Any], pending: list[Any]) -> Callable:
+def _checked_model(args: argparse.Namespace, loader: Callable[[], Any]) -> Any:
+    """The loaded model, refused with the options it cannot take."""
+    model = loader()
+    if model.kind == "captioner" and (args.target or args.top_k or args.targets_csv):
+        raise fail("--target/--top-k/--targets-csv", "a captioner (every caption word is explained)",
+                   "used with classifiers", "drop them")
+    return model
+
+
+def _local(args: argparse.Namespace, spec: Any, model: Any, pending: list[Any]) -> Callable:
     from glas_adapters.cli.dataset import ImageExplainer, local_outcomes
 
     if not pending:
         return lambda todo: iter(())
-    model = model_loader(args.model, **options)()
-    if model.kind == "captioner" and (args.target or args.top_k or args.targets_csv):
-        raise fail("--target/--top-k/--targets-csv", "a captioner (every caption word is explained)",
-                   "used with classifiers", "drop them")
     explainer = ImageExplainer(model, spec)
     row_bar = not args.quiet and len(pending) == 1
     return lambda todo: local_outcomes(explainer, todo, row_progress=row_bar)

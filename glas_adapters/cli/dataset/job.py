@@ -7,13 +7,14 @@ engines resume, report and write alike.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
-from glas_adapters.cli.dataset.layout import MANIFEST, OutputFolder
+from glas_adapters.cli.dataset.layout import FAILURES, MANIFEST, OutputFolder
 from glas_adapters.cli.dataset.sources import ImageItem
 from glas_adapters.cli.dataset.work import Explained, ImageExplainer
 from glas_core.errors import GLASError
@@ -57,8 +58,8 @@ class JobReport:
         if self.resumed:
             parts.append(f"{self.resumed} finished by an earlier run")
         if self.failures:
-            parts.append(f"{len(self.failures)} failed (listed above and in {out}/failures.csv)")
-        return "; ".join(parts) + f"; wrote {out}/{MANIFEST} ({self.rows} rows)"
+            parts.append(f"{len(self.failures)} failed (listed above and in {os.path.join(out, FAILURES)})")
+        return "; ".join(parts) + f"; wrote {os.path.join(out, MANIFEST)} ({self.rows} rows)"
 
 
 def pending_items(items: Sequence[ImageItem], out: OutputFolder, figures: bool, recompute: bool) -> list[ImageItem]:
