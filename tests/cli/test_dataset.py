@@ -264,3 +264,22 @@ def test_figure_copy_is_no_larger_than_the_figure():
     assert abs(float(small.mean()) - float(big.mean())) < 1e-3      # an average, not a crop
     tiny = np.zeros((20, 30, 3), np.float32)
     assert figure_copy(tiny, 640) is tiny
+
+
+def test_cohort_is_the_normalised_sum_of_normalised_maps(capsys, tmp_path, photos):
+    folder, model, _ = photos
+    out = tmp_path / "out"
+    run = _explain(capsys, folder, model, out, "--target", "0", "1", "--sigma", "1", "2", "--cohort")
+    assert run.code == 0, run.err
+    cohort = np.load(out / "cohort.npz")
+    rows = pq.read_table(out / "manifest.parquet").to_pylist()
+    assert sorted(cohort.files) == sorted({f"target{r['target']}_sigma{r['sigma']}" for r in rows}) and \
+        len(cohort.files) == 4
+    for key in cohort.files:
+        total = np.zeros((SIZE, SIZE))
+        for r in rows:
+            if f"target{r['target']}_sigma{r['sigma']}" == key:
+                m = np.load(out / r["map_file"])[r["map_key"]].astype(np.float64)
+                total += (m - m.min()) / (m.max() - m.min())
+        expected = (total - total.min()) / (total.max() - total.min())
+        np.testing.assert_allclose(cohort[key], expected, rtol=0, atol=1e-6)
