@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from types import ModuleType
 from typing import Any, Sequence
 
@@ -56,6 +57,14 @@ def write_image_summary(tag: str, image: np.ndarray, step: int) -> None:
         tf.summary.write(tag, tensor, step=step, metadata=metadata)
 
 
+def _tensorflow_installed() -> bool:
+    """Whether TensorFlow can be imported, without importing it (a module blocked with None counts as absent)."""
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except ValueError:  # sys.modules holds tensorflow without a spec
+        return sys.modules.get("tensorflow") is not None
+
+
 class GLASCallback(keras.callbacks.Callback):
     """Write GLAS overlay grids of ``validation_data`` to TensorBoard during ``fit``.
 
@@ -78,7 +87,7 @@ class GLASCallback(keras.callbacks.Callback):
     def __init__(self, validation_data: Any, class_index: int | Sequence[int] | None = None,
                  log_dir: str | os.PathLike[str] = "logs", every_n_epochs: int = 1, **glas_kwargs: Any) -> None:
         super().__init__()
-        if importlib.util.find_spec("tensorflow") is None:
+        if not _tensorflow_installed():
             raise fail("GLASCallback", "a Python without TensorFlow",
                        "used with TensorFlow installed (it writes TensorBoard summaries with tf.summary)",
                        'install it with pip install "glas[tf]"')

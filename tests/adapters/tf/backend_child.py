@@ -90,6 +90,12 @@ out["pairs_maps"] = glas_core.to_numpy(maps)
 # plain callables on NumPy images: a function of the model and Keras' own compiled predict_on_batch
 out["plain_call"] = paper(glas_tf.explain(lambda b: model(b, training=False), x, singles, return_result=True, **kw))
 out["plain_predict"] = paper(glas_tf.explain(model.predict_on_batch, x, singles, return_result=True, **kw))
+# float64 and float16 images: the core perturbs them in their dtype, the model casts to its own
+for dtype in (np.float64, np.float16):
+    other = paper(glas_tf.explain(model, x.astype(dtype), singles, return_result=True, **kw))
+    reference = paper(glas_tf.explain(model, x, singles, return_result=True, **kw))
+    tolerance = 1e-5 if dtype == np.float64 else 2e-2
+    assert np.abs(other - reference).max() <= tolerance * np.abs(reference).max(), (dtype, np.abs(other - reference).max())
 # the other tools
 out["recursive"] = glas_core.to_numpy(glas_tf.explain_recursive(model, x, singles, grid=grid, max_iter=2))
 out["multiscale"] = np.stack([paper(rs) for rs in glas_tf.explain_multiscale(

@@ -114,3 +114,31 @@ def test_every_keras_tool_on_every_backend(backend, tmp_path):
     written = _summary_images(tmp_path / "logs")
     assert len(written) == 2
     np.testing.assert_array_equal(written[-1], out["callback_grid"])
+
+
+WITHOUT_TENSORFLOW = """
+import sys
+sys.modules["tensorflow"] = None  # as if TensorFlow were not installed
+import numpy as np
+from glas_adapters import tf as glas_tf
+import keras
+import glas_core
+model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(3)])
+maps = glas_tf.explain(model, np.random.default_rng(0).random((2, 8, 8, 3)).astype(np.float32), 1, grid=3)
+assert maps.shape == (2, 8, 8) and np.ptp(maps) > 0
+try:
+    glas_tf.GLASCallback(np.zeros((1, 8, 8, 3), np.float32))
+except glas_core.GLASError as exc:
+    print(exc)
+"""
+
+
+def test_the_jax_backend_needs_no_tensorflow():
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("Keras backend jax is not installed")
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(glas_adapters.__file__)))
+    env = dict(os.environ, KERAS_BACKEND="jax", **ONE_THREAD, PYTHONPATH=package_root)
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("GLASCallback must be used with TensorFlow installed") and 'glas[tf]' in done.stdout
