@@ -124,6 +124,17 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: builtin
         return tf.convert_to_tensor(obj, dtype=dtype)
 
 
+def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None) -> tf.Tensor:
+    """Integers (int64) or, for float arguments, floats, as the standard's ``arange``."""
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        floats = builtins.any(isinstance(v, float) for v in (start, stop, step))
+        dtype = _DEFAULT_FLOAT if floats else tf.int64
+    with _on(device):
+        return tf.range(start, stop, step, dtype=tf.as_dtype(dtype))
+
+
 def ones(shape: int | Sequence[int], *, dtype: Any = None, device: Any = None) -> tf.Tensor:
     with _on(device):
         return tf.ones(_shape(shape), dtype=_as_dtype(dtype) or _DEFAULT_FLOAT)
@@ -215,6 +226,15 @@ def min(x: Any, /, *, axis: int | Sequence[int] | None = None, keepdims: builtin
 
 def sum(x: Any, /, *, axis: int | Sequence[int] | None = None, keepdims: builtins.bool = False) -> tf.Tensor:  # noqa: A001
     return tf.reduce_sum(x, axis=_axes(axis), keepdims=keepdims)
+
+
+def argmax(x: Any, /, *, axis: int | None = None, keepdims: builtins.bool = False) -> tf.Tensor:
+    """Index (int64) of the first maximum, along ``axis`` or of the flattened array."""
+    if axis is None:
+        out = tf.argmax(tf.reshape(x, [-1]), axis=0)
+        return tf.reshape(out, [1] * len(x.shape)) if keepdims else out
+    out = tf.argmax(x, axis=axis)
+    return tf.expand_dims(out, axis) if keepdims else out
 
 
 def mean(x: Any, /, *, axis: int | Sequence[int] | None = None, keepdims: builtins.bool = False) -> tf.Tensor:

@@ -22,12 +22,12 @@ order to gather each row's own target classes.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Callable
 
 import numpy as np
 
 import glas_core
+from glas_adapters._common import warn_if_already_probabilities
 from glas_adapters.tf.engines import Engine, device, namespace
 from glas_adapters.tf.failures import model_failure, root_cause
 from glas_adapters.tf.frameworks import keras_layer, to_host
@@ -167,16 +167,7 @@ class Scorer:
             raise fail("probabilities", "'softmax' (a softmax over one value is always 1)",
                        "'sigmoid' or None for a model with a single output per example",
                        "pass probabilities='sigmoid' for a logit or None for a probability")
-        if self.probabilities != "softmax":
-            return
-        in_unit_range = np.all(outputs >= 0) and np.all(outputs <= 1)
-        if in_unit_range and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3):
-            warnings.warn(
-                "the model's outputs already sum to 1 per image (a softmax head?) but probabilities='softmax' "
-                "applies softmax again, which squeezes the scores towards uniform; pass probabilities=None.",
-                UserWarning,
-                stacklevel=5,
-            )
+        warn_if_already_probabilities(outputs, self.probabilities, stacklevel=4)  # the caller of explain
 
     def score_fn(self, targets: np.ndarray, chunk: int, rows_per_image: int) -> Callable[[Any], Any]:
         """``score_fn(batch (B, H, W, C)) -> (B, T)`` scores of each row's targets, for glas_core."""
