@@ -149,6 +149,8 @@ class Scores:
     pointing: dict[str, float]
     flat: int
     deletion_curve: np.ndarray
+    deletion_per_image: np.ndarray
+    maps: list[np.ndarray]
 
 
 def score(es: EvalSet, maps: list[np.ndarray]) -> Scores:
@@ -160,7 +162,7 @@ def score(es: EvalSet, maps: list[np.ndarray]) -> Scores:
     pointing = {k: float(F.pointing_game(es.model, x, y, maps, m).mean()) for k, m in es.masks.items()}
     flat = sum(float(np.max(m) - np.min(m)) == 0.0 for m in maps)
     return Scores(float(F.area(dele).mean()), float(F.area(ins).mean()), float(np.nanmean(corr)), pointing, flat,
-                  dele.mean(axis=0))
+                  dele.mean(axis=0), F.area(dele), maps)
 
 
 def evaluate(es: EvalSet, verbose: bool = True) -> list[str]:
@@ -197,6 +199,7 @@ def evaluate(es: EvalSet, verbose: bool = True) -> list[str]:
              report.markdown_table(head, main), "", "GLAS variants (the same sweep read differently; "
              "the product adds the sigma=1 sweep):", "", report.markdown_table(head, vrows), ""]
     lines += curve_lines(es, {**scores, **vscores}, [GLAS, es.paired_occlusion, *best_variants(vscores)])
+    lines += split_lines(es, {**scores, **vscores}, [GLAS, FINE, PRODUCT, es.paired_occlusion])
     lines += goal_lines(es, scores, vscores, glas_fw, int(np.mean(runs[es.paired_occlusion].forwards)))
     lines += [f"- {m.name}: {m.note}" for m in es.peers]
     lines += [f"- {name}: {V.VARIANTS[name][1]}" for name in es.variants]
@@ -215,6 +218,31 @@ def curve_lines(es: EvalSet, scores: dict[str, Scores], names: list[str]) -> lis
     rows = [[name, *[float(scores[name].deletion_curve[p]) for p in picks]] for name in dict.fromkeys(names)]
     return ["Mean probability of the class after deleting the first i/steps of the pixels:", "",
             report.markdown_table(head, rows), ""]
+
+
+def split_lines(es: EvalSet, scores: dict[str, Scores], names: list[str]) -> list[str]:
+    """Deletion where the paired Occlusion map is flat and where it is not, and what the first step deletes."""
+    flat = np.array([float(m.max() - m.min()) == 0.0 for m in scores[es.paired_occlusion].maps])
+    first = es.images[0].shape[-2] * es.images[0].shape[-1] // es.steps  # pixels of one deletion step
+
+    def share(m: np.ndarray, mask: np.ndarray) -> float:
+        return float(np.asarray(mask, bool).ravel()[np.argsort(-m.ravel(), kind="stable")[:first]].mean())
+
+    def mean(values: np.ndarray, keep: np.ndarray) -> float:
+        return float(values[keep].mean()) if keep.any() else float("nan")
+
+    head = ["method", f"deletion, {int(flat.sum())} images with a flat {es.paired_occlusion} map",
+            f"deletion, the other {int((~flat).sum())}",
+            *[f"first-step pixels in {k} (the other {int((~flat).sum())})" for k in es.masks]]
+    rows = []
+    for name in dict.fromkeys(names):
+        s = scores[name]
+        shares = {k: np.array([share(m, mk) for m, mk in zip(s.maps, masks)]) for k, masks in es.masks.items()}
+        rows.append([name, mean(s.deletion_per_image, flat), mean(s.deletion_per_image, ~flat),
+                     *[mean(shares[k], ~flat) for k in es.masks]])
+    return [f"Where deletion parts: the images whose {es.paired_occlusion} map is flat (no occluded patch moves "
+            f"the float32 probability) and the others; share of the {first} pixels deleted first that lie "
+            "in the ground truth:", "", report.markdown_table(head, rows), ""]
 
 
 def goal_lines(es: EvalSet, scores: dict[str, Scores], vscores: dict[str, Scores], glas_fw: int, occ_fw: int) -> list[str]:

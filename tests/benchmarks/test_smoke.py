@@ -116,7 +116,7 @@ def test_faithfulness_quick(cache):
     from benchkit.glas_variants import VARIANTS
 
     text = faithfulness.main(["--quick", "--set", "synthetic", "--n-images", "2", "--cache-dir", cache])
-    main, variants, curves = _tables(text)
+    main, variants, curves, split = _tables(text)
     expected_forwards = {"GLAS": 73, "GLAS (sigma=1)": 73, "Occlusion 4/3": 442, "Occlusion 8/4": 226,
                          "FeatureAblation 21x21": 442, "RISE-73": 73, "Grad-CAM": 1}
     assert set(expected_forwards) < set(main) and "KernelSHAP-73" in main
@@ -131,6 +131,10 @@ def test_faithfulness_quick(cache):
     assert int(variants["multi-scale product"][0]) == 146 and int(variants["shadow only"][0]) == 73
     assert main["GLAS"][6] == "0" and main["GLAS"][-1] == "1.00x"
     assert list(curves)[:2] == ["GLAS", "Occlusion 4/3"]
+    assert list(split) == ["GLAS", "GLAS (sigma=1)", "multi-scale product", "Occlusion 4/3"]
+    for cells in split.values():
+        for c in cells:
+            _rate(c)  # deletion areas and shares of pixels (nan where a group is empty)
     assert text.count("goal (deletion at or below Occlusion 4/3's") == 2
 
 
