@@ -31,6 +31,7 @@ import tempfile
 import time
 from typing import Any, Callable
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the glas command sets it, before torch starts
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> str:
     n = args.n_images or (4 if args.quick else 40)
     size = args.size or (64 if args.quick else 96)
     grid = args.grid or (3 if args.quick else 8)
+    from glas_adapters.cli.command import keep_freed_memory
+
+    keep_freed_memory()  # the glas command's malloc settings (its actors call it too)
     setup_torch(1)
 
     from glas_adapters.cli.dataset import ImageExplainer, JobSpec

@@ -65,6 +65,9 @@ class ImageActor:
 
     def __init__(self, model_factory: Callable[[], Any], spec: JobSpec, input_size: tuple[int, int] | None,
                  probabilities: str | None) -> None:
+        from glas_adapters.cli.command import keep_freed_memory
+
+        keep_freed_memory()  # as in the glas process: chunks stay on the heap
         self.explainer = ImageExplainer(as_model(model_factory(), input_size, probabilities), spec)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
