@@ -209,7 +209,8 @@ def read_targets_csv(path: str, items: list[ImageItem]) -> list[ImageItem]:
     for item in items:
         if item.image_id in targets:
             if not targets[item.image_id]:
-                raise fail("--targets-csv", f"no target for {quoted(item.relpath)}", "at least one class index per image",
+                raise fail("--targets-csv", f"no target for {quoted(item.relpath)}",
+                           "at least one class index per image",
                            "fill its target column")
             out.append(ImageItem(item.image_id, item.path, item.relpath, tuple(targets[item.image_id]),
                                  labels.get(item.image_id)))

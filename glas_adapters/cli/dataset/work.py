@@ -218,7 +218,8 @@ def rgb01(pixels: Any) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr.astype(np.float32) / 255.0
     if not np.issubdtype(arr.dtype, np.floating):
-        raise fail("image", f"pixels of dtype {arr.dtype}", "uint8 or float pixels in [0, 1]", "convert the image first")
+        raise fail("image", f"pixels of dtype {arr.dtype}", "uint8 or float pixels in [0, 1]",
+                   "convert the image first")
     if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
         raise fail("image", "float pixels outside [0, 1] (or not finite)", "float pixels in [0, 1]",
                    "divide 8-bit values by 255")

@@ -127,7 +127,8 @@ def _folder(job, out) -> tuple[list, OutputFolder]:
 
     base, model = job
     args = build_parser().parse_args(["explain", str(base / "photos"), "--model", model, "--out", str(out), *ARGS])
-    return find_images([str(base / "photos")], exclude=str(out)), OutputFolder(str(out), _job_settings(args, (2.0, 1.0)))
+    items = find_images([str(base / "photos")], exclude=str(out))
+    return items, OutputFolder(str(out), _job_settings(args, (2.0, 1.0)))
 
 
 def test_an_actor_that_dies_mid_job_loses_no_image_and_repeats_none(cluster, job, local_output, tmp_path):
@@ -188,7 +189,8 @@ def test_explain_dataset_on_in_memory_images_with_a_torch_module(cluster, tmp_pa
         (f"im{i}", t, i % 2) for i in range(3) for t in (1, 0)]
     here = ImageExplainer(as_model(make_quadrant_model(), (16, 16), "softmax"), JobSpec(sigmas=(2.0,), grid=4))
     for i, img in enumerate(images):
-        mine = np.load(io.BytesIO(here.explain(ImageItem(f"im{i}", "", f"im{i}", (1, 0), i % 2), pixels=img).output.maps))
+        item = ImageItem(f"im{i}", "", f"im{i}", (1, 0), i % 2)
+        mine = np.load(io.BytesIO(here.explain(item, pixels=img).output.maps))
         theirs = np.load(out / "maps" / f"im{i}.npz")
         for key in theirs.files:
             assert np.array_equal(theirs[key], mine[key]), key
