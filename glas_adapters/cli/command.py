@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "start a local one")
     ex.add_argument("--workers", type=_positive_int, default=None,
                     help="with --engine ray: actors, each with its own copy of the model (default 2)")
+    ex.add_argument("--gpus-per-worker", type=_positive_float, default=None, metavar="G",
+                    help="with --engine ray: GPUs Ray reserves for each actor (e.g. 1: one GPU each; 0.5: two "
+                         "actors share one); the actor's model then runs on its GPU")
     ex.add_argument("--cohort", action="store_true",
                     help="also write OUT/cohort.npz: per target and sigma, the sum of every image's min-max "
                          "normalised map, normalised (summed on the workers with --engine ray)")
@@ -214,6 +217,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 

@@ -68,8 +68,8 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.recursive and len(sigmas) > 1:
         raise fail("--recursive", f"{len(sigmas)} --sigma values", "used with one --sigma value",
                    "drop --recursive for a multi-scale strip, or pass one --sigma")
-    if args.engine != "ray" and (args.address or args.workers):
-        raise fail("--address/--workers", "given without --engine ray", "used with --engine ray",
+    if args.engine != "ray" and (args.address or args.workers or args.gpus_per_worker):
+        raise fail("--address/--workers/--gpus-per-worker", "given without --engine ray", "used with --engine ray",
                    "add --engine ray, or drop them")
     items = find_images(args.images, exclude=args.out)
     if args.targets_csv:
@@ -89,7 +89,8 @@ def run_explain(args: argparse.Namespace) -> int:
             from glas_adapters.ray.engine import ray_outcomes
 
             model = None  # every actor loads its own
-            outcomes = ray_outcomes(loader, spec, address=args.address, workers=args.workers)
+            outcomes = ray_outcomes(loader, spec, address=args.address, workers=args.workers,
+                                    num_gpus=args.gpus_per_worker)
         else:
             outcomes = _local(args, spec, model, pending)
         report = run_job(items, pending, out, outcomes, keep_going=args.keep_going, progress=not args.quiet,

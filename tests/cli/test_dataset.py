@@ -246,6 +246,8 @@ def test_other_settings_in_a_used_folder_are_refused(capsys, tmp_path, photos):
     (["--input-size", "100000"], "at most 2048"),
     (["--grid", "4,5"], "--grid"),
     (["--workers", "2"], "--engine ray"),
+    (["--gpus-per-worker", "1"], "--engine ray"),
+    (["--gpus-per-worker", "0"], "--gpus-per-worker"),
     (["--sigma", "2", "2"], "distinct scales"),
 ])
 def test_bad_dataset_options(capsys, tmp_path, photos, args, fragment):
