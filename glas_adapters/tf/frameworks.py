@@ -8,6 +8,7 @@ in. Everything here reads ``sys.modules`` (and Keras' own configuration) only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -99,7 +100,7 @@ def like(maps: np.ndarray, images: Any) -> Any:
     kind = framework_of(images)
     if kind == "tensorflow":
         tf = sys.modules["tensorflow"]
-        with tf.device(images.device or None):
+        with tf.device(images.device) if images.device else contextlib.nullcontext():
             return tf.convert_to_tensor(maps)
     if kind == "jax":
         jax = sys.modules["jax"]
