@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--gpus-per-worker", type=_positive_float, default=None, metavar="G",
                     help="with --engine ray: GPUs Ray reserves for each actor (e.g. 1: one GPU each; 0.5: two "
                          "actors share one); the actor's model then runs on its GPU")
+    ex.add_argument("--report", action="store_true",
+                    help="also write OUT/report.html when the job is done (see glas report; needs glas[report])")
     ex.add_argument("--cohort", action="store_true",
                     help="also write OUT/cohort.npz: per target and sigma, the sum of every image's min-max "
                          "normalised map, normalised (summed on the workers with --engine ray)")

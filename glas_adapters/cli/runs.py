@@ -100,6 +100,10 @@ def run_explain(args: argparse.Namespace) -> int:
         print(report.summary(args.out))
         if args.cohort and report.rows:
             print(f"wrote {_cohort(args)}")
+    if args.report:
+        from glas_adapters.cli.report_command import write_report
+
+        write_report(args.out, os.path.join(args.out, "report.html"), quiet=args.quiet)
     return 1 if report.failures else 0
 
 

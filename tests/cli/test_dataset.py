@@ -285,3 +285,13 @@ def test_cohort_is_the_normalised_sum_of_normalised_maps(capsys, tmp_path, photo
                 total += (m - m.min()) / (m.max() - m.min())
         expected = (total - total.min()) / (total.max() - total.min())
         np.testing.assert_allclose(cohort[key], expected, rtol=0, atol=1e-6)
+
+
+def test_report_flag_writes_a_report_of_every_image(capsys, tmp_path, photos):
+    folder, model, _ = photos
+    out = tmp_path / "out"
+    assert _explain(capsys, folder, model, out, "--report").code == 0
+    html = (out / "report.html").read_text()
+    for rel in RELPATHS:
+        assert image_id(rel) in html  # the index lists every image the job explained
+    assert "http://" not in html and "https://" not in html
