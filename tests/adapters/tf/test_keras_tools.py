@@ -68,4 +68,4 @@ def test_xplique_style_explainer(model, x):
 
 def test_callback_validates_arguments():
     with pytest.raises(GLASError, match="every_n_epochs"):
-        glas_tf.GLASCallback(np.zeros((1, *SHAPE)), 0, "/tmp/logs", every_n_epochs=0)
+        glas_tf.GLASCallback(np.zeros((1, *SHAPE)), 0, "logs", every_n_epochs=0)
