@@ -3,7 +3,7 @@
 
 The model is the TorchScript quadrant model of ``helpers`` (class 0 reads the red mean of the
 top-left quadrant), whose maps are recomputed here with ``glas_core.explain`` on a NumPy score
-function. Torch runs with one thread (tests/conftest.py).
+function. Torch runs with one thread (the root conftest.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The TorchScript model here has a known closed form (class 0 reads the red mean of the top-left
 quadrant), so its maps are recomputed in the test with ``glas_core.explain`` on a plain NumPy
 score function, with the normalisation applied after the masks as the CLI promises.
-Torch runs with one thread (tests/conftest.py).
+Torch runs with one thread (the root conftest.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The quadrant model of the TorchScript tests (class 0 reads the red mean of the t
 quadrant) is exported with ``torch.onnx.export`` and explained through ONNX Runtime; the
 reference recomputes its scores in NumPy, with ``--normalize`` applied after the masks.  The
 ONNX maps are Eq. 3 up to one positive factor per target, so each is compared after division
-by its peak.  torch runs with one thread (tests/conftest.py); the command leaves ONNX Runtime at
+by its peak.  torch runs with one thread (the root conftest.py); the command leaves ONNX Runtime at
 its default thread count.
 """
 

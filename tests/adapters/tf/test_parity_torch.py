@@ -13,7 +13,6 @@ import pytest
 from tests.adapters.tf.tiny_keras import images, keras, seeded
 
 torch = pytest.importorskip("torch")
-torch.set_num_threads(1)
 glas_torch = pytest.importorskip("glas_adapters.torch")
 
 from glas_adapters import tf as glas_tf  # noqa: E402
