@@ -9,8 +9,8 @@ run. Each actor and the in-process engine use one torch thread.
 Start-up is reported apart. Each engine runs the job twice: on W images (one per actor; W = 1
 in-process), which costs its start-up plus one image per actor, and on all N images; the
 throughput after start-up is ``(N - W) / (T_N - T_W)``, robust to Ray handing results back in
-bursts. Start-up: loading the model in-process; for Ray, joining a local cluster
-(``ray.init``, once per engine) and ``T_W``, in which actor processes start, import torch and
+bursts. Start-up: loading the model in-process; for Ray, starting a local cluster
+(``ray.init``, once for every worker count) and ``T_W``, in which actor processes start, import torch and
 load the model.
 Goal: Ray with one worker >= 0.85x the in-process throughput after start-up.
 
@@ -122,18 +122,18 @@ def main(argv: list[str] | None = None) -> str:
         whole = job_seconds(folder, os.path.join(work, "local"), local, n)
         local_rate = _rate(n - 1, whole - first)
         rows.append(("in-process", load_s, first, local_rate))
-        for workers in args.workers:
-            t0 = time.perf_counter()
-            ray, _ = connect(None, workers)
-            init_s = time.perf_counter() - t0
-            try:
+        t0 = time.perf_counter()
+        ray, _ = connect(None, max(args.workers))   # one local cluster for every worker count
+        init_s = time.perf_counter() - t0
+        try:
+            for workers in args.workers:
                 outcomes = ray_outcomes(factory, spec, workers=workers)
                 first = job_seconds(folder, os.path.join(work, f"ray{workers}-first"), outcomes, workers)
                 whole = job_seconds(folder, os.path.join(work, f"ray{workers}"), outcomes, n)
-            finally:
-                ray.shutdown()
-            rows.append((f"Ray, {workers} worker{'s' if workers > 1 else ''}", init_s, first,
-                         _rate(n - workers, whole - first)))
+                rows.append((f"Ray, {workers} worker{'s' if workers > 1 else ''}", init_s, first,
+                             _rate(n - workers, whole - first)))
+        finally:
+            ray.shutdown()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = [f"{n} images, EfficientNet-Lite0 at {size} px, k = {grid} ({2 * grid * grid + 1} forward rows per image), "

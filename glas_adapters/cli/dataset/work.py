@@ -14,7 +14,7 @@ import numpy as np
 from glas_adapters.cli.classifier import ExplainSettings
 from glas_adapters.cli.dataset.layout import MAPS_DIR, ImageOutput, npz_bytes
 from glas_adapters.cli.dataset.sources import ImageItem
-from glas_core import DEFAULT_SIGMA
+from glas_core import DEFAULT_SIGMA, to_numpy
 from glas_core.config import DEFAULT_GRID
 from glas_core.errors import GLASError, fail, quoted
 
@@ -141,7 +141,7 @@ class ImageExplainer:
                 maps[key] = peak_normalised(accumulated[ti])
                 rows.append(self._row(common, key, maps[key], None))
                 for i, it in enumerate(res.iterations[ti], start=1):
-                    maps[f"{key}_iter{i}"] = peak_normalised(np.asarray(it.saliency))
+                    maps[f"{key}_iter{i}"] = peak_normalised(to_numpy(it.saliency))
                     rows.append(self._row(common, f"{key}_iter{i}", maps[f"{key}_iter{i}"], i))
         else:
             for sigma, res in zip(spec.sigmas, results):
