@@ -37,6 +37,7 @@ def jitted(model: Any) -> Callable[..., Any]:
 
 class JaxEngine(Engine):
     name = "jax"
+    native_min_values = 100_000  # about 183 x 183 x 3 (see glas_adapters.tf.engines)
 
     def native(self, images: Any) -> Any:
         if framework_of(images) == "jax":

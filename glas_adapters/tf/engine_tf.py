@@ -32,6 +32,7 @@ def forward(model: Any, batch: Any, keras_model: bool) -> Any:
 
 class TensorFlowEngine(Engine):
     name = "tensorflow"
+    native_min_values = 100_000  # about 183 x 183 x 3 (see glas_adapters.tf.engines)
 
     def native(self, images: Any) -> Any:
         if framework_of(images) == "tensorflow":

@@ -2,8 +2,9 @@
 
 The model runs on its own Keras backend (TensorFlow, JAX or torch; a plain callable on the
 framework of the images), through a compiled forward on fixed-size chunks
-(:mod:`glas_adapters.tf.engines`). Images on the CPU are perturbed by :mod:`glas_core` on NumPy;
-images on an accelerator on that device, with the framework's own ops. Several images are
+(:mod:`glas_adapters.tf.engines`). Small images on the CPU are perturbed by :mod:`glas_core` on
+NumPy; images on an accelerator, and large ones on TensorFlow or JAX, with the framework's own
+ops where the model reads them. Several images are
 explained in one packed stream (:func:`glas_core.explain_batch`), so every model call but the
 last gets a full chunk. Maps come back in the framework the images came in. Nothing here
 changes global TensorFlow, JAX, torch or Keras state, nor the model's.
@@ -249,9 +250,10 @@ class _Run:
         self.chunk = balanced_chunk(self.n_rows, config.batch_size)
 
     def _work_batch(self, images: Any) -> Any:
-        """The ``(N, H, W, C)`` images the core perturbs: NumPy on the CPU, the framework's on an accelerator."""
+        """The ``(N, H, W, C)`` images the core perturbs: the framework's on an accelerator (and for
+        large images), else NumPy (:meth:`~glas_adapters.tf.engines.Engine.core_on_native`)."""
         batch = images[None] if self.single else images
-        if engines.NATIVE_ON_CPU or self.engine.on_accelerator(self.engine.native(batch[:1])):
+        if self.engine.core_on_native(self.engine.native(batch[:1])):
             return self.engine.native(batch)
         host = to_host(batch)
         return host.astype(np.float32) if host.dtype.name == "bfloat16" else host  # NumPy cannot compute in bfloat16

@@ -13,8 +13,8 @@ compiled forward is never rebuilt per chunk. ``probabilities`` says how outputs 
 * None: the outputs already are probabilities (used in float32, or float64);
 * a callable ``outputs -> probabilities``, given the outputs as the model returned them.
 
-Scores are computed where the core runs: on NumPy for images on the CPU, on the framework's
-tensors for images on an accelerator. A packed sweep (:func:`glas_core.explain_batch`) hands the
+Scores are computed where the core runs: on NumPy, or on the framework's tensors
+(:meth:`glas_adapters.tf.engines.Engine.core_on_native`). A packed sweep (:func:`glas_core.explain_batch`) hands the
 model chunks that hold the rows of consecutive images in order; :class:`RowTargets` follows that
 order to gather each row's own target classes.
 """
@@ -108,7 +108,7 @@ class Scorer:
     engine
         The execution path of the model.
     host_work
-        The core runs on NumPy (the images are on the CPU): scores are computed on NumPy.
+        The core runs on NumPy: scores are computed on NumPy.
     """
 
     def __init__(self, model: Any, probabilities: Any, engine: Engine, host_work: bool) -> None:

@@ -129,6 +129,18 @@ def test_the_model_runs_compiled_with_training_false_and_traces_once():
     assert [r.n_forward for r in results] == [33, 33, 33]
 
 
+def test_small_images_on_the_cpu_are_perturbed_on_numpy_large_ones_on_tensorflow():
+    engine = engines.engine_for("tensorflow")
+    assert not engine.core_on_native(tf.zeros((1, 128, 128, 3)))  # 49,152 values: NumPy is faster
+    assert engine.core_on_native(tf.zeros((1, 224, 224, 3)))  # 150,528: no copy of every chunk is faster
+
+
+def test_torch_takes_numpy_rows_of_any_size():
+    pytest.importorskip("torch")
+    torch_engine = engines.engine_for("torch")  # torch.from_numpy shares the rows: no copy to save
+    assert not torch_engine.core_on_native(torch_engine.native(np.zeros((1, 224, 224, 3), np.float32)))
+
+
 def test_images_on_the_cpu_are_perturbed_on_numpy_and_on_tensorflow_where_asked(monkeypatch):
     """On an accelerator the core runs on tf.Tensor images through the shim; here that path is
     forced on the CPU and gives the maps of the NumPy path."""
