@@ -241,7 +241,8 @@ class _Run:
         self.given = images
         self.engine = engines.engine_for(path_for(model, images))
         self.batch = self._work_batch(images)
-        self.scorer = Scorer(model, probabilities, self.engine, host_work=framework_of(self.batch) == "numpy")
+        on_cpu = framework_of(self.batch) == "numpy" or not self.engine.on_accelerator(self.batch)
+        self.scorer = Scorer(model, probabilities, self.engine, host_scores=on_cpu)
         self.n_images = int(batch_shape[0])
         self.spatial_shape = (int(batch_shape[1]), int(batch_shape[2]))
         self.config = config

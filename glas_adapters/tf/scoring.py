@@ -13,8 +13,8 @@ compiled forward is never rebuilt per chunk. ``probabilities`` says how outputs 
 * None: the outputs already are probabilities (used in float32, or float64);
 * a callable ``outputs -> probabilities``, given the outputs as the model returned them.
 
-Scores are computed where the core runs: on NumPy, or on the framework's tensors
-(:meth:`glas_adapters.tf.engines.Engine.core_on_native`). A packed sweep (:func:`glas_core.explain_batch`) hands the
+Scores are computed on NumPy for images on the CPU, on the framework's tensors on an
+accelerator. A packed sweep (:func:`glas_core.explain_batch`) hands the
 model chunks that hold the rows of consecutive images in order; :class:`RowTargets` follows that
 order to gather each row's own target classes.
 """
@@ -107,18 +107,20 @@ class Scorer:
         ``"softmax"``, ``"sigmoid"``, None or a callable (see the module docstring), already checked.
     engine
         The execution path of the model.
-    host_work
-        The core runs on NumPy: scores are computed on NumPy.
+    host_scores
+        Compute the scores on NumPy (images on the CPU): the outputs of a chunk are a few
+        numbers per row, and NumPy's math on them beats the eager dispatch of a framework. On
+        an accelerator they stay there, so the host never waits for the device.
     """
 
-    def __init__(self, model: Any, probabilities: Any, engine: Engine, host_work: bool) -> None:
+    def __init__(self, model: Any, probabilities: Any, engine: Engine, host_scores: bool) -> None:
         if not callable(model):
             raise fail("model", type(model).__name__, "a Keras model or a callable returning (N, num_classes) scores",
                        "pass the model itself, e.g. explain(model, images)")
         self.model = model
         self.probabilities = probabilities
         self.engine = engine
-        self.host_work = host_work
+        self.host_scores = host_scores
         self.log_kind = _LOG_KIND.get(probabilities) if isinstance(probabilities, str) else None
         self.log_scores = self.log_kind is not None
         self._run = engine.runner(model, keras_layer(model))
@@ -179,7 +181,7 @@ class Scorer:
             out = self._outputs(batch, chunk)
             if callable(self.probabilities):
                 out = self._callable_probabilities(out)
-            elif self.host_work:
+            elif self.host_scores:
                 out = to_host(out)
             return target_scores(out[:rows], cols, self.log_kind)
 
