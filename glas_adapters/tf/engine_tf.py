@@ -1,15 +1,17 @@
 """The TensorFlow path: Keras on the TensorFlow backend, ``tf.Module`` objects and TensorFlow callables.
 
-Imported only when a model runs on TensorFlow. The model is called as
-``model(x, training=False)`` inside one module-level ``tf.function`` (:func:`forward`);
-chunks have a fixed size, so the function is traced once per model, image shape and chunk
-size. A plain callable is traced the same way when it can be; one that cannot (NumPy code,
+Imported only when a model runs on TensorFlow. A Keras model is called as
+``model(x, training=False)`` inside its own ``tf.function`` (:func:`compiled`, cached per model
+and held weakly, so a call dispatches on the batch alone); chunks have a fixed size, so it is
+traced once per image shape and chunk size. A plain callable goes through one module-level
+``tf.function`` (:func:`forward`) when it can be traced; one that cannot (NumPy code,
 ``model.predict_on_batch``) is called as it is on ``tf.Tensor`` batches.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import weakref
+from typing import Any, Callable
 
 from glas_adapters.tf.engines import Engine, Runner
 from glas_adapters.tf.frameworks import framework_of, to_host
@@ -24,10 +26,26 @@ from glas_adapters.tf.namespace import register  # noqa: E402  (needs TensorFlow
 register()  # the core can build masks on tf.Tensor images with TensorFlow ops (accelerator path)
 
 
+_COMPILED: "weakref.WeakKeyDictionary[Any, Callable[[Any], Any]]" = weakref.WeakKeyDictionary()
+
+
+def compiled(model: Any) -> Callable[[Any], Any]:
+    """``model(x, training=False)`` as a ``tf.function`` of the batch, one per Keras model (held weakly)."""
+    if model not in _COMPILED:
+        ref = weakref.ref(model)
+
+        @tf.function
+        def call(batch: Any) -> Any:
+            return ref()(batch, training=False)
+
+        _COMPILED[model] = call
+    return _COMPILED[model]
+
+
 @tf.function
-def forward(model: Any, batch: Any, keras_model: bool) -> Any:
-    """The one compiled forward: the model object is a trace key (held weakly by TensorFlow)."""
-    return model(batch, training=False) if keras_model else model(batch)
+def forward(fn: Any, batch: Any) -> Any:
+    """A plain callable, compiled: the callable is a trace key (held weakly by TensorFlow)."""
+    return fn(batch)
 
 
 class TensorFlowEngine(Engine):
@@ -45,13 +63,13 @@ class TensorFlowEngine(Engine):
 
     def runner(self, model: Any, keras_model: bool) -> Runner:
         if keras_model:
-            return lambda batch: forward(model, batch, True)
+            return compiled(model)
         untraceable: list[bool] = []
 
         def run(batch: Any) -> Any:
             if not untraceable:
                 try:
-                    return forward(model, batch, False)
+                    return forward(model, batch)
                 except Exception:  # noqa: BLE001 - its own error, if any, comes again from the eager call
                     untraceable.append(True)
             return model(self.native(batch))
