@@ -123,6 +123,8 @@ def explain_recursive(
     t1: float = 0.8,
     t2: float = 5.0,
     max_iter: int = 5,
+    stop: str = "paper",
+    min_evidence: float = 0.1,
     grid: int | tuple[int, int] | None = None,
     sigma: Any = None,
     sigma_px: Any = None,
@@ -143,7 +145,10 @@ def explain_recursive(
     Each iteration dims the image by the normalised map, drops the search points above
     ``t1`` and explains again, until ``sqrt(mean(S) / P(y|I)) >= t2``, no points remain or
     ``max_iter`` iterations ran (see :func:`glas_core.explain_recursive`); several targets of
-    an image share the first sweep.  Other parameters as in :func:`explain`; the progress
+    an image share the first sweep.  ``stop="paper"`` adds every iteration with weight 1
+    (Algorithm 1 as printed); ``stop="evidence"`` weighs each later iteration by its evidence
+    relative to the first and ends the loop, adding nothing, at an iteration whose relative
+    evidence is below ``min_evidence``.  Other parameters as in :func:`explain`; the progress
     total grows as the iterations run.
 
     Returns
@@ -160,8 +165,8 @@ def explain_recursive(
         for i in range(run.n_images):
             results.append(glas_core.explain_recursive(
                 run.scorer.score_fn(table[i]), run.images.batch[i], t1=t1, t2=t2, max_iter=max_iter,
-                spatial_axes=run.images.spatial_axes, baseline=baseline, progress=report.sweeps(),
-                config=run.config, log_scores=True))
+                stop=stop, min_evidence=min_evidence, spatial_axes=run.images.spatial_axes, baseline=baseline,
+                progress=report.sweeps(), config=run.config, log_scores=True))
     return results if return_result else run.maps([r.saliency for r in results])
 
 

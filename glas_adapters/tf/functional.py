@@ -134,6 +134,8 @@ def explain_recursive(
     t1: float = 0.8,
     t2: float = 5.0,
     max_iter: int = 5,
+    stop: str = "paper",
+    min_evidence: float = 0.1,
     grid: int | tuple[int, int] | None = None,
     sigma: Any = None,
     sigma_px: Any = None,
@@ -150,7 +152,10 @@ def explain_recursive(
 
     Each iteration dims the image by the normalised map, drops the search points above
     ``t1`` and explains again, until ``sqrt(mean(S) / P(y|I)) >= t2``, no points remain or
-    ``max_iter`` iterations ran (see :func:`glas_core.explain_recursive`).  Images are
+    ``max_iter`` iterations ran (see :func:`glas_core.explain_recursive`).  ``stop="paper"``
+    adds every iteration with weight 1 (Algorithm 1 as printed); ``stop="evidence"`` weighs
+    each later iteration by its evidence relative to the first and ends the loop, adding
+    nothing, at an iteration whose relative evidence is below ``min_evidence``.  Images are
     explained one after the other (each iteration depends on the last).  Other parameters as
     in :func:`explain`; the progress total grows as the iterations run.
 
@@ -167,7 +172,8 @@ def explain_recursive(
         for i in range(run.n_images):
             results.append(glas_core.explain_recursive(
                 run.score_fn([[classes[i]]]), run.batch[i], t1=t1, t2=t2, max_iter=max_iter,
-                spatial_axes=HWC_SPATIAL_AXES, baseline=run.baseline_of(baseline, i), progress=report.sweeps(),
+                stop=stop, min_evidence=min_evidence, spatial_axes=HWC_SPATIAL_AXES,
+                baseline=run.baseline_of(baseline, i), progress=report.sweeps(),
                 log_scores=run.scorer.log_scores, **run.core_settings()))
     if return_result:
         return [run.result(r) for r in results]

@@ -105,6 +105,8 @@ def explain_recursive(
     t1: float = 0.8,
     t2: float = 5.0,
     max_iter: int = 5,
+    stop: str = "paper",
+    min_evidence: float = 0.1,
     grid: int | Sequence[int] | None = None,
     sigma: Any = None,
     sigma_px: Any = None,
@@ -121,7 +123,11 @@ def explain_recursive(
     """Recursive GLAS (Algorithm 1) per example: finds the next clue after hiding the last.
 
     Arguments as in :func:`explain`, plus ``t1`` (points where the normalised map exceeds it
-    are removed), ``t2`` (stop threshold of ``sqrt(mean(S) / P(y|I))``) and ``max_iter``.
+    are removed), ``t2`` (stop threshold of ``sqrt(mean(S) / P(y|I))``), ``max_iter``,
+    ``stop`` and ``min_evidence``: ``stop="paper"`` is Algorithm 1 as printed (every
+    iteration added with weight 1); ``stop="evidence"`` weighs each later iteration by its
+    evidence relative to the first and ends the loop, adding nothing, at an iteration whose
+    relative evidence is below ``min_evidence`` (see :func:`glas_core.explain_recursive`).
     The progress total grows as iterations start, since their number is not known up front.
 
     Returns
@@ -131,9 +137,9 @@ def explain_recursive(
     """
     settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
                            points=points, batch_size=batch_size)
+    loop = dict(t1=t1, t2=t2, max_iter=max_iter, stop=stop, min_evidence=min_evidence)
     return _functional(glas_core.explain_recursive, model, x, targets, additional_forward_args, baseline,
-                       probabilities, spatial_dims, progress, settings, dict(t1=t1, t2=t2, max_iter=max_iter),
-                       sweeps_per_example=None)
+                       probabilities, spatial_dims, progress, settings, loop, sweeps_per_example=None)
 
 
 def explain_multiscale(
