@@ -7,11 +7,11 @@
 Needs only ``onnxruntime`` (the ``onnx`` extra).  The input name, layout (NCHW or NHWC),
 dtype and batch axis come from the model's own metadata; loading a file runs no Python code.
 
-Modules: ``functional`` (:func:`explain`, :func:`explain_recursive`), ``session`` (opening
+Modules: ``functional`` (:func:`explain`, :func:`explain_multiscale`, :func:`explain_recursive`), ``session`` (opening
 the model, reading its input and output), ``inputs`` (images and targets), ``scoring``
 (session runs -> log-probabilities).
 """
 
-from glas_adapters.onnx.functional import explain, explain_recursive
+from glas_adapters.onnx.functional import explain, explain_multiscale, explain_recursive
 
-__all__ = ["explain", "explain_recursive"]
+__all__ = ["explain", "explain_multiscale", "explain_recursive"]

@@ -1,4 +1,4 @@
-"""GLAS maps of ONNX models run by ONNX Runtime: explain and explain_recursive.
+"""GLAS maps of ONNX models run by ONNX Runtime: explain, explain_multiscale and explain_recursive.
 
 NumPy images in the model's own layout go in, NumPy maps come out.  The perturbed rows of
 all images are packed into full batches (:func:`glas_core.explain_batch`), every target of
@@ -19,7 +19,9 @@ from glas_adapters.onnx.inputs import check_images, class_indices
 from glas_adapters.onnx.scoring import Scorer, SessionRunner, log_probabilities
 from glas_adapters.onnx.session import open_session, signature_of
 from glas_core import GLASConfig, GLASResult, RecursiveResult
+from glas_core.adaptive import DEFAULT_KEEP
 from glas_core.config import config_from
+from glas_core.errors import fail, quoted
 
 
 def explain(
@@ -113,6 +115,75 @@ def explain(
                                           log_scores=True)
     score_fn.check_done()
     return results if return_result else run.maps([r.saliency for r in results])
+
+
+def explain_multiscale(
+    model: Any,
+    images: Any,
+    targets: int | Sequence[int] | Sequence[Sequence[int]] | None = None,
+    *,
+    sigmas: Sequence[Any] = (5.0, 3.0, 1.0),
+    in_pixels: bool = False,
+    adaptive: bool = False,
+    keep: float = DEFAULT_KEEP,
+    grid: int | tuple[int, int] | None = None,
+    mode: str | None = None,
+    lam: float | None = None,
+    baseline: Any = 0.0,
+    probabilities: Any = "softmax",
+    batch_size: int | None = None,
+    progress: bool | Callable[[int, int], None] = False,
+    config: GLASConfig | None = None,
+    layout: str | None = None,
+    session_options: Any = None,
+    providers: Sequence[Any] | None = None,
+    return_result: bool = False,
+) -> np.ndarray | list[list[GLASResult]]:
+    """Coarse-to-fine GLAS of an ONNX image classifier: one map per scale (the paper's Figure 1).
+
+    ``sigmas`` holds grid-cell scales (a scalar or a (light, shadow, spatial) triple each), or
+    pixels with ``in_pixels=True``; a ``config``'s own sigma is not used.  Each scale is one
+    packed sweep over all images.  ``adaptive=True`` instead sweeps each finer scale only where
+    the previous scale's map is at least ``keep`` of its peak (image by image, coarsest scale
+    first; see :func:`glas_core.explain_multiscale`): about half the session rows at the
+    default ``keep``, each result's ``n_forward`` counting its rows.  Other parameters as in
+    :func:`explain`.
+
+    Returns
+    -------
+    numpy.ndarray or list of list of GLASResult
+        ``(N, S, H, W)`` maps for ``S = len(sigmas)`` (``(N, S, T, H, W)`` with ``(N, T)``
+        targets; no N for a single image), or one list of results per image.
+    """
+    if isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence) or len(sigmas) == 0:
+        raise fail("sigmas", quoted(sigmas), "a non-empty list of scales", "use e.g. sigmas=[5, 3, 1]")
+    run = _Run(model, images, probabilities, layout, session_options, providers,
+               config_from(config, grid=grid, mode=mode, lam=lam, batch_size=batch_size))
+    table = run.targets(targets)
+    key = "sigma_px" if in_pixels else "sigma"
+    scaled = [dataclasses.replace(run.config, **{"sigma": None, "sigma_px": None, key: s}) for s in sigmas]
+    if adaptive:
+        with Progress(progress) as report:
+            results = [glas_core.explain_multiscale(
+                run.scorer.score_fn(table[i]), run.images.batch[i], list(sigmas), in_pixels=in_pixels,
+                adaptive=True, keep=keep, spatial_axes=run.images.spatial_axes, baseline=baseline,
+                progress=report.sweeps(), config=scaled[0], log_scores=True) for i in range(run.n_images)]
+    else:
+        rows = [c.resolve(run.images.spatial_shape).rows.n_rows for c in scaled]
+        per_scale = []
+        with Progress(progress, total=sum(rows) * run.n_images) as report:
+            for config, n_rows in zip(scaled, rows):
+                score_fn = run.scorer.packed_score_fn(table, n_rows)
+                per_scale.append(glas_core.explain_batch(
+                    score_fn, run.images.batch, spatial_axes=run.images.spatial_axes, baseline=baseline,
+                    progress=report.sweep(), config=config, log_scores=True))
+                score_fn.check_done()
+        results = [[scale[i] for scale in per_scale] for i in range(run.n_images)]
+    if return_result:
+        return results
+    out = np.stack([np.stack([glas_core.to_numpy(r.saliency) for r in rs]) for rs in results])  # (N, S, T, H, W)
+    out = out if run.several_per_image else out[:, :, 0]
+    return out[0] if run.images.single else out
 
 
 def explain_recursive(

@@ -24,6 +24,7 @@ from glas_adapters.tf.frameworks import framework_of, keras_layer, like, path_fo
 from glas_adapters.tf.inputs import as_images, check_model_inputs, class_indices, image_shape
 from glas_adapters.tf.scoring import Scorer, balanced_chunk
 from glas_core import GLASConfig, GLASResult, RecursiveResult
+from glas_core.adaptive import DEFAULT_KEEP
 from glas_core.config import config_from
 from glas_core.errors import fail
 
@@ -183,11 +184,13 @@ def explain_recursive(
 def explain_multiscale(
     model: Callable[..., Any],
     images: Any,
-    targets: int | Sequence[int] | None = None,
+    targets: int | Sequence[int] | Sequence[Sequence[int]] | None = None,
     *,
     class_index: int | Sequence[int] | None = None,
     sigmas: Sequence[Any] = (5.0, 3.0, 1.0),
     in_pixels: bool = False,
+    adaptive: bool = False,
+    keep: float = DEFAULT_KEEP,
     grid: int | tuple[int, int] | None = None,
     mode: str | None = None,
     lam: float | None = None,
@@ -202,28 +205,42 @@ def explain_multiscale(
 
     ``sigmas`` holds grid-cell scales (a scalar or a (light, shadow, spatial) triple each),
     or pixels with ``in_pixels=True``; a ``config``'s own sigma is not used.  Each scale is
-    one packed sweep over all images.  Other parameters as in :func:`explain`.
+    one packed sweep over all images.  ``adaptive=True`` instead sweeps each finer scale only
+    where the previous scale's map is at least ``keep`` of its peak (image by image, coarsest
+    scale first; see :func:`glas_core.explain_multiscale`): about half the forward passes at
+    the default ``keep``, each result's ``n_forward`` counting its rows.  Other parameters as
+    in :func:`explain`.
 
     Returns
     -------
     array or list of list of GLASResult
         ``(N, S, H, W)`` maps for ``S = len(sigmas)`` (``(S, H, W)`` for one image) in the
-        images' framework, or the per-image lists of results.
+        images' framework; with ``(N, T)`` targets ``(N, S, T, H, W)`` (all of an image's
+        targets in each sweep); or the per-image lists of results.
     """
     if isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence) or len(sigmas) == 0:
         raise fail("sigmas", sigmas, "a non-empty list of scales", "use e.g. sigmas=[5, 3, 1]")
     run = _Run(model, images, probabilities, _settings(config, grid, None, None, mode, lam, batch_size))
-    classes = run.targets(targets, class_index)
-    key = "sigma_px" if in_pixels else "sigma"
-    per_scale = []
-    with Progress(progress, total=run.n_rows * run.n_images * len(sigmas)) as report:
-        for s in sigmas:
-            settings = dict(run.core_settings(with_sigma=False), **{key: s})
-            per_scale.append(run.packed([[c] for c in classes], baseline, report, settings))
-    results = [[scale[i] for scale in per_scale] for i in range(run.n_images)]
+    classes = run.targets(targets, class_index, several_per_image=True)
+    if adaptive:
+        with Progress(progress) as report:
+            results = [glas_core.explain_multiscale(
+                run.score_fn([classes[i]]), run.batch[i], list(sigmas), in_pixels=in_pixels, adaptive=True,
+                keep=keep, spatial_axes=HWC_SPATIAL_AXES, baseline=run.baseline_of(baseline, i),
+                progress=report.sweeps(), log_scores=run.scorer.log_scores, **run.core_settings(with_sigma=False))
+                for i in range(run.n_images)]
+    else:
+        key = "sigma_px" if in_pixels else "sigma"
+        per_scale = []
+        with Progress(progress, total=run.n_rows * run.n_images * len(sigmas)) as report:
+            for s in sigmas:
+                settings = dict(run.core_settings(with_sigma=False), **{key: s})
+                per_scale.append(run.packed(classes, baseline, report, settings))
+        results = [[scale[i] for scale in per_scale] for i in range(run.n_images)]
     if return_result:
         return [[run.result(r) for r in rs] for rs in results]
-    return run.maps([np.stack([glas_core.to_numpy(r.saliency)[0] for r in rs])[None] for rs in results])
+    stacked = [np.stack([glas_core.to_numpy(r.saliency) for r in rs]) for rs in results]  # (S, T, H, W) each
+    return run.maps([(m if run.several_per_image else m[:, 0])[None] for m in stacked])
 
 
 # ---------------------------------------------------------------------------------- internals

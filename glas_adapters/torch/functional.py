@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 import glas_core
+from glas_core.adaptive import DEFAULT_KEEP
 from glas_core.config import config_from
 from glas_core.errors import fail
 
@@ -150,6 +151,8 @@ def explain_multiscale(
     *,
     sigmas: Sequence[Any] = (5.0, 3.0, 1.0),
     in_pixels: bool = False,
+    adaptive: bool = False,
+    keep: float = DEFAULT_KEEP,
     grid: int | Sequence[int] | None = None,
     mode: str | None = None,
     lam: float | None = None,
@@ -164,7 +167,10 @@ def explain_multiscale(
 
     Arguments as in :func:`explain`; ``sigmas`` lists the scales in grid cells (in pixels
     with ``in_pixels=True``), each a scalar or a (light, shadow, spatial) triple. With
-    ``config``, each scale replaces the config's sigma.
+    ``config``, each scale replaces the config's sigma. ``adaptive=True`` sweeps each finer
+    scale only where the previous scale's map is at least ``keep`` of its peak (the coarsest
+    scale first; see :func:`glas_core.explain_multiscale`): about half the forward passes of
+    the full sweeps at the default ``keep``; each result's ``n_forward`` counts its rows.
 
     Returns
     -------
@@ -174,8 +180,9 @@ def explain_multiscale(
     settings = config_from(config, grid=grid, mode=mode, lam=lam, batch_size=batch_size)
     scales = list(sigmas)
     return _functional(glas_core.explain_multiscale, model, x, targets, additional_forward_args, baseline,
-                       probabilities, spatial_dims, progress, settings, dict(sigmas=scales, in_pixels=in_pixels),
-                       sweeps_per_example=len(scales))
+                       probabilities, spatial_dims, progress, settings,
+                       dict(sigmas=scales, in_pixels=in_pixels, adaptive=adaptive, keep=keep),
+                       sweeps_per_example=None if adaptive else len(scales))
 
 
 def to_visualization(attribution: Tensor | np.ndarray) -> np.ndarray:

