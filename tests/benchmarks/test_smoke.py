@@ -69,15 +69,30 @@ def test_grid_sweep_quick(cache):
 def test_recursive_quick(cache):
     import recursive
 
-    text = recursive.main(["--quick", "--n-images", "2", "--cache-dir", cache, "--max-iter", "3"])
-    rows = _rows(text)
-    assert list(rows) == ["1", "2", "3", "A"]
-    for key in ("1", "2", "3", "A"):
-        assert len(rows[key]) == 6
-        for c in rows[key]:
+    text = recursive.main(["--quick", "--n-images", "2", "--cache-dir", cache, "--max-iter", "3",
+                           "--stop", "evidence", "--min-evidence", "0.1", "--rise", "100", "--reuse-tol", "0.05"])
+    tables = [[ln for ln in block.splitlines() if ln.startswith("|")] for block in text.split("\n\n")]
+    tables = [[[c.strip() for c in ln.strip("|").split("|")] for ln in t[2:]] for t in tables if t]
+    iou, found, reuse = ({r[0]: r[1:] for r in t} for t in tables)
+    assert list(iou) == ["1", "2", "3", "A", "RISE-100"]
+    for cells in iou.values():
+        assert len(cells) == 6
+        for c in cells:
             _rate(c)
+    assert list(found) == ["GLAS (iteration 1)", "RGLAS (A)", "RISE-100"]
+    for name, cells in found.items():
+        shares = [_rate(c) for c in cells[:3]]
+        assert abs(sum(shares) - 1.0) < 1e-9, name  # both + one + none
+    assert int(found["GLAS (iteration 1)"][3]) == 451 and int(found["RISE-100"][3]) == 100
+    assert 451 < int(found["RGLAS (A)"][3])  # at least the first sweep and the score after it
     used = re.search(r"iterations used: mean ([0-9.]+)", text)
     assert used and 1.0 <= float(used.group(1)) <= 3.0
+    assert "stop rule evidence (min_evidence = 0.1)" in text and re.search(r"goal .*: (met|NOT met)", text)
+    assert list(reuse) == ["none (reference)", "light", "point"]
+    assert reuse["none (reference)"][7] == "0.000" and reuse["none (reference)"][9] == "0.0%"
+    assert int(reuse["light"][8]) <= int(reuse["none (reference)"][8])
+    # the reference loop without reuse reproduces the adapter's maps and forward counts
+    assert "against the adapter's maps: max |dIoU| 0.000, same forward count on 100% of the images" in text
 
 
 def test_real_photos_quick(tmp_path):
