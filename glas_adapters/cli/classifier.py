@@ -31,6 +31,9 @@ class ExplainSettings:
     batch_size: int = 32
     recursive: bool = False
     progress: bool = True
+    #: Several sigmas: sweep each finer scale only where the coarser map found evidence
+    #: (``explain_multiscale(adaptive=True)``); False sweeps every point at every scale.
+    adaptive: bool = True
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--sigma", nargs="+", type=_sigma, default=None, metavar="S",
                     help="scale in grid cells: S (all three) or LIGHT,SHADOW,SPATIAL (default 5,3,6); "
                          "several values give one map per scale, coarse to fine (e.g. --sigma 5 3 1)")
+    ex.add_argument("--exhaustive", action="store_true",
+                    help="with several --sigma values, sweep every grid point at every scale (default: each finer "
+                         "scale sweeps only where the coarser map is at least 0.8 of its peak, about half the "
+                         "forward passes)")
     ex.add_argument("--mode", choices=("fusion", "light", "shadow"), default="fusion",
                     help="fusion (the paper's GLAS, default), light or shadow")
     ex.add_argument("--recursive", action="store_true",

@@ -72,6 +72,9 @@ class KerasClassifier(Classifier):
                         for t in targets]
                 return [_merge_recursive(runs)]
             # every target in one sweep per scale: (1, T) targets give one (T, H, W) result
+            if settings.adaptive and len(settings.sigmas) > 1:
+                return glas_tf.explain_multiscale(self.forward, x, [list(targets)], sigmas=list(settings.sigmas),
+                                                  adaptive=True, **common)[0]
             return [glas_tf.explain(self.forward, x, [list(targets)], sigma=sigma, **common)[0]
                     for sigma in settings.sigmas]
 

@@ -84,6 +84,9 @@ class OnnxClassifier(Classifier):
         z = self.model_input(x)[None]
         if settings.recursive:
             return glas_onnx.explain_recursive(self.session, z, [list(targets)], sigma=settings.sigmas[0], **common)
+        if settings.adaptive and len(settings.sigmas) > 1:
+            return glas_onnx.explain_multiscale(self.session, z, [list(targets)], sigmas=list(settings.sigmas),
+                                                adaptive=True, **common)[0]
         return [glas_onnx.explain(self.session, z, [list(targets)], sigma=sigma, **common)[0]
                 for sigma in settings.sigmas]
 

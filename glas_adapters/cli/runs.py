@@ -16,6 +16,7 @@ import numpy as np
 from glas_adapters.cli.classifier import ExplainSettings
 from glas_adapters.cli.dataset.work import raw_arrays, sigma_text
 from glas_adapters.cli.outputs import check_output_file, save_figure, write_atomically
+from glas_core import DEFAULT_SIGMA
 from glas_core.errors import fail
 
 DEMO_SIGMAS = (5.0, 3.0, 1.0)
@@ -68,6 +69,8 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.recursive and len(sigmas) > 1:
         raise fail("--recursive", f"{len(sigmas)} --sigma values", "used with one --sigma value",
                    "drop --recursive for a multi-scale strip, or pass one --sigma")
+    if not args.exhaustive:
+        check_coarse_to_fine(sigmas)
     if args.engine != "ray" and (args.address or args.workers or args.gpus_per_worker):
         raise fail("--address/--workers/--gpus-per-worker", "given without --engine ray", "used with --engine ray",
                    "add --engine ray, or drop them")
@@ -77,7 +80,7 @@ def run_explain(args: argparse.Namespace) -> int:
     maps_file = _checked_save_maps(args.save_maps, items) if args.save_maps else None
     spec = JobSpec(targets=tuple(args.target) if args.target else None, top_k=args.top_k, sigmas=sigmas,
                    grid=args.grid, mode=args.mode, recursive=args.recursive, batch_size=args.batch_size,
-                   figures=args.figures, keep_raw=maps_file is not None)
+                   figures=args.figures, keep_raw=maps_file is not None, adaptive=not args.exhaustive)
     out = OutputFolder(args.out, _job_settings(args, sigmas))
     pending = pending_items(items, out, spec.figures, recompute=maps_file is not None)
     options = dict(device=args.device, input_size=args.input_size, normalize=args.normalize,
@@ -171,10 +174,23 @@ def _job_settings(args: argparse.Namespace, sigmas: tuple[Any, ...]) -> dict[str
     if args.targets_csv:
         with open(args.targets_csv, "rb") as handle:
             csv_digest = hashlib.sha1(handle.read()).hexdigest()
-    return {"model": model, "input_size": args.input_size, "normalize": args.normalize,
-            "probabilities": args.probabilities, "targets": args.target, "top_k": args.top_k,
-            "targets_csv_sha1": csv_digest, "grid": args.grid, "sigmas": [sigma_text(s) for s in sigmas],
-            "mode": args.mode, "recursive": args.recursive}
+    settings = {"model": model, "input_size": args.input_size, "normalize": args.normalize,
+                "probabilities": args.probabilities, "targets": args.target, "top_k": args.top_k,
+                "targets_csv_sha1": csv_digest, "grid": args.grid, "sigmas": [sigma_text(s) for s in sigmas],
+                "mode": args.mode, "recursive": args.recursive}
+    if len(sigmas) > 1:  # one scale is the same map either way
+        settings["search"] = "exhaustive" if args.exhaustive else "adaptive"
+    return settings
+
+
+def check_coarse_to_fine(sigmas: tuple[Any, ...]) -> None:
+    """Refuse several scales that are not coarse to fine, which the adaptive search needs."""
+    triples = [np.broadcast_to(np.asarray(DEFAULT_SIGMA if s is None else s, dtype=float), (3,)) for s in sigmas]
+    for previous, current in zip(triples, triples[1:]):
+        if np.any(current > previous):
+            shown = " ".join(sigma_text(s) for s in sigmas)
+            raise fail("--sigma", shown, "scales from coarse to fine (each no larger than the one before) for the "
+                       "adaptive search", "reorder them (e.g. --sigma 5 3 1), or add --exhaustive")
 
 
 def _checked_save_maps(path: str, items: list[Any]) -> str:

@@ -77,6 +77,9 @@ class TorchClassifier(Classifier):
                       probabilities=self.probabilities_kind, progress=settings.progress)
         if settings.recursive:
             return [glas_torch.explain_recursive(self.forward, x, targets, sigma=settings.sigmas[0], **common)]
+        if settings.adaptive and len(settings.sigmas) > 1:
+            return glas_torch.explain_multiscale(self.forward, x, targets, sigmas=list(settings.sigmas), adaptive=True,
+                                                 **common)
         return [glas_torch.explain(self.forward, x, targets, sigma=sigma, **common) for sigma in settings.sigmas]
 
     def display(self, x: Any) -> np.ndarray:

@@ -63,8 +63,10 @@ def _reference(img, targets, **kwargs):
 def test_folder_run_writes_the_contracted_manifest_and_maps(capsys, tmp_path, photos):
     folder, model, pixels = photos
     out = tmp_path / "out"
-    run = _explain(capsys, folder, model, out, "--sigma", "1", "2", "--top-k", "2")
+    run = _explain(capsys, folder, model, out, "--sigma", "2", "1", "--top-k", "2", "--exhaustive")
     assert run.code == 0, run.err
+    per_image = 1 + 2 * (2 * 16 + 1)  # the prediction, then one full sweep per scale
+    assert f"({len(RELPATHS) * per_image} forward passes)" in run.out
     table = pq.read_table(out / "manifest.parquet")
     assert [(f.name, str(f.type)) for f in table.schema] == CONTRACT
     rows = table.to_pylist()
@@ -91,7 +93,35 @@ def test_folder_run_writes_the_contracted_manifest_and_maps(capsys, tmp_path, ph
     first = [r for r in rows if r["image_id"] == image_id("a.png")]
     order = np.argsort(-quadrant_probabilities(pixels["a.png"].transpose(2, 0, 1)[None])[0], kind="stable")
     assert [r["target"] for r in first[:2]] == order.tolist()         # top-2 by probability
-    assert [r["sigma"] for r in first] == ["1", "1", "2", "2"]
+    assert [r["sigma"] for r in first] == ["2", "2", "1", "1"]
+
+
+def test_several_sigmas_are_searched_adaptively_by_default(capsys, tmp_path, photos):
+    folder, model, pixels = photos
+    out = tmp_path / "out"
+    run = _explain(capsys, folder, model, out, "--grid", "6", "--sigma", "2", "1", "0.5")
+    assert run.code == 0, run.err
+    rows = pq.read_table(out / "manifest.parquet").to_pylist()
+    total = 0
+    for rel in RELPATHS:
+        img = pixels[rel]
+        x = img.transpose(2, 0, 1).astype(np.float32)
+        target = int(np.argmax(quadrant_probabilities(x[None])[0]))
+        want = glas_core.explain_multiscale(lambda b: quadrant_probabilities(b)[:, [target]], x, [2.0, 1.0, 0.5],
+                                            grid=6, adaptive=True)
+        mine = [r for r in rows if r["image_id"] == image_id(rel)]
+        assert [r["sigma"] for r in mine] == ["2", "1", "0.5"]
+        assert [r["n_forward"] for r in mine] == [w.n_forward for w in want]
+        assert mine[0]["n_forward"] == 2 * 36 + 1 and all(r["n_forward"] < 2 * 36 for r in mine[1:])
+        for r, w in zip(mine, want):
+            saved = np.load(out / r["map_file"])[r["map_key"]].astype(np.float64)
+            np.testing.assert_allclose(saved, per_map_peak(w.to_numpy())[0], rtol=0, atol=1e-3)
+        total += 1 + sum(w.n_forward for w in want)
+    assert f"({total} forward passes)" in run.out
+    assert total < 0.8 * len(RELPATHS) * (1 + 3 * (2 * 36 + 1))
+    # the same folder with --exhaustive is other settings: refused, nothing overwritten
+    again = _explain(capsys, folder, model, out, "--grid", "6", "--sigma", "2", "1", "0.5", "--exhaustive")
+    assert_one_line_error(again, "holds results of other settings")
 
 
 def test_default_target_is_the_predicted_class(capsys, tmp_path, photos):
@@ -249,6 +279,8 @@ def test_other_settings_in_a_used_folder_are_refused(capsys, tmp_path, photos):
     (["--gpus-per-worker", "1"], "--engine ray"),
     (["--gpus-per-worker", "0"], "--gpus-per-worker"),
     (["--sigma", "2", "2"], "distinct scales"),
+    (["--sigma", "1", "2"], "coarse to fine"),
+    (["--sigma", "3", "2,2,7"], "coarse to fine"),
 ])
 def test_bad_dataset_options(capsys, tmp_path, photos, args, fragment):
     folder, model, _ = photos
@@ -271,7 +303,7 @@ def test_figure_copy_is_no_larger_than_the_figure():
 def test_cohort_is_the_normalised_sum_of_normalised_maps(capsys, tmp_path, photos):
     folder, model, _ = photos
     out = tmp_path / "out"
-    run = _explain(capsys, folder, model, out, "--target", "0", "1", "--sigma", "1", "2", "--cohort")
+    run = _explain(capsys, folder, model, out, "--target", "0", "1", "--sigma", "2", "1", "--cohort")
     assert run.code == 0, run.err
     cohort = np.load(out / "cohort.npz")
     rows = pq.read_table(out / "manifest.parquet").to_pylist()

@@ -89,7 +89,7 @@ def test_top_k_several_scales_and_modes(scene, tmp_path, capsys):
     maps = tmp_path / "maps.npz"
     run = run_glas(capsys, "explain", image, "--model", model, "--top-k", "1", "--grid", "4",
                    "--sigma", "2", "1", "--mode", "light", "--input-size", str(SIZE), "--out", str(tmp_path / "o"),
-                   "--save-maps", str(maps), "--quiet", "--device", "cpu")
+                   "--save-maps", str(maps), "--quiet", "--device", "cpu", "--exhaustive")
     assert run.code == 0, run.err
     saved = np.load(maps)
     clean = quadrant_probabilities(pixels.transpose(2, 0, 1)[None])[0]
@@ -196,7 +196,7 @@ def test_keras_top_k_explains_every_class_in_one_sweep(tmp_path, capsys):
     image = str(tmp_path / "img.png")
     Image.fromarray((pixels * 255).round().astype(np.uint8)).save(image)
     maps = tmp_path / "maps.npz"
-    run = run_glas(capsys, "explain", image, "--model", path, "--top-k", "2", "--grid", "4", "--sigma", "1",
+    run = run_glas(capsys, "explain", image, "--model", path, "--top-k", "2", "--grid", "6", "--sigma", "2", "1",
                    "--out", str(tmp_path / "o"), "--save-maps", str(maps), "--quiet")
     assert run.code == 0, run.err
     saved = np.load(maps)
@@ -209,8 +209,13 @@ def test_keras_top_k_explains_every_class_in_one_sweep(tmp_path, capsys):
         e = np.exp(zz - zz.max(axis=1, keepdims=True))
         return (e / e.sum(axis=1, keepdims=True))[:, targets]
 
-    ref = glas_core.explain(score_fn, pixels.astype(np.float64), spatial_axes=(0, 1), grid=4, sigma=1.0)
-    assert_maps_match(saved["saliency_0"][:, 0], ref.to_numpy())
+    # several scales: the adaptive search by default, every class of the image in each sweep
+    refs = glas_core.explain_multiscale(score_fn, pixels.astype(np.float64), [2.0, 1.0], spatial_axes=(0, 1),
+                                        grid=6, adaptive=True)
+    assert refs[1].n_forward < 2 * 36
+    assert f"({1 + refs[0].n_forward + refs[1].n_forward} forward passes)" in run.out
+    for s, ref in enumerate(refs):
+        assert_maps_match(saved["saliency_0"][:, s], ref.to_numpy())
 
 
 def test_keras_run_prints_no_tensorflow_start_up_notices(tmp_path):

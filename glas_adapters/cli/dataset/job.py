@@ -42,6 +42,8 @@ class JobReport:
         Wall-clock time of the explaining loop.
     raw : dict
         ``--save-maps`` arrays by image index (empty without it).
+    forward_passes : int
+        Images the model was run on for the images explained by this run.
     """
 
     total: int
@@ -51,10 +53,12 @@ class JobReport:
     rows: int = 0
     seconds: float = 0.0
     raw: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+    forward_passes: int = 0
 
     def summary(self, out: str) -> str:
         rate = f", {self.done / self.seconds:.2f} images/s" if self.done and self.seconds > 0 else ""
-        parts = [f"explained {self.done} of {self.total} images in {self.seconds:.1f} s{rate}"]
+        parts = [f"explained {self.done} of {self.total} images in {self.seconds:.1f} s{rate} "
+                 f"({self.forward_passes} forward passes)"]
         if self.resumed:
             parts.append(f"{self.resumed} finished by an earlier run")
         if self.failures:
@@ -127,6 +131,7 @@ def run_job(items: Sequence[ImageItem], pending: Sequence[ImageItem], out: Outpu
                 if result.raw:
                     report.raw[index[item.image_id]] = result.raw
                 report.done += 1
+                report.forward_passes += result.n_forward
             if bar is not None:
                 bar.update(1)
     finally:

@@ -44,6 +44,9 @@ class JobSpec:
         Also draw one PNG per image (one per target for recursive runs).
     keep_raw : bool
         Keep the float32 maps in :attr:`ImageOutput.raw` (``--save-maps``).
+    adaptive : bool
+        With several sigmas, sweep each finer scale only where the coarser map found evidence
+        (the default; ``--exhaustive`` turns it off).
     """
 
     targets: tuple[str, ...] | None = None
@@ -55,18 +58,21 @@ class JobSpec:
     batch_size: int = 32
     figures: bool = False
     keep_raw: bool = False
+    adaptive: bool = True
 
     def settings(self, progress: bool = False) -> ExplainSettings:
         return ExplainSettings(grid=self.grid, sigmas=self.sigmas, mode=self.mode, batch_size=self.batch_size,
-                               recursive=self.recursive, progress=progress)
+                               recursive=self.recursive, progress=progress, adaptive=self.adaptive)
 
 
 @dataclass
 class Explained:
-    """An :class:`ImageOutput` plus what only the ``glas`` process uses (raw maps for ``--save-maps``)."""
+    """An :class:`ImageOutput` plus what only the ``glas`` process uses (raw maps for ``--save-maps``,
+    and the image's forward passes: the prediction and every sweep's rows)."""
 
     output: ImageOutput
     raw: dict[str, np.ndarray] = field(default_factory=dict)
+    n_forward: int = 0
 
 
 def sigma_text(sigma: Any) -> str:
@@ -154,7 +160,8 @@ class ImageExplainer:
                     rows.append(self._row(common, key, maps[key], None))
         figures = self._figures(item, image, x, results, targets, probs) if spec.figures else {}
         raw = raw_arrays(results, targets, probs, model, spec.recursive) if spec.keep_raw else {}
-        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw)
+        n_forward = 1 + sum(int(r.n_forward) for r in results)  # the prediction, then the sweeps
+        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw, n_forward)
 
     def _caption(self, item: ImageItem, image: np.ndarray, progress: bool) -> Explained:
         spec = self.spec
@@ -175,7 +182,7 @@ class ImageExplainer:
         if spec.keep_raw:
             raw = {"saliency": np.asarray(exp.maps, dtype=np.float32), "labels": np.asarray(exp.words),
                    "scores": np.asarray(exp.word_probs, dtype=np.float64)}
-        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw)
+        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw, int(exp.result.n_forward))
 
     def _targets(self, item: ImageItem, probs: np.ndarray) -> list[int]:
         n = int(probs.shape[0])
