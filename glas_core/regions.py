@@ -221,6 +221,31 @@ class CohortAccumulator:
         self._map_sum = m if self._map_sum is None else self._map_sum + m
         self.count += 1
 
+    def merge(self, other: "CohortAccumulator") -> "CohortAccumulator":
+        """Add the sums of ``other`` (e.g. a worker's share of the cohort) to this one; returns self.
+
+        The result is the same as adding every example of both to one accumulator.
+        """
+        if not isinstance(other, CohortAccumulator) or other.n_spatial != self.n_spatial:
+            raise fail("other", type(other).__name__ if not isinstance(other, CohortAccumulator)
+                       else f"a {other.n_spatial}-D cohort", f"a CohortAccumulator of {self.n_spatial}-D maps",
+                       "merge accumulators built with the same n_spatial")
+        if other._map_sum is None:
+            return self
+        if self._map_sum is not None and other._map_sum.shape != self._map_sum.shape:
+            raise fail("other", f"maps of shape {other._map_sum.shape}", f"the cohort's map shape {self._map_sum.shape}",
+                       "explain every example on the same (atlas) grid")
+        if other._regions is not None:
+            if self._regions is not None and not np.array_equal(self._regions.ids, other._regions.ids):
+                raise fail("other", "regions with other labels", "the cohort's regions",
+                           "explain every volume with the same atlas")
+            self._regions = other._regions
+            for key, row in other._impact_sum.items():
+                self._impact_sum[key] = row.copy() if key not in self._impact_sum else self._impact_sum[key] + row
+        self._map_sum = other._map_sum.copy() if self._map_sum is None else self._map_sum + other._map_sum
+        self.count += other.count
+        return self
+
     def map(self) -> np.ndarray:
         """The cohort map: the sum of all maps, min-max normalised to [0, 1]."""
         if self._map_sum is None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import os
+import pickle
 from typing import Any
 
 import numpy as np
@@ -13,17 +13,15 @@ from glas_adapters.ray.engine import DEFAULT_WORKERS, connect
 
 
 def _partial_sums(batch: dict[str, np.ndarray], out_dir: str) -> dict[str, np.ndarray]:
-    """A Ray Data batch of manifest rows -> one row per cohort key: its sum (as .npy bytes) and count."""
+    """A Ray Data batch of manifest rows -> one row per cohort key: its accumulator, pickled.
+
+    Pickle is safe here: the driver only unpickles what its own workers made.
+    """
     n = len(batch["map_key"])
     rows = [{name: batch[name][i] for name in ("target", "sigma", "map_file", "map_key")} for i in range(n)]
     sums = partial_sums(out_dir, rows)
-    blobs = []
-    for total, _ in sums.values():
-        buffer = io.BytesIO()
-        np.save(buffer, total, allow_pickle=False)
-        blobs.append(buffer.getvalue())
-    return {"key": np.asarray(list(sums), dtype=object), "sum": np.asarray(blobs, dtype=object),
-            "count": np.asarray([c for _, c in sums.values()], dtype=np.int64)}
+    return {"key": np.asarray(list(sums), dtype=object),
+            "accumulator": np.asarray([pickle.dumps(a) for a in sums.values()], dtype=object)}
 
 
 def cohort_maps(out_dir: str, *, workers: int | None = None, address: str | None = None) -> dict[str, np.ndarray]:
@@ -45,8 +43,7 @@ def cohort_maps(out_dir: str, *, workers: int | None = None, address: str | None
                                num_cpus=min(1.0, float(ray.cluster_resources().get("CPU", 1.0)) / n_workers))
         pieces: list[Any] = []
         for row in parts.iter_rows():
-            total = np.load(io.BytesIO(row["sum"]), allow_pickle=False)
-            pieces.append({str(row["key"]): (total, int(row["count"]))})
+            pieces.append({str(row["key"]): pickle.loads(row["accumulator"])})
         return finish(combine(pieces))
     finally:
         if started:

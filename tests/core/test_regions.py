@@ -69,6 +69,47 @@ def test_cohort_accumulator_sums_then_normalises():
     assert acc.count == 2
 
 
+def test_merged_accumulators_equal_one_accumulator_of_every_example():
+    rng = np.random.default_rng(3)
+    maps = [rng.random((4, 5)) for _ in range(5)]
+    first, second = CohortAccumulator(n_spatial=2), CohortAccumulator(n_spatial=2)
+    for m in maps[:2]:
+        first.add(m)
+    for m in maps[2:]:
+        second.add(m)
+    merged = first.merge(second).merge(CohortAccumulator(n_spatial=2))  # an empty share adds nothing
+    total = np.sum(maps, axis=0)
+    np.testing.assert_allclose(merged.map(), (total - total.min()) / (total.max() - total.min()), rtol=1e-12)
+    assert merged.count == 5
+    with pytest.raises(GLASError, match=r"other must be the cohort's map shape \(4, 5\), got maps of shape \(3, 3\)"):
+        merged.merge(_one_map(np.ones((3, 3))))
+    with pytest.raises(GLASError, match="other must be a CohortAccumulator"):
+        merged.merge(np.ones((4, 5)))
+
+
+def _one_map(m):
+    acc = CohortAccumulator(n_spatial=2)
+    acc.add(m)
+    return acc
+
+
+def test_merged_region_impacts_rank_like_one_accumulator():
+    lab = _labels()
+    x = np.ones((1, 4, 5, 6))
+    regions = [(slice(0, 2), slice(0, 2), slice(0, 3)), (slice(0, 2), slice(0, 1), slice(0, 1))]
+    explained = [explain_regions(region_model(r), x, lab, sigma_px=1.0) for r in regions]
+    one, a, b = CohortAccumulator(), CohortAccumulator(), CohortAccumulator()
+    for exp in explained:
+        one.add(exp.result.saliency, exp.impact)
+    a.add(explained[0].result.saliency, explained[0].impact)
+    b.add(explained[1].result.saliency, explained[1].impact)
+    merged = b.merge(a)
+    for by in ("point_score", "map_mean"):
+        assert [n for n, _ in merged.ranking(by)] == [n for n, _ in one.ranking(by)]
+        np.testing.assert_allclose([v for _, v in merged.ranking(by)], [v for _, v in one.ranking(by)], rtol=1e-12)
+    np.testing.assert_allclose(merged.map(), one.map(), rtol=1e-12)
+
+
 def test_cohort_ranking_over_volumes():
     lab = _labels()
     x = np.ones((1, 4, 5, 6))

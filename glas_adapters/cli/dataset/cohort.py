@@ -2,25 +2,26 @@
 min-max normalised map, min-max normalised again (the paper's cohort map, "linearly integrated
 and normalized", as :class:`glas_core.regions.CohortAccumulator` computes it).
 
-The sums are built in parts (:func:`partial_sums`) that :func:`combine` adds up, so Ray workers
-can each sum their share of the images (:func:`glas_adapters.ray.cohort_maps`).
+The sums are built in parts (:func:`partial_sums`, one accumulator per target and sigma) that
+:func:`combine` merges, so Ray workers can each sum their share of the images
+(:func:`glas_adapters.ray.cohort_maps`).
 """
 
 from __future__ import annotations
 
 import io
 import os
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from glas_adapters.cli.dataset.layout import MANIFEST
 from glas_adapters.cli.outputs import write_atomically
-from glas_core import minmax_normalize
-from glas_core.errors import fail
+from glas_core import CohortAccumulator, minmax_normalize
+from glas_core.errors import GLASError, fail
 
 COHORT_FILE = "cohort.npz"
-Sums = dict[str, tuple[np.ndarray, int]]
+Sums = dict[str, CohortAccumulator]
 
 
 def final_rows(out_dir: str) -> list[dict[str, Any]]:
@@ -40,7 +41,7 @@ def cohort_key(target: int, sigma: str) -> str:
 
 
 def partial_sums(out_dir: str, rows: Iterable[dict[str, Any]]) -> Sums:
-    """Sum of the min-max normalised maps of ``rows``, per cohort key, with their count."""
+    """One :class:`~glas_core.CohortAccumulator` of the min-max normalised maps of ``rows`` per cohort key."""
     sums: Sums = {}
     opened: dict[str, Any] = {}
     try:
@@ -49,11 +50,7 @@ def partial_sums(out_dir: str, rows: Iterable[dict[str, Any]]) -> Sums:
                 opened[row["map_file"]] = np.load(os.path.join(out_dir, row["map_file"]), allow_pickle=False)
             m = minmax_normalize(opened[row["map_file"]][row["map_key"]].astype(np.float64))
             key = cohort_key(row["target"], row["sigma"])
-            if key in sums and sums[key][0].shape != m.shape:
-                raise fail("cohort", f"maps of shapes {sums[key][0].shape} and {m.shape} for {key}",
-                           "one map shape per cohort", "explain every image at the same model input size")
-            total, count = sums.get(key, (np.zeros_like(m), 0))
-            sums[key] = (total + m, count + 1)
+            _checked(key, lambda: sums.setdefault(key, CohortAccumulator(n_spatial=2)).add(m))
     finally:
         for npz in opened.values():
             npz.close()
@@ -61,21 +58,26 @@ def partial_sums(out_dir: str, rows: Iterable[dict[str, Any]]) -> Sums:
 
 
 def combine(parts: Iterable[Sums]) -> Sums:
-    """Add partial sums up."""
+    """Merge partial sums (:meth:`glas_core.CohortAccumulator.merge`)."""
     out: Sums = {}
     for part in parts:
-        for key, (total, count) in part.items():
-            if key in out and out[key][0].shape != total.shape:
-                raise fail("cohort", f"maps of shapes {out[key][0].shape} and {total.shape} for {key}",
-                           "one map shape per cohort", "explain every image at the same model input size")
-            previous, n = out.get(key, (np.zeros_like(total), 0))
-            out[key] = (previous + total, n + count)
+        for key, accumulator in part.items():
+            _checked(key, lambda: out.setdefault(key, CohortAccumulator(n_spatial=2)).merge(accumulator))
     return out
 
 
 def finish(sums: Sums) -> dict[str, np.ndarray]:
     """The cohort maps: each sum min-max normalised to [0, 1]."""
-    return {key: minmax_normalize(total) for key, (total, _) in sorted(sums.items())}
+    return {key: accumulator.map() for key, accumulator in sorted(sums.items())}
+
+
+def _checked(key: str, step: Callable[[], Any]) -> None:
+    """Run ``step``, naming the cohort key when its maps do not share one shape."""
+    try:
+        step()
+    except GLASError as exc:
+        raise fail("cohort", f"maps of several shapes for {key} ({' '.join(str(exc).split())})",
+                   "one map shape per cohort", "explain every image at the same model input size") from None
 
 
 def cohort_maps(out_dir: str) -> dict[str, np.ndarray]:
