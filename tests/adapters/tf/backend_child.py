@@ -100,6 +100,13 @@ for dtype in (np.float64, np.float16):
 out["recursive"] = glas_core.to_numpy(glas_tf.explain_recursive(model, x, singles, grid=grid, max_iter=2))
 out["multiscale"] = np.stack([paper(rs) for rs in glas_tf.explain_multiscale(
     model, x, singles, grid=grid, sigmas=[sigma, 1.0], return_result=True)])
+# the adaptive search on native tensors, several classes per image; keeping every point = exhaustive
+adaptive = glas_tf.explain_multiscale(model, native(x), [[int(c) for c in p] for p in pairs], grid=grid,
+                                      sigmas=[sigma, 1.0], adaptive=True, keep=1e-9)
+assert is_native(adaptive) and tuple(adaptive.shape) == (len(x), 2, 2, *x.shape[1:3]), adaptive.shape
+out["adaptive"] = np.stack([paper(rs) for rs in glas_tf.explain_multiscale(
+    model, native(x), [[int(c) for c in p] for p in pairs], grid=grid, sigmas=[sigma, 1.0], adaptive=True,
+    keep=1e-9, return_result=True)])
 xplique = glas_tf.GLAS(model, grid=grid, sigma=sigma)(native(x), np.eye(3, dtype=np.float32)[singles])
 assert is_native(xplique) and tuple(xplique.shape) == (len(x), *x.shape[1:3], 1)
 out["xplique"] = glas_core.to_numpy(xplique)

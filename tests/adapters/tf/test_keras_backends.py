@@ -84,6 +84,8 @@ def test_every_keras_tool_on_every_backend(backend, tmp_path):
         _close(out["plain_predict"][i, 0], want)
         _close(out["multiscale"][i, 0, 0], want)  # (image, scale, target, H, W)
         _close(out["multiscale"][i, 1, 0], reference_map(model, x[i], SINGLES[i], GRID, (1.0, 1.0, 1.0)))
+        _close(out["adaptive"][i, 0], reference_map(model, x[i], PAIRS[i], GRID, SIGMA))
+        _close(out["adaptive"][i, 1], reference_map(model, x[i], PAIRS[i], GRID, (1.0, 1.0, 1.0)))
     # the maps are the results' saliency: Eq. 3 over exp(log_scale), a positive factor per map
     ratio = out["pairs"] / out["pairs_maps"]
     assert np.all(ratio > 0)
