@@ -27,7 +27,7 @@ from .sweep import ExampleRows, score_rows
 
 #: The default share of the previous map's peak a point needs to be swept again (chosen on
 #: benchmarks/adaptive.py: the trade-off table is in docs/benchmarks.md).
-DEFAULT_KEEP = 0.8
+DEFAULT_KEEP = 0.85
 
 
 def selected_points(result: GLASResult, keep: float) -> np.ndarray:

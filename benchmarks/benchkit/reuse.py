@@ -112,7 +112,7 @@ def recursive_with_reuse(log_score_fn: LogScoreFn, x: np.ndarray, plan: SearchPl
         log_fs = log_shadow_score(xp, np.concatenate([[clean], fresh_shadow])[:, None], rows, lam)[0]
         fresh = log_fusion_weight(log_light[shadow_rows], log_fs, "fusion")
         log_v[shadow_rows] = fresh  # "light": every point; "point": the rescored ones
-        for i in np.nonzero(light_rows | shadow_rows)[0]:
+        for i in np.nonzero(light_rows)[0]:  # a kept light score keeps the image it was taken on
             keep_at[i] = keep
         evidence = float(np.max(log_v))
         kernels = [fusion_kernel(xp, points[:, a], shape[a], sig_sp[a], dtype=np.float64, device=None)

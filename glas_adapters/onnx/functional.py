@@ -196,6 +196,7 @@ def explain_recursive(
     max_iter: int = 5,
     stop: str = "paper",
     min_evidence: float = 0.1,
+    reuse_tol: float | None = None,
     grid: int | tuple[int, int] | None = None,
     sigma: Any = None,
     sigma_px: Any = None,
@@ -219,7 +220,9 @@ def explain_recursive(
     an image share the first sweep.  ``stop="paper"`` adds every iteration with weight 1
     (Algorithm 1 as printed); ``stop="evidence"`` weighs each later iteration by its evidence
     relative to the first and ends the loop, adding nothing, at an iteration whose relative
-    evidence is below ``min_evidence``.  Other parameters as in :func:`explain`; the progress
+    evidence is below ``min_evidence``.  ``reuse_tol`` (None: full sweeps) keeps the light
+    scores of points whose masks saw at most that share of dimming since they were taken
+    (:mod:`glas_core.light_reuse`).  Other parameters as in :func:`explain`; the progress
     total grows as the iterations run.
 
     Returns
@@ -236,7 +239,8 @@ def explain_recursive(
         for i in range(run.n_images):
             results.append(glas_core.explain_recursive(
                 run.scorer.score_fn(table[i]), run.images.batch[i], t1=t1, t2=t2, max_iter=max_iter,
-                stop=stop, min_evidence=min_evidence, spatial_axes=run.images.spatial_axes, baseline=baseline,
+                stop=stop, min_evidence=min_evidence, reuse_tol=reuse_tol, spatial_axes=run.images.spatial_axes,
+                baseline=baseline,
                 progress=report.sweeps(), config=run.config, log_scores=True))
     return results if return_result else run.maps([r.saliency for r in results])
 

@@ -137,6 +137,7 @@ def explain_recursive(
     max_iter: int = 5,
     stop: str = "paper",
     min_evidence: float = 0.1,
+    reuse_tol: float | None = None,
     grid: int | tuple[int, int] | None = None,
     sigma: Any = None,
     sigma_px: Any = None,
@@ -156,7 +157,9 @@ def explain_recursive(
     ``max_iter`` iterations ran (see :func:`glas_core.explain_recursive`).  ``stop="paper"``
     adds every iteration with weight 1 (Algorithm 1 as printed); ``stop="evidence"`` weighs
     each later iteration by its evidence relative to the first and ends the loop, adding
-    nothing, at an iteration whose relative evidence is below ``min_evidence``.  Images are
+    nothing, at an iteration whose relative evidence is below ``min_evidence``.  ``reuse_tol``
+    (None: full sweeps) keeps the light scores of points whose masks saw at most that share of
+    dimming since they were taken (:mod:`glas_core.light_reuse`).  Images are
     explained one after the other (each iteration depends on the last).  Other parameters as
     in :func:`explain`; the progress total grows as the iterations run.
 
@@ -173,7 +176,7 @@ def explain_recursive(
         for i in range(run.n_images):
             results.append(glas_core.explain_recursive(
                 run.score_fn([[classes[i]]]), run.batch[i], t1=t1, t2=t2, max_iter=max_iter,
-                stop=stop, min_evidence=min_evidence, spatial_axes=HWC_SPATIAL_AXES,
+                stop=stop, min_evidence=min_evidence, reuse_tol=reuse_tol, spatial_axes=HWC_SPATIAL_AXES,
                 baseline=run.baseline_of(baseline, i), progress=report.sweeps(),
                 log_scores=run.scorer.log_scores, **run.core_settings()))
     if return_result:

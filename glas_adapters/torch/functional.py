@@ -108,6 +108,7 @@ def explain_recursive(
     max_iter: int = 5,
     stop: str = "paper",
     min_evidence: float = 0.1,
+    reuse_tol: float | None = None,
     grid: int | Sequence[int] | None = None,
     sigma: Any = None,
     sigma_px: Any = None,
@@ -129,6 +130,8 @@ def explain_recursive(
     iteration added with weight 1); ``stop="evidence"`` weighs each later iteration by its
     evidence relative to the first and ends the loop, adding nothing, at an iteration whose
     relative evidence is below ``min_evidence`` (see :func:`glas_core.explain_recursive`).
+    ``reuse_tol`` (None: full sweeps) keeps the light scores of points whose masks saw at most
+    that share of dimming since they were taken (:mod:`glas_core.light_reuse`).
     The progress total grows as iterations start, since their number is not known up front.
 
     Returns
@@ -138,7 +141,7 @@ def explain_recursive(
     """
     settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
                            points=points, batch_size=batch_size)
-    loop = dict(t1=t1, t2=t2, max_iter=max_iter, stop=stop, min_evidence=min_evidence)
+    loop = dict(t1=t1, t2=t2, max_iter=max_iter, stop=stop, min_evidence=min_evidence, reuse_tol=reuse_tol)
     return _functional(glas_core.explain_recursive, model, x, targets, additional_forward_args, baseline,
                        probabilities, spatial_dims, progress, settings, loop, sweeps_per_example=None)
 

@@ -40,3 +40,15 @@ def test_evidence_rule_gives_the_cores_iterations(path, options):
 def test_bad_stop_settings_are_refused(path, options, bad):
     with pytest.raises(glas_core.GLASError, match=next(iter(bad))):
         glas_onnx.explain_recursive(path, two_blobs.image_chw(), 0, grid=4, session_options=options, **bad)
+
+
+def test_reuse_tol_reaches_the_core(path, options):
+    x = two_blobs.image_chw()
+    got = glas_onnx.explain_recursive(path, x, 0, grid=6, sigma=1.0, max_iter=3, reuse_tol=0.05,
+                                      session_options=options, return_result=True)[0]
+    want = glas_core.explain_recursive(two_blobs.log_softmax_fn(*two_blobs.weights_chw(), 0), x, grid=6, sigma=1.0,
+                                       max_iter=3, log_scores=True, reuse_tol=0.05)
+    two_blobs.assert_same_iterations(got, want)
+    full = glas_onnx.explain_recursive(path, x, 0, grid=6, sigma=1.0, max_iter=3, session_options=options,
+                                       return_result=True)[0]
+    assert got.n_forward < full.n_forward  # light rows were kept

@@ -46,3 +46,14 @@ def test_evidence_rule_gives_the_cores_iterations(model):
 def test_bad_stop_settings_are_refused(model, bad):
     with pytest.raises(glas_core.GLASError, match=next(iter(bad))):
         glas_tf.explain_recursive(model, image_hwc(), 0, grid=4, **bad)
+
+
+def test_reuse_tol_reaches_the_core(model):
+    got = glas_tf.explain_recursive(model, image_hwc(), 0, grid=6, sigma=1.0, max_iter=3, reuse_tol=0.05,
+                                    return_result=True)[0]
+    want = glas_core.explain_recursive(two_blobs.log_softmax_fn(*two_blobs.weights_hwc(), 0), image_hwc(),
+                                       spatial_axes=(0, 1), grid=6, sigma=1.0, max_iter=3, log_scores=True,
+                                       reuse_tol=0.05)
+    two_blobs.assert_same_iterations(got, want)
+    full = glas_tf.explain_recursive(model, image_hwc(), 0, grid=6, sigma=1.0, max_iter=3, return_result=True)[0]
+    assert got.n_forward < full.n_forward  # light rows were kept

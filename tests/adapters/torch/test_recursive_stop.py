@@ -59,3 +59,15 @@ def test_bad_stop_settings_are_refused(model, bad):
     name = next(iter(bad))
     with pytest.raises(glas_core.GLASError, match=name):
         glas_torch.explain_recursive(model, torch.from_numpy(two_blobs.image_chw()), 0, grid=4, **bad)
+
+
+def test_reuse_tol_reaches_the_core(model):
+    x = torch.from_numpy(two_blobs.image_chw())
+    got = glas_torch.explain_recursive(model, x, 0, grid=6, sigma=1.0, max_iter=3, reuse_tol=0.05)
+    want = glas_core.explain_recursive(two_blobs.log_softmax_fn(*two_blobs.weights_chw(), 0), two_blobs.image_chw(),
+                                       grid=6, sigma=1.0, max_iter=3, log_scores=True, reuse_tol=0.05)
+    two_blobs.assert_same_iterations(got, want)
+    full = glas_torch.explain_recursive(model, x, 0, grid=6, sigma=1.0, max_iter=3)
+    assert got.n_forward < full.n_forward  # light rows were kept
+    with pytest.raises(glas_core.GLASError, match="reuse_tol"):
+        glas_torch.explain_recursive(model, x, 0, grid=4, reuse_tol=1.5)
