@@ -42,7 +42,12 @@ def _quantus() -> Any:
 
 
 def _stack_maps(maps: Sequence[np.ndarray]) -> np.ndarray:
-    return np.stack([np.asarray(m, dtype=np.float32) for m in maps])[:, None]
+    """``(N, 1, H, W)`` maps for Quantus. Quantus refuses a batch whose values are all negative (a
+    signed peer such as FeatureAblation on a barely trained model); its metrics rank pixels by value
+    and correlate sums over fixed-size subsets, which a shift by one constant leaves unchanged, so
+    such a batch is shifted to a minimum of 0."""
+    batch = np.stack([np.asarray(m, dtype=np.float32) for m in maps])[:, None]
+    return batch - batch.min() if np.all(batch < 0) else batch
 
 
 def insert_by_indices(arr: np.ndarray, indices: np.ndarray, source: np.ndarray, **_: Any) -> np.ndarray:
