@@ -131,9 +131,10 @@ def reusing_sweep(column_fn: Callable[[Any], Any], xp: Any, image: Any, axes: tu
             fresh_config = dataclasses.replace(config, mode="light", points=points[stale])
             n_forward += explain(light_fn, image, **dict(later, config=fresh_config)).n_forward
             fresh = light_fn.scores(1)[1:, :]
-            index = np.cumsum(stale) - 1  # row of each stale point among the fresh ones
-            light = xp.concat([fresh[int(index[i]):int(index[i]) + 1, :] if stale[i] else light[i:i + 1, :]
-                               for i in range(points.shape[0])], axis=0)
+            # each point's row in [fresh; kept]: a stale point's fresh score, else its kept one
+            rows = np.where(stale, np.cumsum(stale) - 1, int(stale.sum()) + np.arange(points.shape[0]))
+            light = xp.take(xp.concat([fresh, xp.astype(light, fresh.dtype)], axis=0),
+                            xp.asarray(rows, device=device_of(fresh)), axis=0)
     state.light = light
     state.taken[stale] = len(state.keeps) - 1
     n = int(points.shape[0])
