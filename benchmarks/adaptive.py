@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -88,6 +89,12 @@ def _first_target(results: Sequence[glas_core.GLASResult]) -> list[np.ndarray]:
     return [r.to_numpy()[0] for r in results]
 
 
+def _add_run(runs: dict[str, Run], name: str, results: Sequence[glas_core.GLASResult]) -> None:
+    run = runs.setdefault(name, Run(name))
+    run.passes.append(sum(r.n_forward for r in results))
+    run.maps.append(_first_target(results))
+
+
 def compare(model: Callable[[Any], Any], xs: Sequence[Any], labels: Sequence[int], keeps: Sequence[float],
             grid: int, top_ks: Sequence[int]) -> dict[int, Comparison]:
     """Explain every image every way, for each target count in ``top_ks``; one image at a time, so the
@@ -97,15 +104,9 @@ def compare(model: Callable[[Any], Any], xs: Sequence[Any], labels: Sequence[int
         for k in top_ks:
             f = log_score_fn(model, targets_for(model, x, label, k))
             runs = out[k].runs
-
-            def add(name: str, results: Sequence[glas_core.GLASResult]) -> None:
-                run = runs.setdefault(name, Run(name))
-                run.passes.append(sum(r.n_forward for r in results))
-                run.maps.append(_first_target(results))
-
-            add("exhaustive", glas_core.explain_multiscale(f, x, SIGMAS, grid=grid, log_scores=True))
+            _add_run(runs, "exhaustive", glas_core.explain_multiscale(f, x, SIGMAS, grid=grid, log_scores=True))
             for keep in keeps:
-                add(f"adaptive, keep={keep:g}", glas_core.explain_multiscale(
+                _add_run(runs, f"adaptive, keep={keep:g}", glas_core.explain_multiscale(
                     f, x, SIGMAS, grid=grid, log_scores=True, adaptive=True, keep=keep))
             for s in AUTO_SIGMAS:
                 r = glas_core.explain(f, x, grid=grid, sigma=s, log_scores=True)
@@ -201,7 +202,8 @@ def run_synthetic(args: argparse.Namespace) -> list[str]:
     result = compare(cached, [torch.from_numpy(s.image) for s in samples], [s.label for s in samples], args.keep,
                      grid, args.top_k)
     lines = [f"Adaptive coarse-to-fine ({'/'.join(f'{s:g}' for s in SIGMAS)} grid cells, k={grid}) and auto sigma: "
-             f"{n} synthetic {config.size}x{config.size} images, CNN test accuracy {models.accuracy(model, samples):.3f}",
+             f"{n} synthetic {config.size}x{config.size} images, "
+             f"CNN test accuracy {models.accuracy(model, samples):.3f}",
              f"machine: {env.machine_line()}"]
     for k, c in result.items():
         lines += ["", _k_title(k), "",
@@ -213,8 +215,9 @@ def run_synthetic(args: argparse.Namespace) -> list[str]:
 
 
 def run_photos(args: argparse.Namespace) -> list[str]:
-    import real_photos
     import torch
+
+    import real_photos
 
     size = 64 if args.quick else real_photos.SIZE
     grid = 4 if args.quick else args.grid

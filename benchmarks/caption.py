@@ -30,14 +30,14 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import glas_core  # noqa: E402
-from glas_adapters.testing import captioner as toy  # noqa: E402
 from glas_adapters.hf import CaptionExplainer  # noqa: E402
+from glas_adapters.testing import captioner as toy  # noqa: E402
 
 CAPTION = "a red circle left of a blue square"
 
 
 def build(image_size: int, hidden: int, layers: int, device: str):
-    from transformers import GPT2Config, ViTConfig, VisionEncoderDecoderConfig, VisionEncoderDecoderModel
+    from transformers import GPT2Config, VisionEncoderDecoderConfig, VisionEncoderDecoderModel, ViTConfig
 
     tokenizer = toy.make_tokenizer()
     processor = toy.make_image_processor(image_size)
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         done = 0
         while done < rows:
             b = min(args.batch_size, rows - done)
-            model(pixel_values=pixel_values[:b], decoder_input_ids=text.expand(b, -1), use_cache=False).logits
+            model(pixel_values=pixel_values[:b], decoder_input_ids=text.expand(b, -1), use_cache=False)
             done += b
 
     def all_words() -> None:

@@ -29,7 +29,8 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the glas command sets it, before torch starts
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

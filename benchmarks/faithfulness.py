@@ -37,8 +37,14 @@ from benchkit import data, env, models, report  # noqa: E402
 from benchkit import faith_metrics as F  # noqa: E402
 from benchkit import glas_variants as V  # noqa: E402
 from benchkit.methods import (  # noqa: E402
-    Method, feature_ablation_method, gradcam_method, kernelshap_method, occlusion_method, rise_method)
-from benchkit.timing import MethodRun, run_methods  # noqa: E402
+    Method,
+    feature_ablation_method,
+    gradcam_method,
+    kernelshap_method,
+    occlusion_method,
+    rise_method,
+)
+from benchkit.timing import run_methods  # noqa: E402
 
 GLAS = "GLAS"
 FINE = "GLAS (sigma=1)"
@@ -185,7 +191,8 @@ def evaluate(es: EvalSet, verbose: bool = True) -> list[str]:
         return [name, forwards, s.deletion, s.insertion, s.correlation, *[s.pointing[k] for k in masks], s.flat,
                 f"{ms:.0f}", f"{ms / glas_ms:.2f}x"]
 
-    main = [row(m.name, scores[m.name], int(np.mean(runs[m.name].forwards)), 1000 * float(np.mean(runs[m.name].seconds)))
+    main = [row(m.name, scores[m.name], int(np.mean(runs[m.name].forwards)),
+                1000 * float(np.mean(runs[m.name].seconds)))
             for m in methods]
     variants = variant_maps(coarse, fine, es.variants)
     vscores = {name: score(es, maps) for name, (maps, _) in variants.items()}
@@ -245,15 +252,16 @@ def split_lines(es: EvalSet, scores: dict[str, Scores], names: list[str]) -> lis
             "in the ground truth:", "", report.markdown_table(head, rows), ""]
 
 
-def goal_lines(es: EvalSet, scores: dict[str, Scores], vscores: dict[str, Scores], glas_fw: int, occ_fw: int) -> list[str]:
+def goal_lines(es: EvalSet, scores: dict[str, Scores], vscores: dict[str, Scores], glas_fw: int,
+               occ_fw: int) -> list[str]:
     occ = scores[es.paired_occlusion]
     out = []
     for name, s in [(GLAS, scores[GLAS]), *[(n, vscores[n]) for n in best_variants(vscores, 1)]]:
         met = s.deletion <= occ.deletion and all(s.pointing[k] >= scores[GLAS].pointing[k] for k in s.pointing)
+        pointing = ", ".join(f"{k} {s.pointing[k]:.3f} (GLAS {scores[GLAS].pointing[k]:.3f})" for k in s.pointing)
         out.append(f"goal (deletion at or below {es.paired_occlusion}'s, {occ_fw} vs {glas_fw} forwards, "
                    f"pointing game kept): {name}: **{'met' if met else 'not met'}**: deletion {s.deletion:.3f} "
-                   f"vs {occ.deletion:.3f}; PG " + ", ".join(f"{k} {s.pointing[k]:.3f} (GLAS {scores[GLAS].pointing[k]:.3f})"
-                                                           for k in s.pointing))
+                   f"vs {occ.deletion:.3f}; PG {pointing}")
     return out + [""]
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchkit import data, env, models, report, scoring  # noqa: E402
+from benchkit import data, env, models, report  # noqa: E402
 from benchkit.methods import Method, glas_method, glas_result  # noqa: E402
 from benchkit.timing import run_methods  # noqa: E402
 
@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> str:
             rows.append([
                 f"{k}x{k}", "grid cells (5,3,6)" if reading == "cells" else "pixels fixed at k=15",
                 M.pointing_game(r.maps, boxes).accuracy,
-                M.pointing_game([m for m, s in zip(r.maps, small) if s], [b for b, s in zip(boxes, small) if s]).accuracy,
+                M.pointing_game([m for m, s in zip(r.maps, small) if s],
+                                [b for b, s in zip(boxes, small) if s]).accuracy,
                 M.pointing_game(r.maps, [s.part_mask for s in samples]).accuracy,
                 int(np.mean(r.forwards)), f"{ms:.0f}", f"{ms / ref_ms:.2f}x",
             ])

@@ -25,7 +25,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchkit import data, env, figures, models, report, scoring  # noqa: E402
 from benchkit.methods import (  # noqa: E402
-    Method, glas_method, gradcam_method, kernelshap_method, occlusion_method, rise_method)
+    Method,
+    glas_method,
+    gradcam_method,
+    kernelshap_method,
+    occlusion_method,
+    rise_method,
+)
 from benchkit.timing import MethodRun, run_methods  # noqa: E402
 
 from glas_core import metrics as M  # noqa: E402

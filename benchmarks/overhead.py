@@ -113,8 +113,9 @@ def overhead(args, model, x, target, device) -> None:
     print(f"time(GLASAttribution) / time({n_rows} bare forward rows, batch {bs}): "
           f"median {statistics.median(ratios):.3f} (goal <= 1.05)")
     outside = time_outside_model(model, x, target, grid, bs, device)
+    bound = " (upper bound: the probe syncs around every forward)" if device.type == "cuda" else ""
     print(f"share of the GLAS call spent outside the model (masks, softmax, fusion, checks), same run: "
-          f"{100 * outside:.1f}%" + (" (upper bound: the probe syncs around every forward)" if device.type == "cuda" else ""))
+          f"{100 * outside:.1f}%{bound}")
 
 
 def time_outside_model(model, x, target, grid, batch_size, device) -> float:

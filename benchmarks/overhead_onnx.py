@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> str:
     overhead, overhead_wall = median_ratio(cpu, "onnx", "bare"), median_ratio(wall, "onnx", "bare")
     speed, speed_wall = median_ratio(cpu, "torch", "onnx"), median_ratio(wall, "torch", "onnx")
     lines += ["", f"median GLAS / bare session runs = {overhead:.3f} CPU (goal <= 1.05: "
-                  f"{'met' if overhead <= 1.05 else 'NOT met'}), {overhead_wall:.3f} wall (other processes count there)",
+                  f"{'met' if overhead <= 1.05 else 'NOT met'}), {overhead_wall:.3f} wall "
+                  "(other processes count there)",
               f"median torch adapter / ONNX adapter = {speed:.2f}x CPU, {speed_wall:.2f}x wall "
               f"({'ONNX Runtime' if speed > 1 else 'torch'} is faster on this CPU)",
               f"parity: max |ONNX - torch| of Eq. 3 = {parity:.2e} of the map peak (goal <= 1e-4)"]

@@ -115,8 +115,10 @@ def main(argv: list[str] | None = None) -> str:
         args.size, args.grid, args.images, args.rounds = 32, 4, 2, 2
     configure(args.backend, args.device, args.threads)
 
+    # isort: off
     from glas_adapters import tf as glas_tf  # before Keras: TensorFlow's start-up notices stay quiet
     import keras
+    # isort: on
 
     from glas_adapters.tf.scoring import balanced_chunk
 

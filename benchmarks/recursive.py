@@ -39,11 +39,11 @@ from benchkit.reuse import recursive_with_reuse  # noqa: E402
 from benchkit.timing import CountingModel  # noqa: E402
 
 import glas_core  # noqa: E402
+from glas_adapters.torch import explain_recursive  # noqa: E402
+from glas_adapters.torch.scores import log_softmax  # noqa: E402
 from glas_core import metrics as M  # noqa: E402
 from glas_core.config import config_from  # noqa: E402
 from glas_core.normalize import minmax_normalize  # noqa: E402
-from glas_adapters.torch import explain_recursive  # noqa: E402
-from glas_adapters.torch.scores import log_softmax  # noqa: E402
 
 THRESHOLDS = (0.1, 0.3, 0.5, 0.7, 0.9)
 KEYS = ("1", "2", "3", "A")

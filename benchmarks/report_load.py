@@ -72,7 +72,7 @@ def write_output(root: str, n: int, size: int = 32, seed: int = 0) -> str:
         arrays = {}
         for sigma in SIGMAS:
             values = tuple(float(v) for v in sigma.split(","))
-            res = glas_core.explain(lambda b: score_fn(b)[:, targets], x, grid=8,
+            res = glas_core.explain(lambda b, targets=targets: score_fn(b)[:, targets], x, grid=8,
                                     sigma=values[0] if len(values) == 1 else values)
             for j, t in enumerate(targets):
                 key = f"t{t}_s{sigma}"
@@ -106,7 +106,8 @@ def measure_load(driver, html: str, repeats: int) -> tuple[float, float, float]:
         view.append(driver.execute_script(
             "const t0 = performance.now(); location.hash = 'image=' + Math.floor(arguments[0] / 2);"
             "return new Promise(r => { const f = () => { const imgs = [...document.querySelectorAll('#view img')];"
-            " if (!document.getElementById('view').hidden && imgs.length && imgs.every(i => i.complete && i.naturalWidth))"
+            " if (!document.getElementById('view').hidden && imgs.length"
+            " && imgs.every(i => i.complete && i.naturalWidth))"
             " r((performance.now() - t0) / 1000); else requestAnimationFrame(f); }; f(); })",
             len(driver.execute_script("return JSON.parse(document.getElementById('glas-data').textContent).images"))))
     return statistics.median(ready), statistics.median(load), statistics.median(view)
@@ -117,7 +118,8 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--quick", action="store_true", help="10 and 40 images, one load each")
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="numbers of images (default 100 1000)")
     parser.add_argument("--repeats", type=int, default=None, help="page loads per size (default 5)")
-    parser.add_argument("--workdir", default=None, help="where the outputs and reports go (default: a temporary folder)")
+    parser.add_argument("--workdir", default=None,
+                        help="where the outputs and reports go (default: a temporary folder)")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([10, 40] if args.quick else [100, 1000])
     repeats = args.repeats or (1 if args.quick else 5)

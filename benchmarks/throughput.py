@@ -33,7 +33,8 @@ import argparse
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import benchkit  # noqa: F401  (puts the repository root on sys.path)
 from benchkit.env import machine_line, setup_torch

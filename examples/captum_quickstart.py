@@ -44,7 +44,7 @@ model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                       nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                       nn.Flatten(), nn.Linear(16 * 8 * 8, 2))
 optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-for step in range(150):                                      # a few seconds on one CPU core
+for _ in range(150):                                      # a few seconds on one CPU core
     x, y, _ = make_images(64, rng)
     loss = nn.functional.cross_entropy(model(x), y)
     optimizer.zero_grad()

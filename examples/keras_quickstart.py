@@ -12,8 +12,10 @@ import numpy as np
 
 try:
     # the adapter first: it imports TensorFlow with its start-up notices kept off the terminal
+    # isort: off
     from glas_adapters import tf as glas_tf
     import keras
+    # isort: on
 except ImportError as exc:
     sys.exit(f"keras_quickstart.py needs Keras and TensorFlow ({exc.name or exc} is missing): "
              f'pip install "glas[tf]"')

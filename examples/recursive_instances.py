@@ -40,7 +40,7 @@ model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)
                       nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveMaxPool2d(1),
                       nn.Flatten(), nn.Linear(16, 2))
 optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
-for step in range(200):
+for _ in range(200):
     xb, yb = make_scenes(64, rng)
     loss = nn.functional.cross_entropy(model(xb), yb)
     optimizer.zero_grad()

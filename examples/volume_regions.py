@@ -97,7 +97,8 @@ def cohort_ranking(model: nn.Module, vols: np.ndarray, atlas: np.ndarray, sigma_
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    parser.add_argument("--plot", default=None, help="write slice views and the ranking bar chart to PREFIX_slices.png / PREFIX_ranking.png")
+    parser.add_argument("--plot", default=None,
+                        help="write slice views and the ranking bar chart to PREFIX_slices.png / PREFIX_ranking.png")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()

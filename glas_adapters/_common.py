@@ -6,6 +6,7 @@ are normalised with :func:`glas_core.minmax_normalize` (one flat-map rule everyw
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from typing import Any, Callable
@@ -50,7 +51,32 @@ def numpy_probabilities(outputs: Any, probabilities: Any) -> np.ndarray:
     return np.asarray(probabilities(outputs))
 
 
-def warn_if_already_probabilities(outputs: np.ndarray, probabilities: Any, stacklevel: int = 2) -> bool:
+#: folders whose frames are never "the caller" of a warning: this project's packages and the tools
+#: that wrap a call to it (Captum's usage logger, contextlib's context managers)
+_INTERNAL = tuple(os.path.dirname(os.path.abspath(p)) + os.sep for p in (__file__,))
+
+
+def user_stacklevel() -> int:
+    """``warnings.warn``'s ``stacklevel`` that points at the user's line, for the function calling this.
+
+    The first frame outside ``glas_adapters`` and ``glas_core`` (and outside Captum's logging
+    wrapper and ``contextlib``) is the user's, however deep the call went inside the project.
+    """
+    core = os.path.dirname(os.path.abspath(sys.modules["glas_core"].__file__ or "")) + os.sep
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        name = os.path.abspath(frame.f_code.co_filename)
+        internal = (name.startswith(_INTERNAL) or name.startswith(core) or name.endswith("contextlib.py")
+                    or f"{os.sep}captum{os.sep}log{os.sep}" in name)
+        if not internal:
+            return level
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn_if_already_probabilities(outputs: np.ndarray, probabilities: Any, stacklevel: int | None = None) -> bool:
     """Warn when ``probabilities="softmax"`` meets outputs that are already probabilities.
 
     The rule, the same in every adapter: at least two columns, every value in [0, 1] and every
@@ -66,7 +92,7 @@ def warn_if_already_probabilities(outputs: np.ndarray, probabilities: Any, stack
     warnings.warn(
         "the model's outputs already sum to 1 per image (a softmax head?) but probabilities='softmax' "
         "applies softmax again, which squeezes the scores towards uniform; pass probabilities=None.",
-        UserWarning, stacklevel=stacklevel + 1)
+        UserWarning, stacklevel=user_stacklevel() if stacklevel is None else stacklevel + 1)
     return True
 
 

@@ -10,6 +10,9 @@ Works on any Python array-API array (NumPy, PyTorch, CuPy, JAX, array-api-strict
 (1, 32, 32)
 """
 
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+
 from ._array_api import register_namespace, to_numpy
 from .autoscale import AutoScaleResult, explain_auto
 from .config import DEFAULT_SIGMA, GLASConfig
@@ -48,4 +51,9 @@ __all__ = [
     "register_namespace",
     "to_numpy",
 ]
-__version__ = "0.1.0"
+
+# The one place the version is written is pyproject.toml; the installed metadata carries it here.
+try:
+    __version__ = _version("glas")
+except _PackageNotFoundError:  # a checkout on sys.path that was never pip-installed
+    __version__ = "0+unknown"

@@ -11,7 +11,8 @@ the map equals the exhaustive sweep's exactly.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def selected_points(result: GLASResult, keep: float) -> np.ndarray:
         grown = wide.copy()
         for shift in (-1, 1):
             moved = np.roll(wide, shift, axis=axis)
-            edge = [slice(None)] * wide.ndim
+            edge: list[slice | int] = [slice(None)] * wide.ndim
             edge[axis] = 0 if shift == 1 else -1
             moved[tuple(edge)] = False  # no wrap-around
             grown |= moved

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,12 @@ def _sigma_entries(name: str, sigma: Any, n_axes: int | None, allow_per_axis: bo
     if isinstance(sigma, (tuple, list)) and len(sigma) == 3:
         return tuple(sigma)
     raise fail(name, quoted(sigma), "a positive number or a (light, shadow, spatial) triple", fix)
+
+
+def _triple(entries: Sequence[tuple[float, ...]]) -> SigmaTriple:
+    """The (light, shadow, spatial) entries of :func:`_sigma_entries`, typed as a triple."""
+    light, shadow, spatial = entries
+    return light, shadow, spatial
 
 
 def _per_axis(name: str, entry: Any, n_axes: int, allow_per_axis: bool) -> tuple[float, ...]:
@@ -103,7 +110,7 @@ class GLASConfig:
         if self.sigma_px is not None:
             _sigma_entries("sigma_px", self.sigma_px, None, True)
 
-    def resolve(self, spatial_shape: Sequence[int]) -> "SearchPlan":
+    def resolve(self, spatial_shape: Sequence[int]) -> SearchPlan:
         """Turn the settings into points and pixel scales for one image size."""
         n_axes = len(spatial_shape)
         if self.points is not None:
@@ -117,18 +124,19 @@ class GLASConfig:
             points = grid_points(spatial_shape, grid)
         if self.sigma_px is not None:
             entries = _sigma_entries("sigma_px", self.sigma_px, n_axes, True)
-            sig = tuple(_per_axis("sigma_px", e, n_axes, True) for e in entries)
+            sig = _triple([_per_axis("sigma_px", e, n_axes, True) for e in entries])
         else:
+            assert grid is not None  # validate() refuses custom points without sigma_px
             entries = _sigma_entries("sigma", self.sigma, n_axes, False)
             cells = [_per_axis("sigma", e, n_axes, False) for e in entries]
             # one grid cell along axis a is n_a / k_a pixels
-            sig = tuple(tuple(c[a] * spatial_shape[a] / grid[a] for a in range(n_axes)) for c in cells)
+            sig = _triple([tuple(c[a] * spatial_shape[a] / grid[a] for a in range(n_axes)) for c in cells])
         if grid is not None:
             centers = tuple(grid_axis_centers(spatial_shape[a], grid[a]) for a in range(n_axes))
         else:
             centers = tuple(points[:, a] for a in range(n_axes))
         _check_masks_reach_pixels(centers, spatial_shape, sig, "sigma_px" if self.sigma_px is not None else "sigma")
-        return SearchPlan(points=points, grid=grid, sigma_px=sig, axis_centers=centers,  # type: ignore[arg-type]
+        return SearchPlan(points=points, grid=grid, sigma_px=sig, axis_centers=centers,
                           spatial_shape=tuple(int(n) for n in spatial_shape),
                           rows=RowLayout(int(points.shape[0]), self.mode))
 
@@ -226,7 +234,7 @@ class SearchPlan:
 SETTINGS = ("grid", "sigma", "sigma_px", "mode", "lam", "batch_size", "points")
 
 
-def config_from(config: "GLASConfig | None", **settings: Any) -> "GLASConfig":
+def config_from(config: GLASConfig | None, **settings: Any) -> GLASConfig:
     """The settings of one call: ``config`` as given, or a config built from the keywords.
 
     A keyword left at None takes its default (grid 15, sigma (5, 3, 6), mode "fusion",

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from ._array_api import device_of, namespace_of, no_grad_context, to_numpy
-from ._validation import (check_input, check_layout, check_score_fn, insensitive_targets, normalize_spatial_axes,
-                          resolve_baseline)
+from ._validation import (
+    check_input,
+    check_layout,
+    check_score_fn,
+    insensitive_targets,
+    normalize_spatial_axes,
+    resolve_baseline,
+)
 from .config import GLASConfig, RowLayout, SearchPlan, config_from
-from .fusion import fuse
 from .errors import fail
+from .fusion import fuse
 from .result import GLASResult
 from .scores import PointValues, log_point_values, point_values
 from .sweep import ExampleRows, score_rows
@@ -121,6 +128,7 @@ def explain_batch(
     progress: ProgressFn | None = None,
     config: GLASConfig | None = None,
     log_scores: bool = False,
+    with_owners: bool = False,
 ) -> list[GLASResult]:
     """Explain several examples in one packed stream of forward passes.
 
@@ -142,6 +150,9 @@ def explain_batch(
         or one per example: an array of ``xs``'s shape or a sequence of N baselines.
     progress : callable, optional
         ``progress(done_rows, total_rows)`` over all examples.
+    with_owners : bool
+        Call ``score_fn(batch, owners)``, with ``owners`` the NumPy int64 ``(B,)`` index of each
+        row's example in ``xs``: how a score function scores every example at its own targets.
     **others
         As in :func:`explain`; ``spatial_axes`` are axes of one example.
 
@@ -165,7 +176,7 @@ def explain_batch(
     with no_grad_context(examples[0]):
         rows = [ExampleRows(xp, x, axes, plan, resolve_baseline(xp, b, x), config.batch_size)
                 for (x, axes, plan), b in zip(prepared, baselines)]
-        scores = score_rows(score_fn, xp, rows, config.batch_size, progress, log_scores)
+        scores = score_rows(score_fn, xp, rows, config.batch_size, progress, log_scores, with_owners)
         return [_result(xp, s, x, axes, plan, config, log_scores) for s, (x, axes, plan) in zip(scores, prepared)]
 
 

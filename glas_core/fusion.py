@@ -8,7 +8,8 @@ matrix product, never as a loop over pixels.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def fusion_kernel(xp: Any, centers: np.ndarray, n: int, sigma: float, *, dtype: 
     return gaussian_profiles(xp, centers, n, sigma, denominator=1.0, dtype=dtype, device=device)
 
 
-def fuse(xp: Any, weight: Any, plan: "SearchPlan", *, dtype: Any, device: Any) -> Any:
+def fuse(xp: Any, weight: Any, plan: SearchPlan, *, dtype: Any, device: Any) -> Any:
     """Eq. 3: ``S(x) = 1/|Omega| sum_i exp(-D(x, mu_i) / sigma_spatial^2) v_i`` for T targets.
 
     Parameters

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ class LightState:
 
     @classmethod
     def of_first_sweep(cls, xp: Any, scores: Any, column: int, n_points: int,
-                       spatial_shape: tuple[int, ...]) -> "LightState":
+                       spatial_shape: tuple[int, ...]) -> LightState:
         """From the first sweep's raw ``(rows, T)`` scores (fusion layout: clean, P light, P shadow)."""
         light = scores[1:1 + n_points, column:column + 1]
         return cls(xp, light, np.zeros(n_points, dtype=np.int64), [np.ones(spatial_shape)])
@@ -123,7 +124,8 @@ def reusing_sweep(column_fn: Callable[[Any], Any], xp: Any, image: Any, axes: tu
     with warnings.catch_warnings():  # the fused result below warns once, for the whole sweep
         warnings.simplefilter("ignore", RuntimeWarning)
         shadow_fn = RecordedScores(column_fn, xp, image)
-        n_forward += explain(shadow_fn, image, **dict(later, config=dataclasses.replace(config, mode="shadow"))).n_forward
+        shadow_config = dataclasses.replace(config, mode="shadow")
+        n_forward += explain(shadow_fn, image, **dict(later, config=shadow_config)).n_forward
         shadow = shadow_fn.scores(1)
         light = state.light
         if stale.any():

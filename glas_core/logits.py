@@ -9,7 +9,8 @@ value (``-exp(-margin)``), and a losing class keeps its large negative one.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ._array_api import device_of, namespace_of
 

@@ -7,7 +7,8 @@ being scored, so memory is bounded by the batch size, never by the number of poi
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -132,6 +133,7 @@ class MaskBank:
     def _grid_rows(self, start: int, stop: int) -> Any:
         """A 2-D grid without a gather: at most three broadcast products (a partial grid row,
         whole grid rows, a partial grid row), each building exactly the masks asked for."""
+        assert self.grid is not None  # masks() calls this for a 2-D grid only
         xp, kx = self.xp, self.grid[1]
         (rows4, rows3), (cols4, cols3) = self._rows, self._cols
         pieces, p = [], start

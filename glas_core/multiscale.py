@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .adaptive import DEFAULT_KEEP, explain_adaptive
 from .config import SETTINGS, config_from

@@ -8,7 +8,7 @@ along an axis of ``n`` pixels sits at the centre of its cell, ``(j + 0.5) * n / 
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -145,10 +146,11 @@ class _TargetRun:
         iters: list[RGLASIteration] = []
         used = 0
         first_evidence = _log_evidence(xp, first, t)
-        state = None
+        state, reuse_tol = None, 0.0
         if self.reuse is not None:
+            reuse_tol, first_scores = self.reuse
             spatial = tuple(int(self.x.shape[a]) for a in self.axes)
-            state = LightState.of_first_sweep(xp, self.reuse[1], t, int(points.shape[0]), spatial)
+            state = LightState.of_first_sweep(xp, first_scores, t, int(points.shape[0]), spatial)
         while True:
             s = minmax_normalize(result.saliency[col, ...])
             weight = 1.0
@@ -180,7 +182,7 @@ class _TargetRun:
             if state is None:
                 result = explain(column, image, **dict(later, config=later_config))
             else:
-                result = reusing_sweep(column, xp, image, self.axes, later_config, state, self.reuse[0], later)
+                result = reusing_sweep(column, xp, image, self.axes, later_config, state, reuse_tol, later)
             used += result.n_forward
             col = 0
 

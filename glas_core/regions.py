@@ -8,8 +8,9 @@ for any label volume (or 2-D label image).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,8 @@ def regions_from_labels(labels: Any, *, background: int | None = 0,
     lab = to_numpy(labels)
     if lab.ndim not in (2, 3) or not (np.issubdtype(lab.dtype, np.integer) or np.issubdtype(lab.dtype, np.bool_)):
         raise fail("labels", f"an array of dtype {lab.dtype} and shape {lab.shape}",
-                   "an integer label image (2-D) or volume (3-D)", "pass the atlas as integer labels, e.g. labels.astype(int)")
+                   "an integer label image (2-D) or volume (3-D)",
+                   "pass the atlas as integer labels, e.g. labels.astype(int)")
     ids, inverse, sizes = np.unique(lab.reshape(-1), return_inverse=True, return_counts=True)
     keep = ids != background if background is not None else np.ones(len(ids), dtype=bool)
     if not np.any(keep):
@@ -115,10 +117,11 @@ class RegionImpact:
 def _impact_values(impact: RegionImpact, by: str) -> np.ndarray:
     table = {"point_score": impact.point_score, "map_mean": impact.map_mean, "light": impact.light,
              "shadow": impact.shadow}
-    if by not in table or table[by] is None:
+    values = table.get(by)
+    if values is None:
         raise fail("by", repr(by), "'point_score', 'map_mean', or a score computed in this mode ('light', 'shadow')",
                    "use by='point_score' (each region's own point) or by='map_mean' (the map inside the region)")
-    return table[by]
+    return values
 
 
 def region_means(maps: np.ndarray, labels: np.ndarray, regions: Regions) -> np.ndarray:
@@ -221,7 +224,7 @@ class CohortAccumulator:
         self._map_sum = m if self._map_sum is None else self._map_sum + m
         self.count += 1
 
-    def merge(self, other: "CohortAccumulator") -> "CohortAccumulator":
+    def merge(self, other: CohortAccumulator) -> CohortAccumulator:
         """Add the sums of ``other`` (e.g. a worker's share of the cohort) to this one; returns self.
 
         The result is the same as adding every example of both to one accumulator.
@@ -233,7 +236,8 @@ class CohortAccumulator:
         if other._map_sum is None:
             return self
         if self._map_sum is not None and other._map_sum.shape != self._map_sum.shape:
-            raise fail("other", f"maps of shape {other._map_sum.shape}", f"the cohort's map shape {self._map_sum.shape}",
+            raise fail("other", f"maps of shape {other._map_sum.shape}",
+                       f"the cohort's map shape {self._map_sum.shape}",
                        "explain every example on the same (atlas) grid")
         if other._regions is not None:
             if self._regions is not None and not np.array_equal(self._regions.ids, other._regions.ids):

@@ -43,6 +43,7 @@ def shadow_score(xp: Any, scores: Any, rows: RowLayout, lam: float) -> Any:
 def fusion_weight(light: Any | None, shadow: Any | None, mode: str) -> Any:
     """Eq. 3's per-point factor: ``f_l * f_s`` (GLAS), or ``f_l`` / ``f_s`` alone (Table 2 ablation)."""
     if mode == "fusion":
+        assert light is not None and shadow is not None  # a fusion sweep has both factors
         return light * shadow
     return light if mode == "light" else shadow
 
@@ -92,6 +93,7 @@ def log_shadow_score(xp: Any, log_scores: Any, rows: RowLayout, lam: float) -> A
 def log_fusion_weight(log_light: Any | None, log_shadow: Any | None, mode: str) -> Any:
     """Eq. 3's per-point factor in the log domain: ``log f_l + log f_s``, or one of them (ablation)."""
     if mode == "fusion":
+        assert log_light is not None and log_shadow is not None  # a fusion sweep has both factors
         return log_light + log_shadow
     return log_light if mode == "light" else log_shadow
 

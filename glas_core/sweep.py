@@ -9,14 +9,17 @@ model sees full batches however many points each example has.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
 
 from ._array_api import device_of, score_dtype
 from ._validation import as_score_array, validate_scores
 from .config import SearchPlan
 from .masks import MaskBank, gaussian_profiles, perturb, perturbation_source, shadow_masks
 
-ScoreFn = Callable[[Any], Any]
+ScoreFn = Callable[..., Any]  # score_fn(batch), or score_fn(batch, owners) with with_owners
 ProgressFn = Callable[[int, int], None]
 
 
@@ -69,16 +72,22 @@ class ExampleRows:
                 if kind == "clean":
                     parts.append(xp.ones((1,) + spatial, dtype=self.x.dtype, device=self.device))
                 elif kind == "light":
+                    assert self.light is not None  # the layout has light rows only when rows.has_light
                     parts.append(self.light.masks(lo, hi))
                 else:
+                    assert self.shadow is not None  # likewise shadow rows and rows.has_shadow
                     parts.append(shadow_masks(self.shadow.masks(lo, hi)))
         masks = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
         return perturb(xp, self.source, masks, self.mask_shape, self.baseline)
 
 
 def score_rows(score_fn: ScoreFn, xp: Any, examples: Sequence[ExampleRows], batch_size: int,
-               progress: ProgressFn | None, log_scores: bool = False) -> list[Any]:
+               progress: ProgressFn | None, log_scores: bool = False, with_owners: bool = False) -> list[Any]:
     """Score every row of every example, ``batch_size`` rows per ``score_fn`` call.
+
+    With ``with_owners`` the call is ``score_fn(batch, owners)``: ``owners`` is a NumPy int64
+    ``(B,)`` array, the index in ``examples`` of each row's example, so a score function that
+    scores each example at its own targets never has to count rows itself.
 
     Returns
     -------
@@ -110,7 +119,12 @@ def score_rows(score_fn: ScoreFn, xp: Any, examples: Sequence[ExampleRows], batc
                 break
             i += 1
         batch = pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=0)
-        out = as_score_array(xp, score_fn(batch), stop - start, n_targets, sdtype, device)
+        if with_owners:
+            row_owners = np.repeat([owner for owner, _ in owners], [count for _, count in owners]).astype(np.int64)
+            scored = score_fn(batch, row_owners)
+        else:
+            scored = score_fn(batch)
+        out = as_score_array(xp, scored, stop - start, n_targets, sdtype, device)
         n_targets = int(out.shape[1])
         row = 0
         for owner, count in owners:

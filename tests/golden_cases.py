@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -92,9 +92,9 @@ def torch_cases() -> dict[str, Callable[[], np.ndarray]]:
                                                   perturbations_per_eval=9).numpy(),
         "torch_attribute_sigmoid_light": lambda: attr.attribute(x, target=2, grid=4, sigma=2.0, mode="light",
                                                                 probabilities="sigmoid").numpy(),
-        "torch_explain_targets": lambda: glas_torch.explain(model, x[0], targets=[0, 3], grid=5).to_numpy(),
+        "torch_explain_targets": lambda: glas_torch.explain(model, x[0], targets=[0, 3], grid=5, return_result=True).to_numpy(),
         "torch_recursive": lambda: glas_torch.explain_recursive(model, x[0], targets=[2], grid=5,
-                                                                sigma=1.0).to_numpy(),
+                                                                sigma=1.0, return_result=True).to_numpy(),
     }
 
 

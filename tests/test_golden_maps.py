@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.golden_cases import GOLDEN, core_cases, torch_cases, tf_cases
+from tests.golden_cases import GOLDEN, core_cases, tf_cases, torch_cases
 
 RECORDED = dict(np.load(GOLDEN))
 

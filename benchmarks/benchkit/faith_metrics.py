@@ -23,7 +23,8 @@ calls ``numpy.trapz``, which NumPy 2.4 no longer has).
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

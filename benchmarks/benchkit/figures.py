@@ -5,8 +5,9 @@ matplotlib is imported when a figure is drawn; Pillow, when installed, shrinks t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

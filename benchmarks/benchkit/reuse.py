@@ -20,8 +20,8 @@ benchmark checks it reproduces. Rows are ``x * M`` (the zero baseline).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

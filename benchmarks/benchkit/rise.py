@@ -11,7 +11,8 @@ Framework-free: ``score_fn`` maps a batch ``(B, *x.shape)`` (torch or numpy, lik
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 

@@ -7,10 +7,15 @@ model's input normalisation is.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+
+import glas_core
+from glas_adapters._common import numpy_probabilities
+from glas_core.errors import fail
 
 #: ``--normalize`` choices: how [0, 1] pixels become model inputs (mean, std per channel).
 NORMALIZATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -53,10 +58,13 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 class Classifier:
-    """A loaded image classifier, seen through [0, 1] pixels.
+    """A loaded image classifier, seen through [0, 1] pixels, explained through its adapter.
 
-    Subclasses set ``input_size``, ``class_names`` (or None) and ``description``, and
-    implement :meth:`prepare`, :meth:`probabilities`, :meth:`explain` and :meth:`display`.
+    Subclasses set ``input_size``, ``class_names`` (or None), ``description`` and
+    ``probabilities_kind``, and implement :meth:`prepare`, :meth:`outputs`, :meth:`adapter_call`
+    and :meth:`display`; how the clean scores are read and how GLAS is called (one sweep per
+    scale for every target, the adaptive search, Recursive GLAS) is written here once, for
+    every framework, through the adapters' shared contract.
     """
 
     kind = "classifier"
@@ -65,22 +73,55 @@ class Classifier:
     input_size: tuple[int, int]
     class_names: list[str] | None
     description: str
+    probabilities_kind: str | None
 
     def prepare(self, image: np.ndarray) -> Any:  # pragma: no cover - interface
         """``(H, W, 3)`` [0, 1] image -> the example GLAS perturbs (resized pixels)."""
         raise NotImplementedError
 
-    def probabilities(self, x: Any) -> np.ndarray:  # pragma: no cover - interface
-        """``P(class | x)`` of the clean example, ``(num_classes,)`` float64."""
+    def outputs(self, x: Any) -> Any:  # pragma: no cover - interface
+        """The model's raw outputs on the clean example (a batch of one)."""
         raise NotImplementedError
 
-    def explain(self, x: Any, targets: list[int], settings: ExplainSettings) -> list[Any]:  # pragma: no cover
-        """One GLASResult per scale (or one RecursiveResult with ``settings.recursive``)."""
+    def adapter_call(self, x: Any) -> tuple[Any, Any, Any, dict[str, Any]]:  # pragma: no cover - interface
+        """``(adapter module, model, model input, extra keywords)`` of an explanation of ``x``."""
         raise NotImplementedError
 
     def display(self, x: Any) -> np.ndarray:  # pragma: no cover - interface
         """The example as an ``(H, W, 3)`` NumPy image for figures."""
         raise NotImplementedError
+
+    def model_context(self) -> Any:
+        """A context every model call of the classifier runs in (e.g. a TensorFlow device)."""
+        return contextlib.nullcontext()
+
+    def probabilities(self, x: Any) -> np.ndarray:
+        """``P(class | x)`` of the clean example, ``(num_classes,)`` float64."""
+        with self.model_context():
+            out = np.asarray(glas_core.to_numpy(self.outputs(x)), dtype=np.float64)
+        if out.ndim != 2 or out.shape[0] != 1:
+            raise fail("model output", f"shape {out.shape} from {self.description}",
+                       "a (batch, num_classes) array of class scores", "export a model whose output is the logits")
+        probs = numpy_probabilities(out, self.probabilities_kind)[0].astype(np.float64)
+        if not np.all(np.isfinite(probs)):
+            raise fail("model output", f"NaN or inf from {self.description}", "finite",
+                       "check the model and the --normalize setting")
+        return probs
+
+    def explain(self, x: Any, targets: list[int], settings: ExplainSettings) -> list[Any]:
+        """One GLASResult per scale (or one RecursiveResult with ``settings.recursive``), each
+        ``(T, H, W)`` for the T targets, all explained in the same sweeps."""
+        adapter, model, inputs, extra = self.adapter_call(x)
+        classes = [int(t) for t in targets]  # a list for one example: several classes, one map each
+        common = dict(grid=settings.grid, mode=settings.mode, batch_size=settings.batch_size,
+                      probabilities=self.probabilities_kind, progress=settings.progress, return_result=True, **extra)
+        with self.model_context():
+            if settings.recursive:
+                return [adapter.explain_recursive(model, inputs, classes, sigma=settings.sigmas[0], **common)]
+            if settings.adaptive and len(settings.sigmas) > 1:
+                return adapter.explain_multiscale(model, inputs, classes, sigmas=list(settings.sigmas), adaptive=True,
+                                                  **common)
+            return [adapter.explain(model, inputs, classes, sigma=sigma, **common) for sigma in settings.sigmas]
 
     def label(self, index: int) -> str:
         """The class name of ``index`` (or ``class <index>`` when names are unknown)."""

@@ -9,7 +9,7 @@ fine (the paper's Figure 1), written as one PNG panel.
 file, a ``.keras`` file or a local HuggingFace directory (an image classifier, or a captioner
 whose every word is explained, the paper's Figure 11). It takes files, folders (recursively)
 and glob patterns, and writes ``OUT/manifest.parquet`` plus one ``OUT/maps/<image_id>.npz``
-per image, each image as soon as it is done (layout: :mod:`glas_adapters.cli.dataset`);
+per image, each image as soon as it is done (layout: :mod:`glas_adapters.jobs`);
 ``--figures`` adds a PNG per image. A rerun after a crash, Ctrl-C or SIGTERM computes only the
 unfinished images; ``--keep-going`` reports a failing image and goes on; ``--engine ray`` spreads
 the images over Ray actors (:mod:`glas_adapters.ray`).
@@ -38,6 +38,7 @@ import sys
 import threading
 from typing import NoReturn, Sequence
 
+from glas_adapters.jobs.memory import keep_freed_memory
 from glas_core import GLASError
 
 EXIT_ERROR = 2
@@ -187,29 +188,7 @@ def _terminate_like_interrupt() -> object | None:
     return signal.signal(signal.SIGTERM, handler)
 
 
-def keep_freed_memory() -> None:
-    """Let glibc keep freed memory instead of returning it to the OS after every batch.
-
-    Each perturbed chunk allocates a few MB of activations; by default glibc serves these with
-    mmap and unmaps them on free, so every chunk page-faults its memory in again. On the demo
-    that is half the CPU time (measured: 5.5 s of system time out of 12 s, 0.45 s with this).
-    Only the ``glas`` process and its Ray actors are tuned; elsewhere (not glibc) this does nothing.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-        libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)   # glibc's maximum: chunks stay on the heap
-        libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
-        libc.mallopt(m_top_pad, 64 * 1024 * 1024)
-    except (OSError, AttributeError):  # musl or no libc symbol: keep the defaults
-        pass
-
-
-_keep_freed_memory = keep_freed_memory  # the name benchmarks/overhead_onnx.py imports
+_keep_freed_memory = keep_freed_memory  # the name benchmarks/overhead_onnx.py imports (from glas_adapters.jobs.memory)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,60 +1,15 @@
-"""The command's figures, drawn from a copy of the image no larger than the figure shows.
+"""Moved to :mod:`glas_adapters.jobs.figures`; this path re-exports it, with the command's image
+resampling (:func:`glas_adapters.cli.classifier.resize_image`) bound as the ``resize`` the moved
+functions take."""
 
-A 40-megapixel photo drawn as it is costs gigabytes (every panel converts the whole image to
-float64); the panels are about 260 pixels wide, so each figure draws a copy whose longest side
-is at most ``max_side`` pixels, and maps are stretched over it as before.
-"""
-
-from __future__ import annotations
-
-import io
-from typing import Any, Sequence
-
-import numpy as np
+from functools import partial
 
 from glas_adapters.cli.classifier import resize_image
+from glas_adapters.jobs import figures as _figures
+from glas_adapters.jobs.figures import png_bytes
 
+figure_copy = partial(_figures.figure_copy, resize=resize_image)
+classifier_figures = partial(_figures.classifier_figures, resize=resize_image)
+caption_figure = partial(_figures.caption_figure, resize=resize_image)
 
-def figure_copy(image: np.ndarray, max_side: int) -> np.ndarray:
-    """``image`` (``(H, W, 3)`` in [0, 1]) downscaled so that its longest side is at most ``max_side``."""
-    height, width = image.shape[:2]
-    scale = max_side / max(height, width)
-    if scale >= 1.0:
-        return image
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    return resize_image(image, size)
-
-
-def png_bytes(fig: Any, dpi: int) -> bytes:
-    """A matplotlib figure as PNG bytes."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
-
-
-def classifier_figures(image: np.ndarray, results: list[Any], targets: list[int], probs: np.ndarray, model: Any,
-                       sigmas: Sequence[Any], mode: str, recursive: bool, name: str, *, max_side: int,
-                       dpi: int) -> list[tuple[str, bytes]]:
-    """``(file suffix, PNG)`` pairs: one strip for all targets and scales, or one RGLAS panel per target."""
-    from glas_adapters.cli.dataset.work import sigma_text
-    from glas_core import viz
-
-    small = figure_copy(image, max_side)
-    labels = [f"{model.label(t)}  {probs[t]:.1%}" for t in targets]
-    if recursive:
-        return [(f"_rglas_{rank + 1}", png_bytes(viz.recursive_iterations(
-            small, results[0], target=rank, title=f"{name}: recursive GLAS for {labels[rank]}"), dpi))
-            for rank in range(len(targets))]
-    maps = np.stack([r.to_numpy() for r in results], axis=1)
-    scales = [f"sigma = {sigma_text(s)}" for s in sigmas]
-    fig = viz.multiscale_strip(small, maps, row_labels=labels, scale_labels=scales,
-                               title=f"{name}: GLAS ({mode}), {model.description}")
-    return [("", png_bytes(fig, dpi))]
-
-
-def caption_figure(exp: Any, max_side: int, dpi: int) -> bytes:
-    """One panel per caption word over a downscaled copy of the captioned image."""
-    from glas_core import viz
-
-    fig = viz.caption_words(figure_copy(np.asarray(exp.image), max_side), exp.words, exp.maps, caption=exp.caption)
-    return png_bytes(fig, dpi)
+__all__ = ["caption_figure", "classifier_figures", "figure_copy", "png_bytes"]

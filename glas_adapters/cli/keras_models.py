@@ -12,17 +12,14 @@ from typing import Any
 
 import numpy as np
 
-import glas_core
-from glas_adapters._common import numpy_probabilities
-from glas_adapters.cli.classifier import NORMALIZATIONS, Classifier, ExplainSettings, resize_image
+from glas_adapters.cli.classifier import NORMALIZATIONS, Classifier, resize_image
 from glas_core.errors import fail
 
 
 class KerasClassifier(Classifier):
     """A Keras classifier fed [0, 1] channels-last pixels; explained with ``glas_adapters.tf``.
 
-    Every target of an image is explained in one sweep per scale; recursive GLAS runs per
-    target, since each target dims the image with its own map.
+    Every target of an image is explained in one sweep per scale.
     """
 
     def __init__(self, model: Any, input_size: tuple[int, int], normalize: str, device: str | None,
@@ -44,51 +41,21 @@ class KerasClassifier(Classifier):
     def prepare(self, image: np.ndarray) -> np.ndarray:
         return resize_image(image, self.input_size)
 
-    def _device(self) -> Any:
+    def model_context(self) -> Any:
         import tensorflow as tf
 
         return tf.device(self.tf_device) if self.tf_device else contextlib.nullcontext()
 
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        with self._device():
-            out = np.asarray(glas_core.to_numpy(self.forward(x[None])), dtype=np.float64)
-        if out.ndim != 2 or out.shape[0] != 1:
-            raise fail("model output", f"shape {out.shape} from {self.description}",
-                       "a (batch, num_classes) array of class scores", "save a classifier whose output is the logits")
-        out = numpy_probabilities(out, self.probabilities_kind)
-        if not np.all(np.isfinite(out)):
-            raise fail("model output", f"NaN or inf from {self.description}", "finite",
-                       "check the model and the --normalize setting")
-        return out[0]
+    def outputs(self, x: np.ndarray) -> Any:
+        return self.forward(x[None])
 
-    def explain(self, x: np.ndarray, targets: list[int], settings: ExplainSettings) -> list[Any]:
+    def adapter_call(self, x: np.ndarray) -> tuple[Any, Any, Any, dict[str, Any]]:
         from glas_adapters import tf as glas_tf
 
-        common = dict(grid=settings.grid, mode=settings.mode, batch_size=settings.batch_size,
-                      probabilities=self.probabilities_kind, progress=settings.progress, return_result=True)
-        with self._device():
-            if settings.recursive:
-                runs = [glas_tf.explain_recursive(self.forward, x, t, sigma=settings.sigmas[0], **common)[0]
-                        for t in targets]
-                return [_merge_recursive(runs)]
-            # every target in one sweep per scale: (1, T) targets give one (T, H, W) result
-            if settings.adaptive and len(settings.sigmas) > 1:
-                return glas_tf.explain_multiscale(self.forward, x, [list(targets)], sigmas=list(settings.sigmas),
-                                                  adaptive=True, **common)[0]
-            return [glas_tf.explain(self.forward, x, [list(targets)], sigma=sigma, **common)[0]
-                    for sigma in settings.sigmas]
+        return glas_tf, self.forward, x, {}
 
     def display(self, x: np.ndarray) -> np.ndarray:
         return x
-
-
-def _merge_recursive(runs: list[Any]) -> Any:
-    """Per-target recursive results as one result with ``(T, H, W)`` saliency."""
-    return glas_core.RecursiveResult(
-        saliency=np.concatenate([r.to_numpy() for r in runs], axis=0),
-        iterations=[it for r in runs for it in r.iterations],
-        stop_reasons=[s for r in runs for s in r.stop_reasons],
-        n_forward=sum(r.n_forward for r in runs))
 
 
 def load_keras(path: str, device: str | None, input_size: tuple[int, int] | None, normalize: str,

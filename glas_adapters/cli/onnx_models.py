@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from glas_adapters._common import numpy_probabilities
-from glas_adapters.cli.classifier import NORMALIZATIONS, Classifier, ExplainSettings, resize_image
+from glas_adapters.cli.classifier import NORMALIZATIONS, Classifier, resize_image
 from glas_core.errors import fail
 
 #: input side used when the model's height and width are dynamic and --input-size is not given
@@ -70,25 +69,13 @@ class OnnxClassifier(Classifier):
         black = -self.mean / self.std
         return black[:, None, None] if self.layout == "NCHW" else black
 
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        out = self.runner.outputs(self.model_input(x)[None])
-        return numpy_probabilities(out, self.probabilities_kind)[0].astype(np.float64)
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        return self.runner.outputs(self.model_input(x)[None])
 
-    def explain(self, x: np.ndarray, targets: list[int], settings: ExplainSettings) -> list[Any]:
+    def adapter_call(self, x: np.ndarray) -> tuple[Any, Any, Any, dict[str, Any]]:
         from glas_adapters import onnx as glas_onnx
 
-        # (1, T) targets: every target of the image in one sweep per scale
-        common = dict(grid=settings.grid, mode=settings.mode, batch_size=settings.batch_size,
-                      probabilities=self.probabilities_kind, progress=settings.progress, baseline=self.baseline(),
-                      layout=self.layout, return_result=True)
-        z = self.model_input(x)[None]
-        if settings.recursive:
-            return glas_onnx.explain_recursive(self.session, z, [list(targets)], sigma=settings.sigmas[0], **common)
-        if settings.adaptive and len(settings.sigmas) > 1:
-            return glas_onnx.explain_multiscale(self.session, z, [list(targets)], sigmas=list(settings.sigmas),
-                                                adaptive=True, **common)[0]
-        return [glas_onnx.explain(self.session, z, [list(targets)], sigma=sigma, **common)[0]
-                for sigma in settings.sigmas]
+        return glas_onnx, self.session, self.model_input(x), dict(baseline=self.baseline(), layout=self.layout)
 
     def display(self, x: np.ndarray) -> np.ndarray:
         return x

@@ -13,9 +13,10 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from glas_adapters.cli.classifier import ExplainSettings
-from glas_adapters.cli.dataset.work import raw_arrays, sigma_text
-from glas_adapters.cli.outputs import check_output_file, save_figure, write_atomically
+from glas_adapters.cli.classifier import ExplainSettings, resize_image
+from glas_adapters.jobs.outputs import check_output_file, save_figure, write_atomically
+from glas_adapters.jobs.spec import sigma_text
+from glas_adapters.jobs.work import raw_arrays
 from glas_core import DEFAULT_SIGMA
 from glas_core.errors import fail
 
@@ -59,9 +60,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    """Explain every image of the inputs into ``--out`` (see :mod:`glas_adapters.cli.dataset`)."""
-    from glas_adapters.cli.dataset import (JobSpec, OutputFolder, find_images, pending_items, read_targets_csv,
-                                           run_job)
+    """Explain every image of the inputs into ``--out`` (see :mod:`glas_adapters.jobs`)."""
+    from glas_adapters.jobs import JobSpec, OutputFolder, find_images, pending_items, read_targets_csv, run_job
 
     sigmas = tuple(args.sigma or (None,))
     if len({sigma_text(s) for s in sigmas}) != len(sigmas):
@@ -128,7 +128,7 @@ def _ray_session(args: argparse.Namespace, pending: list[Any]) -> Iterator[None]
 
 def _cohort(args: argparse.Namespace) -> str:
     """Write ``OUT/cohort.npz`` with the chosen engine; its path."""
-    from glas_adapters.cli.dataset.cohort import cohort_maps, write_cohort
+    from glas_adapters.jobs.cohort import cohort_maps, write_cohort
 
     if args.engine == "ray":
         from glas_adapters.ray.cohort import cohort_maps as ray_cohort_maps
@@ -154,11 +154,11 @@ def _checked_model(args: argparse.Namespace, loader: Callable[[], Any]) -> Any:
 
 
 def _local(args: argparse.Namespace, spec: Any, model: Any, pending: list[Any]) -> Callable:
-    from glas_adapters.cli.dataset import ImageExplainer, local_outcomes
+    from glas_adapters.jobs import ImageExplainer, local_outcomes
 
     if not pending:
         return lambda todo: iter(())
-    explainer = ImageExplainer(model, spec)
+    explainer = ImageExplainer(model, spec, resize=resize_image)
     row_bar = not args.quiet and len(pending) == 1
     return lambda todo: local_outcomes(explainer, todo, row_progress=row_bar)
 

@@ -11,10 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-import glas_core
-from glas_adapters._common import numpy_probabilities
 from glas_adapters.cli.class_names import imagenet_class_names
-from glas_adapters.cli.classifier import NORMALIZATIONS, Classifier, ExplainSettings, resize_image
+from glas_adapters.cli.classifier import NORMALIZATIONS, Classifier, resize_image
 from glas_core.errors import fail
 
 # EfficientNet-Lite was trained on (pixel - 127) / 128 (TensorFlow's lite preprocessing).
@@ -55,32 +53,20 @@ class TorchClassifier(Classifier):
         pixels = resize_image(image, self.input_size)
         return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))).to(self.device)
 
-    def probabilities(self, x: Any) -> np.ndarray:
+    def outputs(self, x: Any) -> Any:
         import torch
 
         with torch.no_grad():
             out = self.forward(x[None])
-        if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 1:
-            shown = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
-            raise fail("model output", f"{shown} from {self.description}", "a (batch, num_classes) tensor of class scores",
-                       "export a model whose forward returns the logits tensor")
-        probs = numpy_probabilities(glas_core.to_numpy(out), self.probabilities_kind)[0].astype(np.float64)
-        if not np.all(np.isfinite(probs)):
-            raise fail("model output", f"NaN or inf from {self.description}", "finite",
-                       "check the model and the --normalize setting")
-        return probs
+        if not isinstance(out, torch.Tensor):
+            raise fail("model output", f"a {type(out).__name__} from {self.description}",
+                       "a (batch, num_classes) tensor of class scores", "export a model whose forward returns the logits")
+        return out
 
-    def explain(self, x: Any, targets: list[int], settings: ExplainSettings) -> list[Any]:
+    def adapter_call(self, x: Any) -> tuple[Any, Any, Any, dict[str, Any]]:
         from glas_adapters import torch as glas_torch
 
-        common = dict(grid=settings.grid, mode=settings.mode, batch_size=settings.batch_size,
-                      probabilities=self.probabilities_kind, progress=settings.progress)
-        if settings.recursive:
-            return [glas_torch.explain_recursive(self.forward, x, targets, sigma=settings.sigmas[0], **common)]
-        if settings.adaptive and len(settings.sigmas) > 1:
-            return glas_torch.explain_multiscale(self.forward, x, targets, sigmas=list(settings.sigmas), adaptive=True,
-                                                 **common)
-        return [glas_torch.explain(self.forward, x, targets, sigma=sigma, **common) for sigma in settings.sigmas]
+        return glas_torch, self.forward, x, {}
 
     def display(self, x: Any) -> np.ndarray:
         return x.permute(1, 2, 0).cpu().numpy()

@@ -39,7 +39,8 @@ from glas_core.errors import GLASError, fail, quoted
 
 from .._common import Progress, ProgressFn
 from .checks import check_image_size, check_token_ids, check_word_texts, evaluating, in_training
-from .families import CaptionTokens, Family, TokenLogprobs, detect_family
+from .families import detect_family
+from .family_base import CaptionTokens, Family, TokenLogprobs
 from .pixels import checked_image, model_device_dtype, split_processor
 from .vision import NormalizedPixels, VisionInputs, layout_of
 from .words import Word, group_words, word_matrix

@@ -15,7 +15,7 @@ import torch
 
 from glas_core.errors import fail
 
-from .families import CaptionTokens
+from .family_base import CaptionTokens
 from .vision import NormalizedPixels, VisionInputs
 from .words import Word
 

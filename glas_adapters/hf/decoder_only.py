@@ -20,8 +20,8 @@ import torch
 
 from glas_core.errors import fail
 
-from .families import CaptionTokens, Family, accepts, sequence_of, stop_ids, text_ids, trim
-from .prompts import check_image_tokens, chat_prefix
+from .family_base import CaptionTokens, Family, accepts, sequence_of, stop_ids, text_ids, trim
+from .prompts import chat_prefix, check_image_tokens
 
 
 class DecoderOnlyFamily(Family):

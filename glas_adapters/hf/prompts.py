@@ -18,7 +18,7 @@ import torch
 
 from glas_core.errors import fail, quoted
 
-from .families import accepts
+from .family_base import accepts
 from .pixels import is_float_image
 from .vision import IdeficsCrops, QwenPatches, VisionInputs
 

@@ -9,7 +9,7 @@ dtype and batch axis come from the model's own metadata; loading a file runs no 
 
 Modules: ``functional`` (:func:`explain`, :func:`explain_multiscale`, :func:`explain_recursive`), ``session`` (opening
 the model, reading its input and output), ``inputs`` (images and targets), ``scoring``
-(session runs -> log-probabilities).
+(session runs -> checked outputs), ``backend`` (the orchestrator's ONNX Runtime backend).
 """
 
 from glas_adapters.onnx.functional import explain, explain_multiscale, explain_recursive

@@ -1,27 +1,22 @@
 """GLAS maps of ONNX models run by ONNX Runtime: explain, explain_multiscale and explain_recursive.
 
-NumPy images in the model's own layout go in, NumPy maps come out.  The perturbed rows of
-all images are packed into full batches (:func:`glas_core.explain_batch`), every target of
-an image is explained in the same sweep, and scores are log-probabilities computed on the
-host (``log_scores=True``).  The session is never changed.
+NumPy images in the model's own layout go in, NumPy maps come out, by the contract every
+adapter shares (:mod:`glas_adapters._engine`): the perturbed rows of all images are packed
+into full batches, every target of an image is explained in the same sweep, and logits are
+scored as log-probabilities on the host.  The session is never changed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-import glas_core
-from glas_adapters._common import Progress, check_probabilities
-from glas_adapters.onnx.inputs import check_images, class_indices
-from glas_adapters.onnx.scoring import Scorer, SessionRunner, log_probabilities
-from glas_adapters.onnx.session import open_session, signature_of
+from glas_adapters import _engine
+from glas_adapters.onnx.backend import OnnxBackend
 from glas_core import GLASConfig, GLASResult, RecursiveResult
 from glas_core.adaptive import DEFAULT_KEEP
 from glas_core.config import config_from
-from glas_core.errors import fail, quoted
 
 
 def explain(
@@ -34,7 +29,7 @@ def explain(
     sigma_px: Any = None,
     mode: str | None = None,
     lam: float | None = None,
-    baseline: Any = 0.0,
+    baseline: Any = None,
     probabilities: Any = "softmax",
     batch_size: int | None = None,
     progress: bool | Callable[[int, int], None] = False,
@@ -43,7 +38,7 @@ def explain(
     session_options: Any = None,
     providers: Sequence[Any] | None = None,
     return_result: bool = False,
-) -> np.ndarray | list[GLASResult]:
+) -> np.ndarray | GLASResult | list[GLASResult]:
     """GLAS saliency maps (the paper's Eq. 1-3) of an ONNX image classifier.
 
     Parameters
@@ -58,15 +53,17 @@ def explain(
         model's layout, or one image without N; NumPy or anything ``numpy.asarray`` takes.
         Integer images are cast (values unchanged); the caller's array is never changed.
     targets
-        Classes to explain: one int for all images, one int per image, None for each image's
-        predicted class, or an ``(N, T)`` nested list / array of T classes per image (e.g. the
-        top 5), all explained in one sweep.  A single-output sigmoid model has class 0.
+        The contract of every adapter: an int is that class for every image; None each image's
+        predicted class; a list is one class per image of a batch (Captum's rule) and several
+        classes (one map each) for a single image; an ``(N, T)`` nested list / array is T
+        classes per image (e.g. the top 5).  All are explained in one sweep.  A single-output
+        sigmoid model has class 0.
     grid, sigma, sigma_px, mode, lam
         As in :func:`glas_core.explain`; None is the default: 15 points per axis, scales
         (5, 3, 6) in grid cells (or pixels with ``sigma_px``), "fusion", 1e-5.
     baseline
-        What the masks fade to: rows are ``b + (x - b) * G`` (the paper is 0); a scalar, an
-        array broadcastable to one image, or one per image.  For a model that normalises
+        What the masks fade to: rows are ``b + (x - b) * G`` (None or 0 is the paper); a
+        scalar, an array broadcastable to one image, or one per image.  For a model that normalises
         nothing itself, pass the normalised value of black, e.g. ``-mean / std`` per channel.
     probabilities
         How outputs become P(y|I): ``"softmax"`` (logits of exclusive classes),
@@ -88,12 +85,13 @@ def explain(
         ``["CUDAExecutionProvider", "CPUExecutionProvider"]``.  None: ONNX Runtime's default
         options; CUDA when this onnxruntime offers it, then CPU.
     return_result
-        Return the :class:`glas_core.GLASResult` of each image instead of the maps.
+        Return the :class:`glas_core.GLASResult` of each image instead of the maps (a list
+        for a batch, one result for a single image).
 
     Returns
     -------
-    numpy.ndarray or list of GLASResult
-        ``(N, H, W)`` maps, ``(H, W)`` for a single image; with ``(N, T)`` targets
+    numpy.ndarray, or GLASResult / list of GLASResult
+        ``(N, H, W)`` maps, ``(H, W)`` for a single image; with several classes per image
         ``(N, T, H, W)`` (``(T, H, W)`` for one image).  Each map is Eq. 3 divided by one
         positive factor per target (``result.log_scale``, from the log-domain evaluation).
 
@@ -104,17 +102,11 @@ def explain(
         non-float input, images the model does not take, classes out of range, bad settings,
         and outputs that are not finite ``(N, num_classes)`` scores.
     """
-    run = _Run(model, images, probabilities, layout, session_options, providers,
-               config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
-                           batch_size=batch_size))
-    table = run.targets(targets)
-    score_fn = run.scorer.packed_score_fn(table, run.n_rows)
-    with Progress(progress, total=run.n_rows * run.n_images) as report:
-        results = glas_core.explain_batch(score_fn, run.images.batch, spatial_axes=run.images.spatial_axes,
-                                          baseline=baseline, progress=report.sweep(), config=run.config,
-                                          log_scores=True)
-    score_fn.check_done()
-    return results if return_result else run.maps([r.saliency for r in results])
+    settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
+                           batch_size=batch_size)
+    backend = OnnxBackend(model, images, layout, session_options, providers)
+    return _engine.explain(backend, _targets(targets, backend), probabilities=probabilities, config=settings,
+                           baseline=baseline, progress=progress, return_result=return_result)
 
 
 def explain_multiscale(
@@ -129,7 +121,7 @@ def explain_multiscale(
     grid: int | tuple[int, int] | None = None,
     mode: str | None = None,
     lam: float | None = None,
-    baseline: Any = 0.0,
+    baseline: Any = None,
     probabilities: Any = "softmax",
     batch_size: int | None = None,
     progress: bool | Callable[[int, int], None] = False,
@@ -138,7 +130,7 @@ def explain_multiscale(
     session_options: Any = None,
     providers: Sequence[Any] | None = None,
     return_result: bool = False,
-) -> np.ndarray | list[list[GLASResult]]:
+) -> np.ndarray | list[GLASResult] | list[list[GLASResult]]:
     """Coarse-to-fine GLAS of an ONNX image classifier: one map per scale (the paper's Figure 1).
 
     ``sigmas`` holds grid-cell scales (a scalar or a (light, shadow, spatial) triple each), or
@@ -151,39 +143,17 @@ def explain_multiscale(
 
     Returns
     -------
-    numpy.ndarray or list of list of GLASResult
-        ``(N, S, H, W)`` maps for ``S = len(sigmas)`` (``(N, S, T, H, W)`` with ``(N, T)``
-        targets; no N for a single image), or one list of results per image.
+    numpy.ndarray or lists of GLASResult
+        ``(N, S, H, W)`` maps for ``S = len(sigmas)`` (``(N, S, T, H, W)`` with several classes
+        per image; no N for a single image), or one list of results per image.
     """
-    if isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence) or len(sigmas) == 0:
-        raise fail("sigmas", quoted(sigmas), "a non-empty list of scales", "use e.g. sigmas=[5, 3, 1]")
-    run = _Run(model, images, probabilities, layout, session_options, providers,
-               config_from(config, grid=grid, mode=mode, lam=lam, batch_size=batch_size))
-    table = run.targets(targets)
-    key = "sigma_px" if in_pixels else "sigma"
-    scaled = [dataclasses.replace(run.config, **{"sigma": None, "sigma_px": None, key: s}) for s in sigmas]
-    if adaptive:
-        with Progress(progress) as report:
-            results = [glas_core.explain_multiscale(
-                run.scorer.score_fn(table[i]), run.images.batch[i], list(sigmas), in_pixels=in_pixels,
-                adaptive=True, keep=keep, spatial_axes=run.images.spatial_axes, baseline=baseline,
-                progress=report.sweeps(), config=scaled[0], log_scores=True) for i in range(run.n_images)]
-    else:
-        rows = [c.resolve(run.images.spatial_shape).rows.n_rows for c in scaled]
-        per_scale = []
-        with Progress(progress, total=sum(rows) * run.n_images) as report:
-            for config, n_rows in zip(scaled, rows):
-                score_fn = run.scorer.packed_score_fn(table, n_rows)
-                per_scale.append(glas_core.explain_batch(
-                    score_fn, run.images.batch, spatial_axes=run.images.spatial_axes, baseline=baseline,
-                    progress=report.sweep(), config=config, log_scores=True))
-                score_fn.check_done()
-        results = [[scale[i] for scale in per_scale] for i in range(run.n_images)]
-    if return_result:
-        return results
-    out = np.stack([np.stack([glas_core.to_numpy(r.saliency) for r in rs]) for rs in results])  # (N, S, T, H, W)
-    out = out if run.several_per_image else out[:, :, 0]
-    return out[0] if run.images.single else out
+    settings = config_from(config, grid=grid, mode=mode, lam=lam, batch_size=batch_size)
+    _engine.check_scales(sigmas)
+    backend = OnnxBackend(model, images, layout, session_options, providers)
+    return _engine.explain_multiscale(backend, _targets(targets, backend), probabilities=probabilities,
+                                      config=settings, baseline=baseline, progress=progress,
+                                      return_result=return_result, sigmas=sigmas, in_pixels=in_pixels,
+                                      adaptive=adaptive, keep=keep)
 
 
 def explain_recursive(
@@ -202,7 +172,7 @@ def explain_recursive(
     sigma_px: Any = None,
     mode: str | None = None,
     lam: float | None = None,
-    baseline: Any = 0.0,
+    baseline: Any = None,
     probabilities: Any = "softmax",
     batch_size: int | None = None,
     progress: bool | Callable[[int, int], None] = False,
@@ -211,7 +181,7 @@ def explain_recursive(
     session_options: Any = None,
     providers: Sequence[Any] | None = None,
     return_result: bool = False,
-) -> np.ndarray | list[RecursiveResult]:
+) -> np.ndarray | RecursiveResult | list[RecursiveResult]:
     """Recursive GLAS (the paper's Algorithm 1) of an ONNX image classifier, image by image.
 
     Each iteration dims the image by the normalised map, drops the search points above
@@ -230,52 +200,14 @@ def explain_recursive(
     numpy.ndarray or list of RecursiveResult
         Accumulated maps shaped as :func:`explain`'s, or the per-image results.
     """
-    run = _Run(model, images, probabilities, layout, session_options, providers,
-               config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
-                           batch_size=batch_size))
-    table = run.targets(targets)
-    results = []
-    with Progress(progress) as report:
-        for i in range(run.n_images):
-            results.append(glas_core.explain_recursive(
-                run.scorer.score_fn(table[i]), run.images.batch[i], t1=t1, t2=t2, max_iter=max_iter,
-                stop=stop, min_evidence=min_evidence, reuse_tol=reuse_tol, spatial_axes=run.images.spatial_axes,
-                baseline=baseline,
-                progress=report.sweeps(), config=run.config, log_scores=True))
-    return results if return_result else run.maps([r.saliency for r in results])
+    settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
+                           batch_size=batch_size)
+    backend = OnnxBackend(model, images, layout, session_options, providers)
+    loop = dict(t1=t1, t2=t2, max_iter=max_iter, stop=stop, min_evidence=min_evidence, reuse_tol=reuse_tol)
+    return _engine.explain_recursive(backend, _targets(targets, backend), probabilities=probabilities,
+                                     config=settings, baseline=baseline, progress=progress,
+                                     return_result=return_result, loop=loop)
 
 
-class _Run:
-    """Session, images, scorer and settings of one call, checked before the first sweep."""
-
-    def __init__(self, model: Any, images: Any, probabilities: Any, layout: str | None, session_options: Any,
-                 providers: Any, config: GLASConfig) -> None:
-        check_probabilities(probabilities)
-        session = open_session(model, session_options, providers)
-        signature = signature_of(session)
-        self.images = check_images(images, signature, layout)
-        self.n_images = int(self.images.batch.shape[0])
-        # resolving the plan checks grid and sigma against the image size before any session run
-        self.n_rows = config.resolve(self.images.spatial_shape).rows.n_rows
-        fixed = signature.batch
-        rows = config.batch_size if fixed is None else fixed * max(1, config.batch_size // fixed)
-        self.config = dataclasses.replace(config, batch_size=rows)
-        self.scorer = Scorer(SessionRunner(session, signature), probabilities)
-        self.several_per_image = False
-
-    def targets(self, targets: Any) -> np.ndarray:
-        """``(N, T)`` classes per image, checked against the model's outputs on the clean images."""
-        batch, rows = self.images.batch, self.config.batch_size
-        clean = np.concatenate([self.scorer.runner.outputs(batch[s:s + rows]) for s in range(0, len(batch), rows)])
-        self.scorer.check_clean(clean)
-        predicted = np.argmax(log_probabilities(clean, self.scorer.probabilities), axis=1)
-        indices = class_indices(targets, self.n_images, clean.shape[1], predicted)
-        self.several_per_image = indices.ndim == 2
-        return indices if self.several_per_image else indices[:, None]
-
-    def maps(self, saliencies: list[Any]) -> np.ndarray:
-        """Per-image ``(T, H, W)`` maps as ``(N, H, W)`` or ``(N, T, H, W)``; no N for a single image."""
-        out = np.stack([glas_core.to_numpy(s) for s in saliencies])
-        if not self.several_per_image:
-            out = out[:, 0]
-        return out[0] if self.images.single else out
+def _targets(targets: Any, backend: OnnxBackend) -> _engine.TargetRequest:
+    return _engine.read_targets(targets, backend.n_examples, backend.single)

@@ -1,4 +1,4 @@
-"""Validation of what users pass to :mod:`glas_adapters.onnx`: images (in the model's layout) and targets.
+"""Validation of the images users pass to :mod:`glas_adapters.onnx`, in the model's layout.
 
 Images come in the layout the model takes, as they would be fed to ``session.run``: a batch
 ``(N, C, H, W)`` or ``(N, H, W, C)``, or one image without the batch axis.
@@ -133,47 +133,3 @@ def _check_sizes(shape: tuple[int, ...], signature: Signature, layout: str, sing
 def _model_shape(signature: Signature, layout: str) -> str:
     """The model's input shape with its dynamic axes named by ``layout``, e.g. ``(N, 3, 224, 224)``."""
     return "(" + ", ".join(str(d) if d is not None else a for a, d in zip(layout, signature.dims)) + ")"
-
-
-def class_indices(targets: Any, n_images: int, n_outputs: int, predicted: np.ndarray) -> np.ndarray:
-    """Resolve ``targets`` to class indices per image and check them against the model's outputs.
-
-    Parameters
-    ----------
-    targets
-        None (the predicted class of each image), an int (the same class for all images),
-        ``n_images`` ints (one per image), or an ``(n_images, T)`` nested sequence / 2-D
-        array of T classes per image (all T explained in one sweep).
-    n_images, n_outputs
-        Number of images; width of the model's output (1 for a single-output binary model).
-    predicted
-        ``(n_images,)`` argmax of the clean outputs, used when ``targets`` is None.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n_images,)`` or, for 2-D ``targets``, ``(n_images, T)`` int64 indices.
-    """
-    expected = "an int, one int per image, an (N, T) array of T classes per image, or None"
-    if targets is None:
-        return np.asarray(predicted, dtype=np.int64)
-    if isinstance(targets, (bool, np.bool_)):
-        raise fail("targets", f"the bool {targets}", expected, "pass a class index, e.g. targets=0")
-    values = np.asarray(targets)
-    if values.ndim == 0:
-        if not np.issubdtype(values.dtype, np.integer):
-            raise fail("targets", quoted(targets), expected, "pass a class index, e.g. targets=0")
-        values = np.full(n_images, int(values), dtype=np.int64)
-    elif values.ndim not in (1, 2) or values.shape[0] != n_images or values.size == 0:
-        raise fail("targets", f"shape {values.shape} for {n_images} image(s)", expected,
-                   f"pass {n_images} int(s), one per image, or {n_images} list(s) of classes")
-    elif not np.issubdtype(values.dtype, np.integer):
-        raise fail("targets", f"dtype {values.dtype}", "ints", "pass class indices as ints")
-    indices = values.astype(np.int64)
-    bad = np.unique(indices[(indices < 0) | (indices >= n_outputs)])
-    if bad.size:
-        fix = ("a single-output sigmoid model is explained with class 0" if n_outputs == 1
-               else "pick classes the model outputs")
-        raise fail("targets", f"{bad[:5].tolist()}, out of range for a model with {n_outputs} output(s)",
-                   f"class indices in 0..{n_outputs - 1}", fix)
-    return indices

@@ -2,7 +2,7 @@
 
 ``explain_dataset(ds, model_factory, out)`` explains every image of a Ray Dataset and writes the
 same output folder as ``glas explain DIR --out OUT`` (``manifest.parquet`` plus one ``.npz``
-per image; layout in :mod:`glas_adapters.cli.dataset`), resumable in the same way:
+per image; layout in :mod:`glas_adapters.jobs`), resumable in the same way:
 ``glas explain DIR --out OUT --engine ray [--address ADDR] [--workers N]`` runs it from the
 command line. ``cohort_maps(out)`` reduces the finished maps to one cohort map per (target,
 sigma) across the workers.
@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from glas_adapters.cli.dataset.job import JobReport, pending_items, run_job
-from glas_adapters.cli.dataset.layout import OutputFolder
-from glas_adapters.cli.dataset.sources import ImageItem
-from glas_adapters.cli.dataset.work import JobSpec, sigma_text
+from glas_adapters.jobs.job import JobReport, pending_items, run_job
+from glas_adapters.jobs.layout import OutputFolder
+from glas_adapters.jobs.sources import ImageItem
+from glas_adapters.jobs.spec import JobSpec, sigma_text
 from glas_adapters.ray.cohort import cohort_maps
 from glas_adapters.ray.engine import DEFAULT_WORKERS, batch_item, connect, map_images, ray_outcomes
 from glas_core.errors import fail
@@ -68,7 +68,7 @@ def explain_dataset(
         Picklable; returns a model of :func:`glas_adapters.cli.loading.load_model`, or a
         ``torch.nn.Module`` taking ``(B, 3, H, W)`` pixels in [0, 1] (then ``input_size`` is required).
     out : str
-        The output folder (see :mod:`glas_adapters.cli.dataset`); finished images are not recomputed.
+        The output folder (see :mod:`glas_adapters.jobs`); finished images are not recomputed.
     targets, top_k
         Classes for every image (default: the predicted class); a row's ``targets`` wins.
     sigma : scale or list of scales, optional

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from glas_adapters.cli.dataset.cohort import combine, final_rows, finish, partial_sums
+from glas_adapters.jobs.cohort import combine, final_rows, finish, partial_sums
 from glas_adapters.ray.engine import DEFAULT_WORKERS, connect
 
 
@@ -25,10 +25,10 @@ def _partial_sums(batch: dict[str, np.ndarray], out_dir: str) -> dict[str, np.nd
 
 
 def cohort_maps(out_dir: str, *, workers: int | None = None, address: str | None = None) -> dict[str, np.ndarray]:
-    """Cohort maps of a finished output folder (see :mod:`glas_adapters.cli.dataset.cohort`), summed on Ray.
+    """Cohort maps of a finished output folder (see :mod:`glas_adapters.jobs.cohort`), summed on Ray.
 
     The folder must be readable by every worker (a shared disk). Equal to the in-process
-    ``glas_adapters.cli.dataset.cohort.cohort_maps`` up to the order of the float64 sums.
+    ``glas_adapters.jobs.cohort.cohort_maps`` up to the order of the float64 sums.
     """
     n_workers = workers or DEFAULT_WORKERS
     ray, started = connect(address, n_workers)

@@ -9,9 +9,11 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from glas_adapters.cli.dataset.job import Outcome
-from glas_adapters.cli.dataset.sources import ImageItem, image_id
-from glas_adapters.cli.dataset.work import ImageExplainer, JobSpec
+from glas_adapters.jobs.job import Outcome
+from glas_adapters.jobs.memory import keep_freed_memory
+from glas_adapters.jobs.sources import ImageItem, image_id
+from glas_adapters.jobs.spec import JobSpec
+from glas_adapters.jobs.work import ImageExplainer
 from glas_core.errors import GLASError, fail
 
 #: Actors when neither ``workers`` nor ``--workers`` is given.
@@ -59,16 +61,17 @@ class ImageActor:
     """One Ray actor: builds the model once from the factory, then explains the images of each batch.
 
     Every image comes back as one row ``{"image_id", "outcome"}``, the outcome being the pickled
-    :class:`~glas_adapters.cli.dataset.work.Explained` or :class:`GLASError`, so a failing image
+    :class:`~glas_adapters.jobs.work.Explained` or :class:`GLASError`, so a failing image
     never fails the batch.
     """
 
     def __init__(self, model_factory: Callable[[], Any], spec: JobSpec, input_size: tuple[int, int] | None,
                  probabilities: str | None) -> None:
-        from glas_adapters.cli.command import keep_freed_memory
+        from glas_adapters.cli.classifier import resize_image  # the models' resampling, for figures
 
         keep_freed_memory()  # as in the glas process: chunks stay on the heap
-        self.explainer = ImageExplainer(as_model(model_factory(), input_size, probabilities), spec)
+        self.explainer = ImageExplainer(as_model(model_factory(), input_size, probabilities), spec,
+                                        resize=resize_image)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         ids, outcomes = [], []
@@ -153,7 +156,7 @@ def ray_outcomes(model_factory: Callable[[], Any], spec: JobSpec, *, address: st
                  workers: int | None = None, num_gpus: float | None = None, input_size: tuple[int, int] | None = None,
                  probabilities: str | None = "softmax", source: Callable[[Any, Sequence[ImageItem]], Any] | None = None
                  ) -> Callable[[Sequence[ImageItem]], Iterator[Outcome]]:
-    """``outcomes(pending)`` for :func:`glas_adapters.cli.dataset.run_job`, computed by Ray actors.
+    """``outcomes(pending)`` for :func:`glas_adapters.jobs.run_job`, computed by Ray actors.
 
     Each actor builds its model once with ``model_factory`` (picklable: it travels to the actors,
     the model does not). Outcomes arrive in completion order and are written by the caller as

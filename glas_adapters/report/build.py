@@ -82,7 +82,7 @@ def build_report(maps_dir: str | os.PathLike, out: str | os.PathLike = "report.h
         ``.html`` file or that is one of the report's inputs, a pictures folder that exists and
         is not a glas report's. The previous report, if any, stays whole.
     """
-    from glas_adapters.cli.outputs import check_output_file, write_atomically
+    from glas_adapters.jobs.outputs import check_output_file, write_atomically
 
     folder = os.fspath(maps_dir)
     out_path = os.fspath(out)
@@ -221,7 +221,7 @@ def _photo_path(path: str, folder: str) -> str | None:
 
 
 def _read_photo(rec: ImageRecord, path: str | None) -> tuple[np.ndarray | None, str | None]:
-    from glas_adapters.cli.image_io import load_image
+    from glas_adapters.jobs.image_io import load_image
 
     if path is None:
         return None, f"photo not found at {rec.path!r}"

@@ -34,9 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from glas_adapters.jobs.manifest import MANIFEST
 from glas_core.errors import fail, quoted
-
-MANIFEST = "manifest.parquet"
 
 _TEXT, _INT, _FLOAT = "text", "integer", "number"
 #: column -> (kind, nullable)

@@ -25,9 +25,10 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -138,7 +139,7 @@ def make_image_processor(size: int = IMAGE_SIZE) -> Any:
 
 def make_model(tokenizer: Any, size: int = IMAGE_SIZE, hidden: int = 64, layers: int = 2, seed: int = 0) -> Any:
     """A tiny ViT + GPT-2 ``VisionEncoderDecoderModel`` from configs (untrained), deterministic for ``seed``."""
-    from transformers import GPT2Config, ViTConfig, VisionEncoderDecoderConfig, VisionEncoderDecoderModel
+    from transformers import GPT2Config, VisionEncoderDecoderConfig, VisionEncoderDecoderModel, ViTConfig
 
     encoder = ViTConfig(image_size=size, patch_size=4, hidden_size=hidden, num_hidden_layers=layers,
                         num_attention_heads=4, intermediate_size=2 * hidden, hidden_dropout_prob=0.0,

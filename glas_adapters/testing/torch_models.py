@@ -10,7 +10,8 @@ class keeps a probability well above 0, so every target can be explained.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn

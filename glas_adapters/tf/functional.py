@@ -1,35 +1,23 @@
 """GLAS maps of Keras models for channels-last images: explain, explain_recursive, explain_multiscale.
 
-The model runs on its own Keras backend (TensorFlow, JAX or torch; a plain callable on the
-framework of the images), through a compiled forward on fixed-size chunks
-(:mod:`glas_adapters.tf.engines`). Small images on the CPU are perturbed by :mod:`glas_core` on
-NumPy; images on an accelerator, and large ones on TensorFlow or JAX, with the framework's own
-ops where the model reads them. Several images are
-explained in one packed stream (:func:`glas_core.explain_batch`), so every model call but the
-last gets a full chunk. Maps come back in the framework the images came in. Nothing here
-changes global TensorFlow, JAX, torch or Keras state, nor the model's.
+Images go in as ``(N, H, W, C)`` (or one ``(H, W, C)``) in any framework Keras runs on; maps
+come back in that framework, by the contract every adapter shares (:mod:`glas_adapters._engine`):
+the same ``targets``, shapes and refusals as PyTorch and ONNX Runtime. How the model is run
+(compiled, padded chunks, on its own backend): :mod:`glas_adapters.tf.backend`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
-import glas_core
-from glas_adapters._common import Progress, check_probabilities
-from glas_adapters.tf import engines
-from glas_adapters.tf.frameworks import framework_of, keras_layer, like, path_for, to_host
-from glas_adapters.tf.inputs import as_images, check_model_inputs, class_indices, image_shape
-from glas_adapters.tf.scoring import Scorer, balanced_chunk
+from glas_adapters import _engine
+from glas_adapters.tf.backend import HWC_SPATIAL_AXES, KerasBackend
 from glas_core import GLASConfig, GLASResult, RecursiveResult
 from glas_core.adaptive import DEFAULT_KEEP
 from glas_core.config import config_from
 from glas_core.errors import fail
 
-#: the spatial axes of one channels-last image (H, W, C)
-HWC_SPATIAL_AXES = (0, 1)
+__all__ = ["HWC_SPATIAL_AXES", "explain", "explain_multiscale", "explain_recursive"]
 
 Maps = Any  # an array in the images' framework: NumPy, tf.Tensor, jax.Array or torch.Tensor
 
@@ -45,13 +33,13 @@ def explain(
     sigma_px: Any = None,
     mode: str | None = None,
     lam: float | None = None,
-    baseline: Any = 0.0,
+    baseline: Any = None,
     probabilities: Any = "softmax",
     batch_size: int | None = None,
     progress: bool | Callable[[int, int], None] = False,
     config: GLASConfig | None = None,
     return_result: bool = False,
-) -> Maps | list[GLASResult]:
+) -> Maps | GLASResult | list[GLASResult]:
     """GLAS saliency maps (the paper's Eq. 1-3) of a Keras model for channels-last images.
 
     Parameters
@@ -66,10 +54,11 @@ def explain(
         ``jax.Array`` or ``torch.Tensor`` (any device, with or without grad), or a list of
         equally shaped images. Integer images are refused: scale them as the model expects.
     targets
-        Classes to explain: one int for all images, one int per image, None for each image's
-        predicted class, or an ``(N, T)`` nested list / array of T classes per image (e.g. the
-        top 5), all explained in one sweep of ``2P + 1`` rows.  A single-output sigmoid model
-        has one class, index 0.
+        The contract of every adapter: an int is that class for every image; None each image's
+        predicted class; a list is one class per image of a batch (Captum's rule) and several
+        classes (one map each) for a single image; an ``(N, T)`` nested list / array is T
+        classes per image (e.g. the top 5).  All are explained in one sweep of ``2P + 1`` rows
+        per image.  A single-output sigmoid model has one class, index 0.
     class_index
         The same as ``targets`` (the tf-explain name); give one of the two.
     grid, sigma, sigma_px, mode, lam
@@ -78,7 +67,7 @@ def explain(
         scalar such as 3.0 sets all three) or in pixels with ``sigma_px``, ``mode`` "fusion"
         ("light" and "shadow" are the paper's ablation), ``lam`` 1e-5.
     baseline
-        Perturbation baseline: rows are ``b + (x - b) * G`` (the paper is 0); a scalar, an
+        Perturbation baseline: rows are ``b + (x - b) * G`` (None or 0 is the paper); a scalar, an
         array broadcastable to one ``(H, W, C)`` image, or one per image ``(N, H, W, C)``.
     probabilities
         How outputs become P(y|I): ``"softmax"`` (logits of exclusive classes), ``"sigmoid"``
@@ -98,14 +87,14 @@ def explain(
         A :class:`glas_core.GLASConfig` holding grid, sigma, sigma_px, mode, lam, batch_size
         (and custom ``points``) at once; then none of those keywords may be given.
     return_result
-        Return the :class:`glas_core.GLASResult` of each image instead of the maps (its
-        ``saliency`` in the images' framework).
+        Return the :class:`glas_core.GLASResult` of each image instead of the maps (a list for
+        a batch, one result for a single image; ``saliency`` in the images' framework).
 
     Returns
     -------
-    array or list of GLASResult
-        ``(N, H, W)`` float maps, or ``(H, W)`` for a single ``(H, W, C)`` image; with
-        ``(N, T)`` targets: ``(N, T, H, W)`` (``(T, H, W)`` for a single image). In the
+    array, or GLASResult / list of GLASResult
+        ``(N, H, W)`` float maps, or ``(H, W)`` for a single ``(H, W, C)`` image; with several
+        classes per image: ``(N, T, H, W)`` (``(T, H, W)`` for a single image). In the
         framework and on the device of ``images`` (NumPy for NumPy or a list).
 
     Raises
@@ -116,22 +105,19 @@ def explain(
         model outputs that are not ``(N, num_classes)`` finite scores and errors the model
         raises (told on one line, the model's own error chained).
     """
-    run = _Run(model, images, probabilities, _settings(config, grid, sigma, sigma_px, mode, lam, batch_size))
-    classes = run.targets(targets, class_index, several_per_image=True)
-    with Progress(progress, total=run.n_rows * run.n_images) as report:
-        results = run.packed(classes, baseline, report, run.core_settings())
-    if return_result:
-        return [run.result(r) for r in results]
-    maps = [glas_core.to_numpy(r.saliency) for r in results]
-    return run.maps([m[None] for m in maps] if run.several_per_image else maps)
+    settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
+                           batch_size=batch_size)
+    backend = KerasBackend(model, images)
+    return _engine.explain(backend, _targets(targets, class_index, backend), probabilities=probabilities,
+                           config=settings, baseline=baseline, progress=progress, return_result=return_result)
 
 
 def explain_recursive(
     model: Callable[..., Any],
     images: Any,
-    targets: int | Sequence[int] | None = None,
+    targets: int | Sequence[int] | Sequence[Sequence[int]] | None = None,
     *,
-    class_index: int | Sequence[int] | None = None,
+    class_index: int | Sequence[int] | Sequence[Sequence[int]] | None = None,
     t1: float = 0.8,
     t2: float = 5.0,
     max_iter: int = 5,
@@ -143,14 +129,14 @@ def explain_recursive(
     sigma_px: Any = None,
     mode: str | None = None,
     lam: float | None = None,
-    baseline: Any = 0.0,
+    baseline: Any = None,
     probabilities: Any = "softmax",
     batch_size: int | None = None,
     progress: bool | Callable[[int, int], None] = False,
     config: GLASConfig | None = None,
     return_result: bool = False,
-) -> Maps | list[RecursiveResult]:
-    """Recursive GLAS (the paper's Algorithm 1) for channels-last images, one class per image.
+) -> Maps | RecursiveResult | list[RecursiveResult]:
+    """Recursive GLAS (the paper's Algorithm 1) for channels-last images.
 
     Each iteration dims the image by the normalised map, drops the search points above
     ``t1`` and explains again, until ``sqrt(mean(S) / P(y|I)) >= t2``, no points remain or
@@ -160,28 +146,23 @@ def explain_recursive(
     nothing, at an iteration whose relative evidence is below ``min_evidence``.  ``reuse_tol``
     (None: full sweeps) keeps the light scores of points whose masks saw at most that share of
     dimming since they were taken (:mod:`glas_core.light_reuse`).  Images are
-    explained one after the other (each iteration depends on the last).  Other parameters as
+    explained one after the other (each iteration depends on the last); several classes of
+    an image share each sweep.  Other parameters as
     in :func:`explain`; the progress total grows as the iterations run.
 
     Returns
     -------
-    array or list of RecursiveResult
-        ``(N, H, W)`` accumulated maps (``(H, W)`` for one image) in the images' framework,
-        or the per-image results.
+    array, or RecursiveResult / list of RecursiveResult
+        Accumulated maps shaped as :func:`explain`'s, in the images' framework, or the
+        per-image results.
     """
-    run = _Run(model, images, probabilities, _settings(config, grid, sigma, sigma_px, mode, lam, batch_size))
-    classes = run.targets(targets, class_index)  # later iterations have fewer points: they pad more
-    results = []
-    with Progress(progress) as report:
-        for i in range(run.n_images):
-            results.append(glas_core.explain_recursive(
-                run.score_fn([[classes[i]]]), run.batch[i], t1=t1, t2=t2, max_iter=max_iter,
-                stop=stop, min_evidence=min_evidence, reuse_tol=reuse_tol, spatial_axes=HWC_SPATIAL_AXES,
-                baseline=run.baseline_of(baseline, i), progress=report.sweeps(),
-                log_scores=run.scorer.log_scores, **run.core_settings()))
-    if return_result:
-        return [run.result(r) for r in results]
-    return run.maps([glas_core.to_numpy(r.saliency) for r in results])
+    settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
+                           batch_size=batch_size)
+    backend = KerasBackend(model, images)
+    loop = dict(t1=t1, t2=t2, max_iter=max_iter, stop=stop, min_evidence=min_evidence, reuse_tol=reuse_tol)
+    return _engine.explain_recursive(backend, _targets(targets, class_index, backend), probabilities=probabilities,
+                                     config=settings, baseline=baseline, progress=progress,
+                                     return_result=return_result, loop=loop)
 
 
 def explain_multiscale(
@@ -189,7 +170,7 @@ def explain_multiscale(
     images: Any,
     targets: int | Sequence[int] | Sequence[Sequence[int]] | None = None,
     *,
-    class_index: int | Sequence[int] | None = None,
+    class_index: int | Sequence[int] | Sequence[Sequence[int]] | None = None,
     sigmas: Sequence[Any] = (5.0, 3.0, 1.0),
     in_pixels: bool = False,
     adaptive: bool = False,
@@ -197,13 +178,13 @@ def explain_multiscale(
     grid: int | tuple[int, int] | None = None,
     mode: str | None = None,
     lam: float | None = None,
-    baseline: Any = 0.0,
+    baseline: Any = None,
     probabilities: Any = "softmax",
     batch_size: int | None = None,
     progress: bool | Callable[[int, int], None] = False,
     config: GLASConfig | None = None,
     return_result: bool = False,
-) -> Maps | list[list[GLASResult]]:
+) -> Maps | list[GLASResult] | list[list[GLASResult]]:
     """Coarse-to-fine GLAS: one map per scale in ``sigmas`` (the paper's Figure 1).
 
     ``sigmas`` holds grid-cell scales (a scalar or a (light, shadow, spatial) triple each),
@@ -216,136 +197,26 @@ def explain_multiscale(
 
     Returns
     -------
-    array or list of list of GLASResult
+    array or lists of GLASResult
         ``(N, S, H, W)`` maps for ``S = len(sigmas)`` (``(S, H, W)`` for one image) in the
-        images' framework; with ``(N, T)`` targets ``(N, S, T, H, W)`` (all of an image's
-        targets in each sweep); or the per-image lists of results.
+        images' framework; with several classes per image ``(N, S, T, H, W)`` (all of an
+        image's classes in each sweep); or the per-image lists of results.
     """
-    if isinstance(sigmas, (str, bytes)) or not isinstance(sigmas, Sequence) or len(sigmas) == 0:
-        raise fail("sigmas", sigmas, "a non-empty list of scales", "use e.g. sigmas=[5, 3, 1]")
-    run = _Run(model, images, probabilities, _settings(config, grid, None, None, mode, lam, batch_size))
-    classes = run.targets(targets, class_index, several_per_image=True)
-    if adaptive:
-        with Progress(progress) as report:
-            results = [glas_core.explain_multiscale(
-                run.score_fn([classes[i]]), run.batch[i], list(sigmas), in_pixels=in_pixels, adaptive=True,
-                keep=keep, spatial_axes=HWC_SPATIAL_AXES, baseline=run.baseline_of(baseline, i),
-                progress=report.sweeps(), log_scores=run.scorer.log_scores, **run.core_settings(with_sigma=False))
-                for i in range(run.n_images)]
-    else:
-        key = "sigma_px" if in_pixels else "sigma"
-        per_scale = []
-        with Progress(progress, total=run.n_rows * run.n_images * len(sigmas)) as report:
-            for s in sigmas:
-                settings = dict(run.core_settings(with_sigma=False), **{key: s})
-                per_scale.append(run.packed(classes, baseline, report, settings))
-        results = [[scale[i] for scale in per_scale] for i in range(run.n_images)]
-    if return_result:
-        return [[run.result(r) for r in rs] for rs in results]
-    stacked = [np.stack([glas_core.to_numpy(r.saliency) for r in rs]) for rs in results]  # (S, T, H, W) each
-    return run.maps([(m if run.several_per_image else m[:, 0])[None] for m in stacked])
+    settings = config_from(config, grid=grid, mode=mode, lam=lam, batch_size=batch_size)
+    _engine.check_scales(sigmas)
+    backend = KerasBackend(model, images)
+    return _engine.explain_multiscale(backend, _targets(targets, class_index, backend), probabilities=probabilities,
+                                      config=settings, baseline=baseline, progress=progress,
+                                      return_result=return_result, sigmas=sigmas, in_pixels=in_pixels,
+                                      adaptive=adaptive, keep=keep)
 
 
-# ---------------------------------------------------------------------------------- internals
-def _settings(config: GLASConfig | None, grid: Any, sigma: Any, sigma_px: Any, mode: Any, lam: Any,
-              batch_size: Any) -> GLASConfig:
-    """The call's settings as one validated config (keywords and ``config=`` are exclusive)."""
-    return config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam, batch_size=batch_size)
-
-
-class _Run:
-    """Images, engine, scorer, settings and chunk size of one call, validated once at the public boundary."""
-
-    several_per_image = False
-
-    def __init__(self, model: Any, images: Any, probabilities: Any, config: GLASConfig) -> None:
-        check_probabilities(probabilities)
-        images = as_images(images)
-        batch_shape, self.single = image_shape(images)
-        if keras_layer(model):
-            check_model_inputs(model, batch_shape)
-        self.given = images
-        self.engine = engines.engine_for(path_for(model, images))
-        self.batch = self._work_batch(images)
-        on_cpu = framework_of(self.batch) == "numpy" or not self.engine.on_accelerator(self.batch)
-        self.scorer = Scorer(model, probabilities, self.engine, host_scores=on_cpu)
-        self.n_images = int(batch_shape[0])
-        self.spatial_shape = (int(batch_shape[1]), int(batch_shape[2]))
-        self.config = config
-        # resolving the plan checks grid and sigma against the image size before any forward pass
-        self.n_rows = config.resolve(self.spatial_shape).rows.n_rows
-        self.chunk = balanced_chunk(self.n_rows, config.batch_size)
-
-    def _work_batch(self, images: Any) -> Any:
-        """The ``(N, H, W, C)`` images the core perturbs: the framework's on an accelerator (and for
-        large images), else NumPy (:meth:`~glas_adapters.tf.engines.Engine.core_on_native`)."""
-        batch = images[None] if self.single else images
-        if self.engine.core_on_native(self.engine.native(batch[:1])):
-            return self.engine.native(batch)
-        host = to_host(batch)
-        return host.astype(np.float32) if host.dtype.name == "bfloat16" else host  # NumPy cannot compute in bfloat16
-
-    def core_settings(self, with_sigma: bool = True) -> dict[str, Any]:
-        """Keywords of the core call: the config's settings, with the call's chunk as batch size.
-
-        Passed as keywords rather than ``config=`` because the recursive and multi-scale sweeps
-        set the scales of their later sweeps themselves.
-        """
-        c = self.config
-        settings = dict(grid=c.grid, mode=c.mode, lam=c.lam, batch_size=self.chunk, points=c.points)
-        if with_sigma:
-            settings.update(sigma=c.sigma, sigma_px=c.sigma_px)
-        return settings
-
-    def targets(self, targets: Any, class_index: Any, several_per_image: bool = False) -> list[Any]:
-        """Classes per image, checked against the model's outputs on the clean images.
-
-        One int per image, or with ``several_per_image`` a list of classes per image (2-D
-        targets; anything else gives one-element lists).
-        """
-        name = "targets"
-        if class_index is not None:
-            if targets is not None:
-                raise fail("class_index", class_index, "None when targets= is given (it is an alias of targets)",
-                           "pass the classes once, as targets=")
-            targets, name = class_index, "class_index"
-        clean, predicted = self.scorer.clean_outputs(self.batch, self.chunk)
-        self.scorer.check_clean(clean)
-        indices = class_indices(targets, self.n_images, clean.shape[1], predicted, name)
-        if indices.ndim == 2 and not several_per_image:
-            raise fail(name, f"shape {indices.shape}", "one class per image here",
-                       "call once per class, or use glas_adapters.tf.explain for several classes in one sweep")
-        if not several_per_image:
-            return [int(t) for t in indices]
-        self.several_per_image = indices.ndim == 2
-        return [[int(t) for t in np.atleast_1d(row)] for row in indices]
-
-    def score_fn(self, classes: list[list[int]], chunk: int | None = None) -> Callable[[Any], Any]:
-        """The score function of a sweep over ``len(classes)`` images (one list of classes each)."""
-        return self.scorer.score_fn(np.asarray(classes), chunk or self.chunk, self.n_rows)
-
-    def packed(self, classes: list[list[int]], baseline: Any, report: Progress,
-               settings: dict[str, Any]) -> list[GLASResult]:
-        """One packed sweep over every image (:func:`glas_core.explain_batch`)."""
-        chunk = balanced_chunk(self.n_rows * self.n_images, self.config.batch_size)
-        settings = dict(settings, batch_size=chunk)
-        return glas_core.explain_batch(self.score_fn(classes, chunk), self.batch, spatial_axes=HWC_SPATIAL_AXES,
-                                       baseline=baseline, progress=report.sweep(),
-                                       log_scores=self.scorer.log_scores, **settings)
-
-    @staticmethod
-    def baseline_of(baseline: Any, i: int) -> Any:
-        """Image ``i``'s baseline: its row of an ``(N, H, W, C)`` array, else the one given."""
-        shape = getattr(baseline, "shape", None)
-        return baseline[i] if shape is not None and len(shape) == 4 else baseline
-
-    def result(self, result: Any) -> Any:
-        """A core result with its saliency in the images' framework."""
-        if framework_of(self.given) == framework_of(result.saliency):
-            return result
-        return dataclasses.replace(result, saliency=like(glas_core.to_numpy(result.saliency), self.given))
-
-    def maps(self, saliencies: list[np.ndarray]) -> Maps:
-        """Stack per-image ``(1, ...)`` saliencies to ``(N, ...)``; drop N for a single image; the images' framework."""
-        out = np.concatenate(saliencies, axis=0)
-        return like(out[0] if self.single else out, self.given)
+def _targets(targets: Any, class_index: Any, backend: KerasBackend) -> _engine.TargetRequest:
+    """Read ``targets`` (or its tf-explain alias ``class_index``) by the contract."""
+    name = "targets"
+    if class_index is not None:
+        if targets is not None:
+            raise fail("class_index", class_index, "None when targets= is given (it is an alias of targets)",
+                       "pass the classes once, as targets=")
+        targets, name = class_index, "class_index"
+    return _engine.read_targets(targets, backend.n_examples, backend.single, name)

@@ -7,11 +7,12 @@
 >>> result = glas_torch.explain(model, image, targets=[281, 282])  # image (C, H, W): both maps in one sweep
 >>> result.saliency.shape                                          # (2, H, W)
 
-The adapter only builds ``score_fn(batch) -> (B, T)`` scores from the model
-(:mod:`~glas_adapters.torch.scores`) and calls :func:`glas_core.explain_batch` (Eq. 1-3 of the
-paper; all examples of a batch in one packed stream of full forward batches),
-:func:`glas_core.explain_recursive` (Algorithm 1) or :func:`glas_core.explain_multiscale` (once
-per example). Masks are built by the core on the input's device and in its dtype; every
+The adapter is a backend of the one orchestrator (:mod:`glas_adapters._engine`): it cuts the
+inputs into examples and runs the model on perturbed rows; the orchestrator reads the targets,
+scores the outputs and calls :func:`glas_core.explain_batch` (Eq. 1-3 of the paper; all
+examples of a batch in one packed stream of full forward batches),
+:func:`glas_core.explain_recursive` (Algorithm 1) or :func:`glas_core.explain_multiscale`, as
+it does for Keras and ONNX Runtime. Masks are built by the core on the input's device and in its dtype; every
 forward pass runs under ``torch.no_grad()``; the model is never moved, converted or put in
 another mode, and its buffers are restored after the call (a model left in train mode gets a
 warning naming ``model.eval()``, see :mod:`~glas_adapters.torch.model_state`).
@@ -31,8 +32,8 @@ same spatial size is perturbed with the same mask (one map for all of them), oth
 are passed to the model unchanged and get zero attribution (see :mod:`~glas_adapters.torch.inputs`).
 
 Modules: ``attribution`` (the Captum class), ``functional`` (``explain*``,
-``to_visualization``), ``inputs`` (Captum-style inputs cut into examples), ``scores``
-(outputs -> log-probabilities), ``run`` (the core calls), ``model_state`` (train mode),
+``to_visualization``), ``inputs`` (Captum-style inputs cut into examples), ``backend`` (the
+model on perturbed rows), ``scores`` (``log_softmax``), ``model_state`` (train mode),
 ``diagnose`` (a model's failure on the input explained).
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable, Sequence, Union
 
 import torch
@@ -11,11 +12,12 @@ from torch import Tensor
 
 import glas_core
 from glas_core.config import config_from
+from glas_core.errors import fail, quoted
 
-from .._common import Progress, check_probabilities
-from .inputs import format_baselines, format_targets, layout_of
-from .run import check_rows_per_call, explain_examples
-from .scores import Probabilities
+from .. import _engine
+from .backend import TorchBackend
+from .functional import Probabilities
+from .inputs import format_targets, layout_of
 
 TensorOrTuple = Union[Tensor, tuple[Tensor, ...]]
 
@@ -129,15 +131,23 @@ class GLASAttribution(PerturbationAttribution):
         """
         layout = layout_of(inputs)
         targets, single_output = format_targets(target, layout.num_examples)
-        check_probabilities(probabilities)
+        request = _engine.TargetRequest(torch.stack(targets).numpy(), several=False, single_output=single_output,
+                                        name="target")
         check_rows_per_call("perturbations_per_eval", perturbations_per_eval)
         settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode,
                                batch_size=perturbations_per_eval)
-        baseline_rows = format_baselines(baselines, layout)
-        rows = settings.resolve(layout.spatial_shape).rows.n_rows  # also checks the settings before any forward
-        with Progress(show_progress, total=rows * layout.num_examples) as progress:
-            results = explain_examples(glas_core.explain, self.forward_func, layout, targets, additional_forward_args,
-                                       baseline_rows, probabilities, progress, settings, single_output=single_output)
-        maps = torch.stack([r.saliency[0] for r in results])
+        backend = TorchBackend(self.forward_func, layout, single=False,
+                               additional_forward_args=additional_forward_args)
+        maps = _engine.explain(backend, request, probabilities=probabilities, config=settings, baseline=baselines,
+                               progress=show_progress, return_result=False)
         out = layout.broadcast(maps)
         return out if layout.is_tuple else out[0]
+
+
+def check_rows_per_call(name: str, value: Any) -> None:
+    """Refuse a rows-per-forward-call setting that is not a positive int, under the caller's name."""
+    if value is None:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise fail(name, quoted(value), "a positive int",
+                   f"use {name}=64 (fewer rows per forward call if the GPU runs out of memory)")

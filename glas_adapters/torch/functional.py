@@ -1,14 +1,18 @@
-"""The functional API: several targets per example in one sweep, recursive and multi-scale GLAS.
+"""The functional API: explain, explain_recursive, explain_multiscale for PyTorch models.
 
-Every function takes one example ``(C, *spatial)`` (one result back) or a batch
-``(N, C, *spatial)`` (a list of N results back) and the one keyword vocabulary of the
-adapters: ``targets``, ``grid``, ``sigma``, ``sigma_px``, ``mode``, ``lam``, ``baseline``,
-``batch_size``, ``progress``, ``probabilities`` and ``config``. A setting left at None takes
-the core's default (grid 15, sigma (5, 3, 6) grid cells, mode "fusion", lam 1e-5, batch 64).
+Every function takes one example ``(C, *spatial)`` or a batch ``(N, C, *spatial)`` and the
+keywords every adapter shares (``targets``, ``grid``, ``sigma``, ``sigma_px``, ``mode``,
+``lam``, ``baseline``, ``batch_size``, ``progress``, ``probabilities``, ``config``,
+``return_result``), with the same meaning and return shapes as in Keras and ONNX Runtime
+(the contract: :mod:`glas_adapters._engine.targets`, :mod:`glas_adapters._engine.run`). A
+setting left at None takes the core's default (grid 15, sigma (5, 3, 6) grid cells, mode
+"fusion", lam 1e-5, batch 64).
 """
 
 from __future__ import annotations
 
+import numbers
+import warnings
 from typing import Any, Callable, Sequence, Union
 
 import numpy as np
@@ -20,19 +24,20 @@ from glas_core.adaptive import DEFAULT_KEEP
 from glas_core.config import config_from
 from glas_core.errors import fail
 
-from .._common import Progress, ProgressFn, check_probabilities
-from .inputs import format_baselines, format_multi_targets, layout_of
-from .run import explain_examples
-from .scores import Probabilities
+from .. import _engine
+from .._common import ProgressFn, user_stacklevel
+from .backend import TorchBackend
+from .inputs import layout_of
 
 TensorOrTuple = Union[Tensor, tuple[Tensor, ...]]
 ProgressArg = Union[bool, ProgressFn, None]
-
+#: How model outputs become P(y|I): "softmax", "sigmoid", None (already probabilities) or a callable.
+Probabilities = Union[str, None, Callable[[Tensor], Tensor]]
 
 def explain(
     model: Callable[..., Any],
     x: TensorOrTuple,
-    targets: Any,
+    targets: Any = None,
     additional_forward_args: Any = None,
     *,
     grid: int | Sequence[int] | None = None,
@@ -47,21 +52,23 @@ def explain(
     spatial_dims: int = 2,
     progress: ProgressArg = False,
     config: glas_core.GLASConfig | None = None,
-) -> glas_core.GLASResult | list[glas_core.GLASResult]:
-    """GLAS maps of several targets per example in one sweep (``2P + 1`` forward rows).
+    return_result: bool = False,
+) -> Any:
+    """GLAS maps of every target of every example in one packed sweep (``2P + 1`` rows per example).
 
     Parameters
     ----------
     model : callable
         Returns ``(B, num_classes)`` logits or probabilities for a batch.
     x : Tensor or tuple of Tensor
-        One example ``(C, *spatial)`` -> one result, or a batch ``(N, C, *spatial)`` -> a
-        list of N results. ``spatial_dims`` (2 or 3) tells which: a 4-axis tensor is a batch
-        of images with ``spatial_dims=2`` and one volume with ``spatial_dims=3``.
-    targets : int, sequence of int, or (N, T)
-        An int or a 1-D list / tensor: these classes for every example (e.g. the top 5,
-        ``model(x[None]).topk(5).indices[0]``); an ``(N, T)`` nested list / tensor: T classes
-        per example of a batch.
+        One example ``(C, *spatial)`` or a batch ``(N, C, *spatial)``; ``spatial_dims`` (2 or
+        3) tells which: a 4-axis tensor is a batch of images with ``spatial_dims=2`` and one
+        volume with ``spatial_dims=3``.
+    targets : int, list, (N, T) nested list / tensor, or None
+        The contract of every adapter: an int is that class for every example; None each
+        example's predicted class; a list is one class per example of a batch (Captum's
+        rule) and several classes (one map each) for a single example; an ``(N, T)`` nested
+        list or tensor is T classes per example. All are explained in one sweep.
     additional_forward_args : any, optional
         Extra positional model arguments; tensors carry a batch axis (1 row for a single
         example, N for a batch) and are repeated over the perturbed rows.
@@ -73,34 +80,37 @@ def explain(
         What the masks fade to (None means 0, the paper): a number, or a tensor of one
         example's shape (or of the batch's shape, one per example).
     probabilities : "softmax", "sigmoid", None or callable
-        How outputs become ``P(y|I)``; softmax and sigmoid are scored as log-probabilities
-        (see :mod:`glas_adapters.torch`), None and a callable as probabilities.
+        How outputs become ``P(y|I)``; softmax and sigmoid are scored as log-probabilities,
+        None and a callable as probabilities (see :mod:`glas_adapters._engine.scores`).
     spatial_dims : int
         2 for images, 3 for volumes.
     progress : bool or callable
-        True for a tqdm bar over all forward rows of all examples; a callable gets
-        ``(done_rows, total_rows)``.
+        True for a tqdm bar over all forward rows; a callable gets ``(done_rows, total_rows)``.
     config : glas_core.GLASConfig, optional
         All settings at once; then none of ``grid`` ... ``batch_size`` may be given.
+    return_result : bool
+        Return the :class:`glas_core.GLASResult` of each example instead of the maps.
 
     Returns
     -------
-    GLASResult or list of GLASResult
-        ``saliency`` is ``(T, *spatial)`` on ``x``'s device; see :class:`glas_core.GLASResult`.
-        With log-probability scores ``saliency * exp(log_scale)`` (per target) is the paper's
-        Eq. 3. A batch is explained in one packed stream of forward calls
-        (:func:`glas_core.explain_batch`); each result equals that example's alone.
+    Tensor, or GLASResult / list of GLASResult with ``return_result=True``
+        Maps on ``x``'s device: ``(N, *spatial)`` for a batch (``(N, T, *spatial)`` when
+        several classes per example were asked for), without N for one example.
+        ``return_result=True`` gives the core's result of each example instead (one for a
+        single example, a list for a batch), whose ``saliency`` is ``(T, *spatial)``; with
+        log-probability scores ``saliency * exp(log_scale)`` (per target) is the paper's Eq. 3.
     """
     settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
                            points=points, batch_size=batch_size)
-    return _functional(glas_core.explain, model, x, targets, additional_forward_args, baseline, probabilities,
-                       spatial_dims, progress, settings, {}, sweeps_per_example=1)
+    backend, request = _prepare(model, x, targets, additional_forward_args, spatial_dims)
+    return _engine.explain(backend, request, probabilities=probabilities, config=settings, baseline=baseline,
+                           progress=progress, return_result=return_result)
 
 
 def explain_recursive(
     model: Callable[..., Any],
     x: TensorOrTuple,
-    targets: Any,
+    targets: Any = None,
     additional_forward_args: Any = None,
     *,
     t1: float = 0.8,
@@ -121,6 +131,7 @@ def explain_recursive(
     spatial_dims: int = 2,
     progress: ProgressArg = False,
     config: glas_core.GLASConfig | None = None,
+    return_result: bool = False,
 ) -> Any:
     """Recursive GLAS (Algorithm 1) per example: finds the next clue after hiding the last.
 
@@ -131,25 +142,26 @@ def explain_recursive(
     evidence relative to the first and ends the loop, adding nothing, at an iteration whose
     relative evidence is below ``min_evidence`` (see :func:`glas_core.explain_recursive`).
     ``reuse_tol`` (None: full sweeps) keeps the light scores of points whose masks saw at most
-    that share of dimming since they were taken (:mod:`glas_core.light_reuse`).
-    The progress total grows as iterations start, since their number is not known up front.
+    that share of dimming since they were taken (:mod:`glas_core.light_reuse`). Several
+    classes per example share each sweep. The progress total grows as iterations start.
 
     Returns
     -------
-    RecursiveResult or list of RecursiveResult
-        See :func:`glas_core.explain_recursive`.
+    Tensor, or RecursiveResult / list of RecursiveResult with ``return_result=True``
+        The accumulated maps, shaped as :func:`explain`'s.
     """
     settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
                            points=points, batch_size=batch_size)
+    backend, request = _prepare(model, x, targets, additional_forward_args, spatial_dims)
     loop = dict(t1=t1, t2=t2, max_iter=max_iter, stop=stop, min_evidence=min_evidence, reuse_tol=reuse_tol)
-    return _functional(glas_core.explain_recursive, model, x, targets, additional_forward_args, baseline,
-                       probabilities, spatial_dims, progress, settings, loop, sweeps_per_example=None)
+    return _engine.explain_recursive(backend, request, probabilities=probabilities, config=settings,
+                                     baseline=baseline, progress=progress, return_result=return_result, loop=loop)
 
 
 def explain_multiscale(
     model: Callable[..., Any],
     x: TensorOrTuple,
-    targets: Any,
+    targets: Any = None,
     additional_forward_args: Any = None,
     *,
     sigmas: Sequence[Any] = (5.0, 3.0, 1.0),
@@ -165,27 +177,30 @@ def explain_multiscale(
     spatial_dims: int = 2,
     progress: ProgressArg = False,
     config: glas_core.GLASConfig | None = None,
+    return_result: bool = False,
 ) -> Any:
     """Coarse-to-fine GLAS: one map per sigma (Figure 1 and 6 of the paper).
 
     Arguments as in :func:`explain`; ``sigmas`` lists the scales in grid cells (in pixels
-    with ``in_pixels=True``), each a scalar or a (light, shadow, spatial) triple. With
-    ``config``, each scale replaces the config's sigma. ``adaptive=True`` sweeps each finer
-    scale only where the previous scale's map is at least ``keep`` of its peak (the coarsest
-    scale first; see :func:`glas_core.explain_multiscale`): about half the forward passes of
-    the full sweeps at the default ``keep``; each result's ``n_forward`` counts its rows.
+    with ``in_pixels=True``), each a scalar or a (light, shadow, spatial) triple; a
+    ``config``'s own sigma is not used. Each scale is one packed sweep over all examples.
+    ``adaptive=True`` sweeps each finer scale only where the previous scale's map is at least
+    ``keep`` of its peak (the coarsest scale first; see :func:`glas_core.explain_multiscale`):
+    about half the forward passes of the full sweeps at the default ``keep``; each result's
+    ``n_forward`` counts its rows.
 
     Returns
     -------
-    list of GLASResult, or one such list per example for a batch
-        See :func:`glas_core.explain_multiscale`.
+    Tensor, or lists of GLASResult with ``return_result=True``
+        ``(N, S, *spatial)`` maps for ``S = len(sigmas)`` (``(N, S, T, *spatial)`` with several
+        classes per example), without N for one example; or one list of results per example.
     """
     settings = config_from(config, grid=grid, mode=mode, lam=lam, batch_size=batch_size)
-    scales = list(sigmas)
-    return _functional(glas_core.explain_multiscale, model, x, targets, additional_forward_args, baseline,
-                       probabilities, spatial_dims, progress, settings,
-                       dict(sigmas=scales, in_pixels=in_pixels, adaptive=adaptive, keep=keep),
-                       sweeps_per_example=None if adaptive else len(scales))
+    _engine.check_scales(sigmas)
+    backend, request = _prepare(model, x, targets, additional_forward_args, spatial_dims)
+    return _engine.explain_multiscale(backend, request, probabilities=probabilities, config=settings,
+                                      baseline=baseline, progress=progress, return_result=return_result,
+                                      sigmas=sigmas, in_pixels=in_pixels, adaptive=adaptive, keep=keep)
 
 
 def to_visualization(attribution: Tensor | np.ndarray) -> np.ndarray:
@@ -212,19 +227,12 @@ def to_visualization(attribution: Tensor | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(arr, (1, 2, 0)))
 
 
-def _functional(core_fn: Callable[..., Any], model: Callable[..., Any], x: TensorOrTuple, targets: Any,
-                additional_forward_args: Any, baseline: Any, probabilities: Probabilities, spatial_dims: int,
-                progress: ProgressArg, settings: glas_core.GLASConfig, core_kwargs: dict[str, Any],
-                sweeps_per_example: int | None) -> Any:
-    """Run a core entry point per example of a single example or a batch.
-
-    ``sweeps_per_example`` (sweeps of ``settings``' row count) gives the progress total up
-    front; None lets it grow as sweeps start.
-    """
+def _prepare(model: Callable[..., Any], x: TensorOrTuple, targets: Any, additional_forward_args: Any,
+             spatial_dims: int) -> tuple[TorchBackend, _engine.TargetRequest]:
+    """The backend and the target request of one functional call, checked before any forward pass."""
     if spatial_dims not in (2, 3) or isinstance(spatial_dims, bool):
         raise fail("spatial_dims", spatial_dims, "2 (images) or 3 (volumes)",
                    "use spatial_dims=3 for (C, D, H, W) volumes")
-    check_probabilities(probabilities)
     entries = tuple(x) if isinstance(x, (tuple, list)) else (x,)
     first = entries[0] if entries else None
     if not isinstance(first, Tensor) or first.ndim not in (spatial_dims + 1, spatial_dims + 2):
@@ -236,12 +244,21 @@ def _functional(core_fn: Callable[..., Any], model: Callable[..., Any], x: Tenso
     if not batched:
         entries = tuple(t.unsqueeze(0) if isinstance(t, Tensor) else t for t in entries)
     layout = layout_of(entries if isinstance(x, (tuple, list)) else entries[0])
-    per_example = format_multi_targets(targets, layout.num_examples, batched)
-    baselines = format_baselines(baseline, layout, name="baseline")
-    rows = settings.resolve(layout.spatial_shape).rows.n_rows  # also checks the settings before any forward
-    total = None if sweeps_per_example is None else rows * sweeps_per_example * layout.num_examples
-    with Progress(progress, total=total) as report:
-        results = explain_examples(core_fn, model, layout, per_example, additional_forward_args, baselines,
-                                   probabilities, report, settings, core_kwargs, target_name="targets", input_name="x",
-                                   several_sweeps=core_fn is not glas_core.explain)
-    return results if batched else results[0]
+    _warn_flat_list(targets, layout.num_examples, batched)
+    request = _engine.read_targets(targets, layout.num_examples, single=not batched)
+    backend = TorchBackend(model, layout, single=not batched, additional_forward_args=additional_forward_args,
+                           input_name="x", baseline_name="baseline")
+    return backend, request
+
+
+def _warn_flat_list(targets: Any, n_examples: int, batched: bool) -> None:
+    """A flat list of N classes for a batch of N changed meaning in 0.3: say so, for one release."""
+    if not batched or n_examples < 2 or isinstance(targets, (numbers.Number, str)) or targets is None:
+        return
+    if np.ndim(targets.detach().cpu().numpy() if isinstance(targets, Tensor) else targets) != 1:
+        return
+    warnings.warn(
+        f"targets is a flat list for a batch of {n_examples}: since glas 0.3 it means one class per example "
+        "(Captum's rule, as in every adapter); before, the torch functional API read it as every class for every "
+        "example. For that, pass one list per example, e.g. targets=[[1, 3]] * len(x).",
+        FutureWarning, stacklevel=user_stacklevel())

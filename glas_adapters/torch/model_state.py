@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from .._common import user_stacklevel
 from .diagnose import module_of
 
 #: Layers whose output depends on the train/eval mode.
@@ -40,15 +41,13 @@ def mode_dependent_layers(model: nn.Module) -> list[str]:
 
 
 @contextmanager
-def model_state_kept(forward_func: Callable[..., Any], stacklevel: int) -> Iterator[None]:
+def model_state_kept(forward_func: Callable[..., Any]) -> Iterator[None]:
     """Warn about a model in train mode and restore its buffers when the block ends.
 
     Parameters
     ----------
     forward_func : callable
         The model (an ``nn.Module`` or a bound method of one; other callables are not inspected).
-    stacklevel : int
-        ``warnings.warn`` stack level of the caller's frame, counted from the caller of this function.
     """
     model = module_of(forward_func)
     if model is None or not any(m.training for m in model.modules()):
@@ -60,7 +59,7 @@ def model_state_kept(forward_func: Callable[..., Any], stacklevel: int) -> Itera
             f"the model is in train mode ({', '.join(layers)} in training mode): Dropout gives different maps "
             "for identical calls and BatchNorm makes the maps depend on which rows share a batch; call "
             "model.eval() before explaining. The model was explained as it is and its running statistics "
-            "are restored afterwards.", UserWarning, stacklevel=stacklevel + 2)
+            "are restored afterwards.", UserWarning, stacklevel=user_stacklevel())
     saved = [(b, b.detach().clone()) for b in model.buffers()]
     try:
         yield

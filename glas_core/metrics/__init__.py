@@ -16,10 +16,26 @@ References
 """
 
 from .overlap import DEFAULT_IOU_THRESHOLDS, iou_at_thresholds, mean_iou, relevance_mass
-from .perturbation import (ScoreDrop, blur_substrate, curve_auc, deletion_auc, deletion_curve, insertion_auc,
-                           insertion_curve, score_drop)
-from .pointing import (PointingGameResult, PointingRule, box_to_mask, connected_components, is_small,
-                       pointing_game, pointing_hit, pointing_point)
+from .perturbation import (
+    ScoreDrop,
+    blur_substrate,
+    curve_auc,
+    deletion_auc,
+    deletion_curve,
+    insertion_auc,
+    insertion_curve,
+    score_drop,
+)
+from .pointing import (
+    PointingGameResult,
+    PointingRule,
+    box_to_mask,
+    connected_components,
+    is_small,
+    pointing_game,
+    pointing_hit,
+    pointing_point,
+)
 
 __all__ = [
     "DEFAULT_IOU_THRESHOLDS",

@@ -3,8 +3,8 @@ and the paper's score drop under the inverse heat map (Figure 5)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ PANEL_INCHES = 2.4
 
 
 def new_figure(rows: int, cols: int, *, width: float | None = None, height: float | None = None,
-                aspect: float = 1.0) -> tuple["Figure", np.ndarray]:
+                aspect: float = 1.0) -> tuple[Figure, np.ndarray]:
     """A pyplot-free Figure with a ``rows x cols`` array of axes, axis ticks hidden.
 
     ``aspect`` is height / width of one panel's image, so wide photographs get wide panels.
@@ -92,8 +93,8 @@ def as_map(saliency: Any, name: str = "saliency") -> np.ndarray:
     return minmax_normalize(arr)
 
 
-def draw_overlay(ax: "Axes", image: Any, saliency: Any | None = None, *, title: str | None = None,
-                 alpha: float = DEFAULT_ALPHA, cmap: str = DEFAULT_CMAP) -> "Axes":
+def draw_overlay(ax: Axes, image: Any, saliency: Any | None = None, *, title: str | None = None,
+                 alpha: float = DEFAULT_ALPHA, cmap: str = DEFAULT_CMAP) -> Axes:
     """Draw ``image`` and, over it, ``saliency`` stretched to the image's extent, on ``ax``.
 
     Parameters

@@ -25,15 +25,15 @@ def maps_png(saliency: Any, titles: list[str] | None = None) -> bytes | None:
     if importlib.util.find_spec("matplotlib") is None:
         return None
     maps = np.asarray(to_numpy(saliency), dtype=np.float64)
-    if maps.ndim != 3:
+    if maps.ndim != 3 or maps.shape[0] == 0:
         return None
     n = min(maps.shape[0], MAX_PANELS)
     fig, axes = new_figure(1, n, width=PANEL_INCHES * n + 0.8, aspect=maps.shape[1] / maps.shape[2])
-    image = None
+    images = []
     for t in range(n):
-        image = axes[0, t].imshow(minmax_normalize(maps[t]), cmap=DEFAULT_CMAP, vmin=0.0, vmax=1.0)
+        images.append(axes[0, t].imshow(minmax_normalize(maps[t]), cmap=DEFAULT_CMAP, vmin=0.0, vmax=1.0))
         axes[0, t].set_title(titles[t] if titles else f"target {t}", fontsize=9)
-    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="min-max normalised")
+    fig.colorbar(images[-1], ax=list(axes[0]), shrink=0.8, label="min-max normalised")
     if maps.shape[0] > n:
         fig.suptitle(f"first {n} of {maps.shape[0]} maps", fontsize=9)
     buf = io.BytesIO()

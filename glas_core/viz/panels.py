@@ -3,7 +3,8 @@ iterations (Figure 10) and caption words (Figure 11)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 
 def overlay(image: Any, saliency: Any, *, title: str | None = None, alpha: float = DEFAULT_ALPHA,
-            cmap: str = DEFAULT_CMAP) -> "Figure":
+            cmap: str = DEFAULT_CMAP) -> Figure:
     """One heat map over its image.
 
     Parameters
@@ -42,7 +43,7 @@ def overlay(image: Any, saliency: Any, *, title: str | None = None, alpha: float
 
 def multiscale_strip(image: Any, maps: Any, *, scale_labels: Sequence[str] | None = None,
                      row_labels: Sequence[str] | None = None, title: str | None = None,
-                     alpha: float = DEFAULT_ALPHA, cmap: str = DEFAULT_CMAP) -> "Figure":
+                     alpha: float = DEFAULT_ALPHA, cmap: str = DEFAULT_CMAP) -> Figure:
     """Coarse-to-fine maps beside the image (the paper's Figure 1).
 
     Parameters
@@ -85,7 +86,7 @@ def multiscale_strip(image: Any, maps: Any, *, scale_labels: Sequence[str] | Non
 
 
 def recursive_iterations(image: Any, result: Any, *, target: int = 0, title: str | None = None,
-                         alpha: float = DEFAULT_ALPHA, cmap: str = DEFAULT_CMAP) -> "Figure":
+                         alpha: float = DEFAULT_ALPHA, cmap: str = DEFAULT_CMAP) -> Figure:
     """The iterations of Recursive GLAS and their accumulated map (the paper's Figure 10).
 
     Parameters
@@ -129,7 +130,7 @@ def recursive_iterations(image: Any, result: Any, *, target: int = 0, title: str
 
 
 def caption_words(image: Any, words: Sequence[str], maps: Any, *, caption: str | None = None,
-                  ncols: int = 4, alpha: float = DEFAULT_ALPHA, cmap: str = DEFAULT_CMAP) -> "Figure":
+                  ncols: int = 4, alpha: float = DEFAULT_ALPHA, cmap: str = DEFAULT_CMAP) -> Figure:
     """One map per caption word, titled with the word (the paper's Figure 11).
 
     Parameters

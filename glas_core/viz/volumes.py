@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 def volume_slices(volume: Any, saliency: Any, *, index: Sequence[int] | None = None,
                   title: str | None = None, alpha: float = DEFAULT_ALPHA, cmap: str = DEFAULT_CMAP
-                  ) -> "Figure":
+                  ) -> Figure:
     """Axial, coronal and sagittal slices of a 3-D volume with its map over them.
 
     Parameters
@@ -49,7 +50,7 @@ def volume_slices(volume: Any, saliency: Any, *, index: Sequence[int] | None = N
     if not (np.all(np.isfinite(vol)) and np.all(np.isfinite(sal))):
         raise fail("volume", "non-finite values", "finite volume and map", "replace NaN/inf voxels")
     if index is None:
-        index = np.unravel_index(int(np.argmax(sal)), sal.shape)
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmax(sal)), sal.shape))
     index = tuple(int(i) for i in index)
     if len(index) != 3 or not all(0 <= i < n for i, n in zip(index, vol.shape)):
         raise fail("index", index, f"three voxel indices inside {vol.shape}", "omit it to use the map's peak")
@@ -76,7 +77,7 @@ def _scale_to_volume_max(heat: np.ndarray, full: np.ndarray) -> np.ndarray:
 
 
 def region_ranking(names: Sequence[str], scores: Any, *, top: int | None = None,
-                   title: str | None = None, xlabel: str = "impact") -> "Figure":
+                   title: str | None = None, xlabel: str = "impact") -> Figure:
     """Horizontal bar chart of regions ranked by score, highest at the top.
 
     Parameters

@@ -71,7 +71,7 @@ class TinyCNN(nn.Module):
         return self.head(self.features(x).amax(dim=(2, 3)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def train_tiny_cnn(seed: int = 0, n_train: int = 2048, epochs: int = 3) -> TinyCNN:
     """Train on a fresh synthetic set (5-10 s on one thread); returns the model in eval mode.
 

@@ -17,7 +17,6 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.integration
 
-import glas_core  # noqa: E402
 from glas_adapters import torch as glas_torch  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "volume_regions.py"

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import glas_core
 from benchkit.reuse import recursive_with_reuse
+
+import glas_core
 
 RNG = np.random.default_rng(0)
 X = RNG.random((3, 32, 32)).astype(np.float32)

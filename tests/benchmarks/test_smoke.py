@@ -128,8 +128,9 @@ def _tables(text: str) -> list[dict[str, list[str]]]:
 
 def test_faithfulness_quick(cache):
     pytest.importorskip("quantus")
-    import faithfulness
     from benchkit.glas_variants import VARIANTS
+
+    import faithfulness
 
     text = faithfulness.main(["--quick", "--set", "synthetic", "--n-images", "2", "--cache-dir", cache])
     main, variants, curves, split = _tables(text)

@@ -303,7 +303,8 @@ def test_score_drop_hwc_half_weight():
 def test_bad_inputs_raise_glaserror_with_a_message():
     s = np.zeros((8, 8))
     gt = np.zeros((6, 6), bool)
-    with pytest.raises(GLASError, match=r"saliency must be the shape of the ground truth, \(6, 6\), got shape \(8, 8\)"):
+    with pytest.raises(GLASError,
+                       match=r"saliency must be the shape of the ground truth, \(6, 6\), got shape \(8, 8\)"):
         M.pointing_hit(s, gt)
     with pytest.raises(GLASError, match="saliency must be finite values, got a map containing NaN or inf"):
         M.pointing_hit(np.full((6, 6), np.nan), gt)
@@ -313,10 +314,12 @@ def test_bad_inputs_raise_glaserror_with_a_message():
         M.relevance_mass(np.zeros((6, 6)), np.full((6, 6), 0.5))
     with pytest.raises(GLASError, match="box must be a box with x_max > x_min"):
         M.box_to_mask((5, 0, 2, 3), (8, 8))
-    with pytest.raises(GLASError, match="targets must be one ground truth per map, got 1 ground truths for 2 saliency maps"):
+    with pytest.raises(GLASError,
+                       match="targets must be one ground truth per map, got 1 ground truths for 2 saliency maps"):
         M.pointing_game([s, s], [gt])
     x = np.ones((1, 4, 4), np.float32)
-    with pytest.raises(GLASError, match=r"model output must be \(B, n_classes\) scores for a batch of B = 17, got shape \(17,\)"):
+    with pytest.raises(GLASError,
+                       match=r"model output must be \(B, n_classes\) scores for a batch of B = 17, got shape \(17,\)"):
         M.deletion_curve(lambda b: np.ones(len(b)), x, np.zeros((4, 4)), 0)
     with pytest.raises(GLASError, match=r"target must be a class index in \[0, 2\), got 5"):
         M.deletion_curve(_pixel_model(0, 0), x, np.zeros((4, 4)), 5)
@@ -324,7 +327,8 @@ def test_bad_inputs_raise_glaserror_with_a_message():
         M.deletion_curve(_pixel_model(0, 0), x, np.zeros((4, 4)), 0, step=0)
     with pytest.raises(GLASError, match="substrate must be 'zeros', 'blur', 'mean' or an array, got 'noise'"):
         M.deletion_curve(_pixel_model(0, 0), x, np.zeros((4, 4)), 0, substrate="noise")
-    with pytest.raises(GLASError, match=r"saliency must be the shape of x's spatial axes, \(4, 4\), got shape \(3, 3\)"):
+    with pytest.raises(GLASError,
+                       match=r"saliency must be the shape of x's spatial axes, \(4, 4\), got shape \(3, 3\)"):
         M.score_drop(_pixel_model(0, 0), x, np.zeros((3, 3)), 0)
 
 

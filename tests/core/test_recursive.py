@@ -111,9 +111,11 @@ def test_evidence_stop_ends_where_nothing_is_left_and_weighs_iterations():
     np.testing.assert_allclose(ev.to_numpy()[0], sum(i.weight * i.saliency for i in its), rtol=1e-12)
     np.testing.assert_allclose(its[0].saliency, first, rtol=1e-12)
     # the patch stays the peak of the accumulated map; the paper's map adds background at full weight
-    assert np.unravel_index(np.argmax(ev.to_numpy()[0]), (24, 24)) in {(r, c) for r in range(3, 10) for c in range(3, 10)}
+    patch = {(r, c) for r in range(3, 10) for c in range(3, 10)}
+    assert np.unravel_index(np.argmax(ev.to_numpy()[0]), (24, 24)) in patch
     bg = (slice(14, 24), slice(14, 24))
-    assert ev.to_numpy()[0][bg].mean() / ev.to_numpy()[0].max() < paper.to_numpy()[0][bg].mean() / paper.to_numpy()[0].max()
+    ev_map, paper_map = ev.to_numpy()[0], paper.to_numpy()[0]
+    assert ev_map[bg].mean() / ev_map.max() < paper_map[bg].mean() / paper_map.max()
 
 
 def test_evidence_stop_arguments_are_checked():

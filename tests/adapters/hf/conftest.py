@@ -116,7 +116,8 @@ def image():
 
 @pytest.fixture(scope="session")
 def vlm():
-    """``vlm(name) -> (model, processor, tokenizer)`` of a tiny vision-language model (``vlms.BUILDERS``), built once."""
+    """``vlm(name) -> (model, processor, tokenizer)`` of a tiny vision-language model (``vlms.BUILDERS``),
+    built once."""
     from . import vlms
 
     built = {}

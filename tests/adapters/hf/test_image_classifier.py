@@ -8,8 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import glas_core  # noqa: E402
-from glas_core import GLASError  # noqa: E402
 from glas_adapters.hf import HFImageClassifier  # noqa: E402
+from glas_core import GLASError  # noqa: E402
 
 from .conftest import MEAN, SIZE, STD  # noqa: E402
 
@@ -70,7 +70,7 @@ def test_functional_explain_and_score_fn(classifier, image):
 
     model, clf = classifier
     x = clf.prepare(image)
-    both = glas_torch.explain(clf, x, targets=[1, 3], grid=3, sigma=1.0)
+    both = glas_torch.explain(clf, x, targets=[1, 3], grid=3, sigma=1.0, return_result=True)
     ours = glas_core.explain(clf.score_fn([1, 3]), x, grid=3, sigma=1.0).to_numpy()
     logged = glas_core.explain(clf.score_fn([1, 3], log=True), x, grid=3, sigma=1.0, log_scores=True)
     scale = np.exp(glas_core.to_numpy(logged.log_scale).astype(np.float64))

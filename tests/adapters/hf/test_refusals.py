@@ -10,9 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from glas_core import GLASError  # noqa: E402
 from glas_adapters.hf import CaptionExplainer  # noqa: E402
-
+from glas_core import GLASError  # noqa: E402
 from tests.core.reference import reference_glas, reference_grid_points  # noqa: E402
 
 from .conftest import MEAN, STD  # noqa: E402

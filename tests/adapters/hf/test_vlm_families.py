@@ -1,4 +1,5 @@
-"""Caption words of today's vision-language families: PaliGemma, LLaVA, Gemma 3, Qwen2-VL, Idefics3, SmolVLM, Pix2Struct.
+"""Caption words of today's vision-language families: PaliGemma, LLaVA, Gemma 3, Qwen2-VL, Idefics3, SmolVLM,
+Pix2Struct.
 
 For each family, a tiny model built offline (``vlms``): the word scores on the clean image
 equal the teacher-forced probabilities of a full-sequence forward pass in HF's own input

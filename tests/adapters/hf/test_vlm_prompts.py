@@ -1,4 +1,5 @@
-"""Each family's own prompting (LLaVA's chat template, BLIP and GIT prompts), PaliGemma's prefix-LM, and the refusals."""
+"""Each family's own prompting (LLaVA's chat template, BLIP and GIT prompts), PaliGemma's prefix-LM, and the
+refusals."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from glas_core import GLASError  # noqa: E402
 from glas_adapters.hf import CaptionExplainer  # noqa: E402
+from glas_core import GLASError  # noqa: E402
 
 from . import vlms  # noqa: E402
 

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from glas_core import GLASError  # noqa: E402
 from glas_adapters.hf import CaptionExplainer, group_words  # noqa: E402
+from glas_core import GLASError  # noqa: E402
 
 
 def test_wordpiece_subwords_group_into_words(wordpiece_tokenizer):

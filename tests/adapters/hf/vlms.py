@@ -194,5 +194,6 @@ def pix2struct() -> tuple[Any, Any, Any]:
     return _seeded(transformers.Pix2StructForConditionalGeneration, config, 14), image_processor, tokenizer
 
 
-BUILDERS = {"paligemma": paligemma, "llava": llava, "gemma3": gemma3, "qwen2_vl": qwen2_vl, "idefics3": lambda: idefics3(False),
-            "idefics3_split": lambda: idefics3(True), "smolvlm": smolvlm, "pix2struct": pix2struct}
+BUILDERS = {"paligemma": paligemma, "llava": llava, "gemma3": gemma3, "qwen2_vl": qwen2_vl,
+            "idefics3": lambda: idefics3(False), "idefics3_split": lambda: idefics3(True), "smolvlm": smolvlm,
+            "pix2struct": pix2struct}

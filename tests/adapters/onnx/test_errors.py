@@ -150,9 +150,9 @@ def test_layout_that_nothing_tells(tmp_path, options):
 
 
 def test_targets_and_probabilities(tmp_path, model, x, options):
-    refused("targets must be class indices in 0..3", "[4, 7], out of range",
+    refused("targets must be class indices in [0, 4)", "[4, 7], out of range",
             call=lambda: glas_onnx.explain(model, x, [[4, 0], [7, 1]], grid=2, session_options=options))
-    refused("targets must be", "shape (3,) for 2 image(s)",
+    refused("targets must be one class per example (2)", "a list of 3 classes for a batch of 2",
             call=lambda: glas_onnx.explain(model, x, [0, 1, 2], grid=2, session_options=options))
     refused("targets must be", "'1'", call=lambda: glas_onnx.explain(model, x, "1", grid=2, session_options=options))
     refused("the bool True", call=lambda: glas_onnx.explain(model, x, True, grid=2, session_options=options))

@@ -78,8 +78,11 @@ def test_images_packed_into_full_runs_equal_one_image_at_a_time(tmp_path, weight
     path, x = make(tmp_path, weights), images(3)
     sess = session(path, options)
     packed = glas_onnx.explain(sess, x, [0, 1, 2], grid=GRID, batch_size=8)
-    # the clean pass (3 rows), then 3 x 19 rows in runs of 8: no run is short but the last
-    assert sess.rows == [3] + [8] * 7 + [1]
+    # 3 x 19 rows in runs of 8: no run is short but the last (given targets need no clean pass)
+    assert sess.rows == [8] * 7 + [1]
+    predicted = session(path, options)
+    glas_onnx.explain(predicted, x, None, grid=GRID, batch_size=8)
+    assert predicted.rows == [3] + [8] * 7 + [1]  # targets=None: one clean row per image first
     for i in range(3):
         alone = glas_onnx.explain(path, x[i], i, grid=GRID, batch_size=8, session_options=options)
         np.testing.assert_allclose(packed[i], alone, rtol=1e-6, atol=1e-7 * np.abs(alone).max())
@@ -92,8 +95,8 @@ def test_fixed_batch_axis(tmp_path, weights, options, fixed):
     sess = session(make(tmp_path, weights, batch=fixed, name="fixed.onnx"), options)
     got = glas_onnx.explain(sess, x, [[0, 3], [1, 2]], grid=GRID, batch_size=4)
     assert set(sess.rows) == {fixed}
-    # runs of a pass cover whole multiples of the fixed size: zero rows pad only its last run
-    assert sum(sess.rows) == -(-2 // fixed) * fixed + -(-2 * ROWS // fixed) * fixed
+    # runs cover whole multiples of the fixed size: zero rows pad only the last run
+    assert sum(sess.rows) == -(-2 * ROWS // fixed) * fixed
     dynamic = glas_onnx.explain(make(tmp_path, weights), x, [[0, 3], [1, 2]], grid=GRID, session_options=options)
     np.testing.assert_allclose(got, dynamic, rtol=1e-5, atol=1e-6 * np.abs(dynamic).max())
 

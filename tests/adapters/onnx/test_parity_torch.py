@@ -62,7 +62,7 @@ def test_tiny_cnn(tiny, options, mode, targets, export_kind):
     onnx_targets = [t[0] for t in chosen] if targets == "one" else chosen
     got = glas_onnx.explain(tiny[export_kind], tiny["x"].numpy(), onnx_targets, grid=GRID, mode=mode, batch_size=16,
                             session_options=options, return_result=True)
-    want = glas_torch.explain(tiny["model"], tiny["x"], chosen, grid=GRID, mode=mode, batch_size=16)
+    want = glas_torch.explain(tiny["model"], tiny["x"], chosen, grid=GRID, mode=mode, batch_size=16, return_result=True)
     assert_same_maps(got, want)
 
 
@@ -70,13 +70,13 @@ def test_tiny_cnn_channels_last(tiny, options):
     x_hwc = tiny["x"].permute(0, 2, 3, 1).numpy()
     got = glas_onnx.explain(tiny["nhwc"], x_hwc, TARGETS["several"], grid=GRID, session_options=options,
                             return_result=True)
-    assert_same_maps(got, glas_torch.explain(tiny["model"], tiny["x"], TARGETS["several"], grid=GRID))
+    assert_same_maps(got, glas_torch.explain(tiny["model"], tiny["x"], TARGETS["several"], grid=GRID, return_result=True))
 
 
 def test_tiny_cnn_recursive(tiny, options):
     got = glas_onnx.explain_recursive(tiny["dynamic"], tiny["x"].numpy()[0], 2, grid=GRID, max_iter=2,
                                       session_options=options)
-    want = glas_torch.explain_recursive(tiny["model"], tiny["x"][0], [2], grid=GRID, max_iter=2).to_numpy()[0]
+    want = glas_torch.explain_recursive(tiny["model"], tiny["x"][0], [2], grid=GRID, max_iter=2, return_result=True).to_numpy()[0]
     # recursive maps are sums of min-max normalised maps: no per-target factor to undo
     np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max())
 
@@ -89,7 +89,7 @@ def test_tiny_cnn_multiscale(tiny, options, adaptive, export_kind):
                                        grid=6, adaptive=adaptive, keep=0.6, session_options=options,
                                        return_result=True)
     want = glas_torch.explain_multiscale(tiny["model"], tiny["x"], TARGETS["several"], sigmas=sigmas, grid=6,
-                                         adaptive=adaptive, keep=0.6)
+                                         adaptive=adaptive, keep=0.6, return_result=True)
     for per_got, per_want in zip(got, want, strict=True):
         assert [r.n_forward for r in per_got] == [r.n_forward for r in per_want]
         assert_same_maps(per_got, per_want)
@@ -114,4 +114,4 @@ def test_efficientnet_lite0(tmp_path, options):
     path = export(model, x, str(tmp_path / "lite0.onnx"))
     top = model(x).topk(2).indices[0].tolist()
     got = glas_onnx.explain(path, x.numpy(), [top], grid=3, session_options=options, return_result=True)
-    assert_same_maps(got, glas_torch.explain(model, x, [top], grid=3))
+    assert_same_maps(got, glas_torch.explain(model, x, [top], grid=3, return_result=True))

@@ -24,7 +24,7 @@ def path(tmp_path):
 def test_evidence_rule_gives_the_cores_iterations(path, options):
     x = two_blobs.image_chw()
     got = glas_onnx.explain_recursive(path, x, 0, grid=4, stop="evidence", min_evidence=0.1,
-                                      session_options=options, return_result=True)[0]
+                                      session_options=options, return_result=True)
     want = glas_core.explain_recursive(two_blobs.log_softmax_fn(*two_blobs.weights_chw(), 0), x, grid=4,
                                        log_scores=True, stop="evidence", min_evidence=0.1)
     two_blobs.assert_same_iterations(got, want)
@@ -32,7 +32,7 @@ def test_evidence_rule_gives_the_cores_iterations(path, options):
     maps = glas_onnx.explain_recursive(path, x, 0, grid=4, stop="evidence", min_evidence=0.1, session_options=options)
     np.testing.assert_allclose(maps, want.to_numpy()[0], rtol=1e-4, atol=1e-4 * np.abs(maps).max())
     short = glas_onnx.explain_recursive(path, x, 0, grid=4, stop="evidence", min_evidence=0.8,
-                                        session_options=options, return_result=True)[0]
+                                        session_options=options, return_result=True)
     assert len(short.iterations[0]) == 1 and short.stop_reasons == ["no_evidence"]
 
 
@@ -45,10 +45,10 @@ def test_bad_stop_settings_are_refused(path, options, bad):
 def test_reuse_tol_reaches_the_core(path, options):
     x = two_blobs.image_chw()
     got = glas_onnx.explain_recursive(path, x, 0, grid=6, sigma=1.0, max_iter=3, reuse_tol=0.05,
-                                      session_options=options, return_result=True)[0]
+                                      session_options=options, return_result=True)
     want = glas_core.explain_recursive(two_blobs.log_softmax_fn(*two_blobs.weights_chw(), 0), x, grid=6, sigma=1.0,
                                        max_iter=3, log_scores=True, reuse_tol=0.05)
     two_blobs.assert_same_iterations(got, want)
     full = glas_onnx.explain_recursive(path, x, 0, grid=6, sigma=1.0, max_iter=3, session_options=options,
-                                       return_result=True)[0]
+                                       return_result=True)
     assert got.n_forward < full.n_forward  # light rows were kept

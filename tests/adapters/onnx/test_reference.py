@@ -42,7 +42,10 @@ def reference_maps(x_chw, w, b, targets, layout="NCHW", mode="fusion", link=_sof
 
 
 def rescaled(result):
-    """The paper's Eq. 3 from a log-domain result: the map times ``exp(log_scale)`` per target."""
+    """The paper's Eq. 3 from a result: a log-domain map times ``exp(log_scale)`` per target (a map of
+    probabilities, with no ``log_scale``, is Eq. 3 itself)."""
+    if result.log_scale is None:
+        return np.asarray(result.saliency, dtype=np.float64)
     scale = np.exp(np.asarray(result.log_scale, np.float64))
     return np.asarray(result.saliency, dtype=np.float64) * scale[:, None, None]
 
@@ -117,7 +120,8 @@ def test_probability_outputs(tmp_path, options, probabilities):
     (result,) = glas_onnx.explain(path, x, 2, grid=GRID, sigma=SIGMA, probabilities=chosen, session_options=options,
                                   return_result=True)
     assert_peak_close(rescaled(result), reference_maps(x[0], w, b, [2]))
-    assert probabilities is None or len(calls) >= 2  # the clean pass and the sweep
+    assert probabilities is None or len(calls) >= 2  # the first outputs' check and the sweep
+    assert result.log_scale is None  # probabilities are fused as probabilities, as in every adapter
 
 
 def test_over_confident_model_keeps_an_informative_map(tmp_path, options):

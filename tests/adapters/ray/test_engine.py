@@ -1,9 +1,10 @@
 """The Ray engine on a real local Ray cluster (``ray.init(num_cpus=2)``, one per module).
 
 Each job runs a tiny TorchScript model on 16 x 16 images through Ray Data actors and is checked
-against the same job in this process (one torch thread here, one per actor there): the maps are
-equal bit for bit, an actor that dies mid-job still leaves every image exactly once, an
-interrupted job resumes, and cohort maps summed on the workers equal the in-process sums.
+against the same job in this process: the manifests hold the same rows and the maps agree within
+one float16 step of their peak (:func:`_same_output`), an actor that dies mid-job still leaves
+every image exactly once, an interrupted job resumes, and cohort maps summed on the workers equal
+the in-process sums of the same maps.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ ray = pytest.importorskip("ray")
 torch = pytest.importorskip("torch")
 pq = pytest.importorskip("pyarrow.parquet")
 
-from glas_adapters.cli.dataset import (ImageExplainer, JobSpec, OutputFolder, find_images,  # noqa: E402
-                                       pending_items, run_job)
+from glas_adapters.cli.dataset import (  # noqa: E402
+    ImageExplainer,
+    JobSpec,
+    OutputFolder,
+    find_images,
+    pending_items,
+    run_job,
+)
 from glas_adapters.cli.loading import load_model  # noqa: E402
 
 from ...cli.helpers import files_under, make_quadrant_model, run_glas, save_rgb  # noqa: E402
@@ -32,6 +39,16 @@ pytestmark = pytest.mark.integration
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 N_IMAGES = 5
 ARGS = ("--input-size", "16", "--grid", "4", "--sigma", "2", "1", "--top-k", "2", "--device", "cpu", "--quiet")
+#: How far a map of the Ray engine may be from the in-process map: one float16 step below the
+#: peak of 1 (``2**-11``, 4.9e-4), times the map's peak. Torch's sums depend on its thread count,
+#: which differs between the ``glas`` process (every core) and an actor (one), and a value that
+#: moves by a rounding error can round to the neighbouring float16. Measured with
+#: EfficientNet-Lite0 on five scikit-image photos (96 px, --grid 8, --sigma 3 1, --top-k 2; two
+#: threads in the process, one per actor): 122 of 184,320 map values differed, each by one float16
+#: step of its own value, at most 2**-11 of the peak; this tiny model gives equal bits.
+MAP_ATOL_OF_PEAK = 2.0 ** -11
+#: Clean scores (float32 model outputs) may differ in the same way: 2.1e-5 relative, measured as above.
+SCORE_RTOL = 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -68,18 +85,31 @@ def local_output(job):
     return out
 
 
+def _same_maps(got, want, where) -> None:
+    """Equal shapes and dtypes, values within :data:`MAP_ATOL_OF_PEAK` of the reference map's peak."""
+    assert got.shape == want.shape and got.dtype == want.dtype, where
+    diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    assert diff.max() <= MAP_ATOL_OF_PEAK * np.abs(want.astype(np.float64)).max(), (where, diff.max())
+
+
 def _same_output(out, reference) -> None:
-    assert pq.read_table(out / "manifest.parquet").equals(pq.read_table(reference / "manifest.parquet"))
+    """The same manifest (clean scores within :data:`SCORE_RTOL`), map files, keys and maps (:func:`_same_maps`)."""
+    got, want = pq.read_table(out / "manifest.parquet"), pq.read_table(reference / "manifest.parquet")
+    assert got.drop_columns(["clean_score"]).equals(want.drop_columns(["clean_score"]))
+    np.testing.assert_allclose(got.column("clean_score").to_numpy(), want.column("clean_score").to_numpy(),
+                               rtol=SCORE_RTOL, atol=0)
     maps = [f for f in files_under(str(reference)) if f.startswith("maps/")]
     assert [f for f in files_under(str(out)) if f.startswith("maps/")] == maps and len(maps) == N_IMAGES
     for name in maps:
         a, b = np.load(out / name), np.load(reference / name)
         assert a.files == b.files
         for key in a.files:
-            assert np.array_equal(a[key], b[key]), (name, key)
+            _same_maps(a[key], b[key], (name, key))
 
 
-def test_ray_engine_maps_equal_in_process_maps_bit_for_bit(cluster, job, local_output, tmp_path, capsys):
+def test_ray_engine_maps_match_in_process_maps(cluster, job, local_output, tmp_path, capsys):
+    from glas_adapters.jobs.cohort import cohort_maps
+
     base, model = job
     out = tmp_path / "ray"
     run = run_glas(capsys, "explain", str(base / "photos"), "--model", model, "--out", str(out), "--engine", "ray",
@@ -89,8 +119,9 @@ def test_ray_engine_maps_equal_in_process_maps_bit_for_bit(cluster, job, local_o
     _same_output(out, local_output)
     ray_cohort, local_cohort = np.load(out / "cohort.npz"), np.load(local_output / "cohort.npz")
     assert ray_cohort.files == local_cohort.files and len(ray_cohort.files) == 4   # 2 targets x 2 sigmas
+    here = cohort_maps(str(out))                       # the same maps summed in this process
     for key in ray_cohort.files:                       # the same sums, added in another order
-        np.testing.assert_allclose(ray_cohort[key], local_cohort[key], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(ray_cohort[key], here[key], rtol=0, atol=1e-6)
 
 
 class CrashOnce:
@@ -192,8 +223,9 @@ def test_explain_dataset_on_in_memory_images_with_a_torch_module(cluster, tmp_pa
         item = ImageItem(f"im{i}", "", f"im{i}", (1, 0), i % 2)
         mine = np.load(io.BytesIO(here.explain(item, pixels=img).output.maps))
         theirs = np.load(out / "maps" / f"im{i}.npz")
+        assert theirs.files == mine.files
         for key in theirs.files:
-            assert np.array_equal(theirs[key], mine[key]), key
+            _same_maps(theirs[key], mine[key], (f"im{i}", key))
     again = explain_dataset(ds, make_quadrant_model, str(out), sigma=[2.0], grid=4, input_size=(16, 16), workers=2)
     assert again.done == 0 and again.resumed == 3
 

@@ -15,7 +15,7 @@ import pytest
 from tests.adapters.tf.tiny_keras import images, keras, tf, tiny_cnn
 
 from glas_adapters import tf as glas_tf
-from glas_adapters.tf.scoring import RowTargets, balanced_chunk
+from glas_adapters.tf.scoring import balanced_chunk
 
 SHAPE = (9, 11, 3)
 ROWS = 2 * 3 * 3 + 1  # grid 3
@@ -64,21 +64,16 @@ def test_packed_calls_are_full_chunks(counted):
                     progress=lambda d, t: done.append((d, t)))
     chunk = balanced_chunk(n * ROWS, batch_size)
     sweep_calls = math.ceil(n * ROWS / chunk)
-    # one clean pass over the 5 images, then the 95 rows in 6 calls of 16 (the last one padded)
-    assert int(counter.calls.numpy()) - calls == 1 + sweep_calls == 1 + 6
+    # the 95 rows in 6 calls of 16 (the last one padded); a given class needs no clean pass
+    assert int(counter.calls.numpy()) - calls == sweep_calls == 6
+    assert int(counter.rows.numpy()) - rows == sweep_calls * chunk
+    calls, rows = int(counter.calls.numpy()), int(counter.rows.numpy())
+    glas_tf.explain(model, images(n, SHAPE, seed=33), None, grid=3, batch_size=batch_size)
+    # targets=None: one clean pass over the 5 images first, to read each one's predicted class
+    assert int(counter.calls.numpy()) - calls == 1 + sweep_calls
     assert int(counter.rows.numpy()) - rows == n + sweep_calls * chunk
     # one progress stream over every image's rows
     assert done[-1] == (n * ROWS, n * ROWS) and len(done) == sweep_calls
-
-
-def test_row_targets_follow_the_images_of_a_packed_stream():
-    targets = RowTargets(np.array([[5, 1], [7, 2], [9, 3]]), rows_per_image=4)
-    got = np.concatenate([targets.next(5), targets.next(5), targets.next(2)])
-    np.testing.assert_array_equal(got, np.repeat([[5, 1], [7, 2], [9, 3]], 4, axis=0))
-    with pytest.raises(RuntimeError, match="more rows"):
-        targets.next(1)
-    single = RowTargets(np.array([[4]]), rows_per_image=4)
-    assert single.next(3).tolist() == [[4]] * 3 and single.next(9).shape == (9, 1)  # any number of sweeps
 
 
 def test_tensor_images_are_packed_too():

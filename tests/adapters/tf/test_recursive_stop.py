@@ -31,14 +31,14 @@ def image_hwc() -> np.ndarray:
 
 def test_evidence_rule_gives_the_cores_iterations(model):
     got = glas_tf.explain_recursive(model, image_hwc(), 0, grid=4, stop="evidence", min_evidence=0.1,
-                                    return_result=True)[0]
+                                    return_result=True)
     want = glas_core.explain_recursive(two_blobs.log_softmax_fn(*two_blobs.weights_hwc(), 0), image_hwc(),
                                        spatial_axes=(0, 1), grid=4, log_scores=True, stop="evidence",
                                        min_evidence=0.1)
     two_blobs.assert_same_iterations(got, want)
     assert got.stop_reasons == ["no_evidence"] and 0.1 < got.iterations[0][1].weight < 0.9
     short = glas_tf.explain_recursive(model, image_hwc(), 0, grid=4, stop="evidence", min_evidence=0.8,
-                                      return_result=True)[0]
+                                      return_result=True)
     assert len(short.iterations[0]) == 1 and short.stop_reasons == ["no_evidence"]
 
 
@@ -50,10 +50,10 @@ def test_bad_stop_settings_are_refused(model, bad):
 
 def test_reuse_tol_reaches_the_core(model):
     got = glas_tf.explain_recursive(model, image_hwc(), 0, grid=6, sigma=1.0, max_iter=3, reuse_tol=0.05,
-                                    return_result=True)[0]
+                                    return_result=True)
     want = glas_core.explain_recursive(two_blobs.log_softmax_fn(*two_blobs.weights_hwc(), 0), image_hwc(),
                                        spatial_axes=(0, 1), grid=6, sigma=1.0, max_iter=3, log_scores=True,
                                        reuse_tol=0.05)
     two_blobs.assert_same_iterations(got, want)
-    full = glas_tf.explain_recursive(model, image_hwc(), 0, grid=6, sigma=1.0, max_iter=3, return_result=True)[0]
+    full = glas_tf.explain_recursive(model, image_hwc(), 0, grid=6, sigma=1.0, max_iter=3, return_result=True)
     assert got.n_forward < full.n_forward  # light rows were kept

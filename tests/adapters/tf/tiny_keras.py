@@ -72,7 +72,7 @@ def paper_scale(results) -> np.ndarray:
     one scored in probabilities (``log_scale`` None) is Eq. 3 as it is.
     """
     out = []
-    for r in results:
+    for r in (results if isinstance(results, list) else [results]):  # one result for a single image
         scale = 1.0 if r.log_scale is None else np.exp(np.asarray(glas_core.to_numpy(r.log_scale), np.float64))
         out.append(np.asarray(glas_core.to_numpy(r.saliency), np.float64) * np.reshape(scale, (-1, 1, 1)))
     return np.stack(out)

@@ -65,7 +65,7 @@ def test_probabilities_that_underflow_in_float32_give_the_float64_map():
         flat = glas_core.explain(lambda b: torch.softmax(model(b), -1)[:, [1]], x, grid=3, sigma_px=SIGMA_PX)
     assert float(flat.saliency.abs().max()) == 0.0
     expected = float64_reference(model, x, 1, lam=1e-5)
-    got = glas_torch.explain(model, x, 1, grid=3, sigma_px=SIGMA_PX)
+    got = glas_torch.explain(model, x, 1, grid=3, sigma_px=SIGMA_PX, return_result=True)
     assert_proportional(got.saliency[0], expected)
     assert float(got.log_scale[0]) < -104  # the paper's largest weight is below float32's smallest number
 
@@ -74,7 +74,7 @@ def test_a_class_the_model_is_sure_of_keeps_its_scores():
     model = Shifted([25.0, 0.0, 0.0, 0.0, 0.0]).eval()  # P(class 0) = 1 - ~1e-10
     x = images(n=1)[0]
     lam = 1e-12  # below the shadow differences, so the map depends on them
-    got = glas_torch.explain(model, x, 0, grid=3, sigma_px=SIGMA_PX, lam=lam)
+    got = glas_torch.explain(model, x, 0, grid=3, sigma_px=SIGMA_PX, lam=lam, return_result=True)
     rows = torch.cat(model.seen)
     with torch.no_grad():
         # torch.log_softmax rounds log P to exactly 0 on every row the model saw: all f_s would be lambda
@@ -86,7 +86,7 @@ def test_a_class_the_model_is_sure_of_keeps_its_scores():
 def test_half_precision_outputs_are_never_rounded_to_their_dtype(dtype, margin):
     model = Shifted([margin, 0.0, 0.0, 0.0, 0.0], out_dtype=dtype).eval()
     x = images(n=1)[0]
-    got = glas_torch.explain(model, x, 0, grid=3, sigma_px=SIGMA_PX, lam=1e-8)
+    got = glas_torch.explain(model, x, 0, grid=3, sigma_px=SIGMA_PX, lam=1e-8, return_result=True)
     rows = torch.cat(model.seen)
     with torch.no_grad():
         half = torch.softmax(model(rows), -1)[:, 0]
@@ -110,19 +110,19 @@ def test_probabilities_given_by_the_model_or_a_callable_are_scored_as_probabilit
     model = TinyCNN().eval()
     x = images(n=1)[0]
     expected = core_map(model, x, 2, grid=4)
-    given = glas_torch.explain(lambda b: torch.softmax(model(b), -1), x, 2, grid=4, probabilities=None)
+    given = glas_torch.explain(lambda b: torch.softmax(model(b), -1), x, 2, grid=4, probabilities=None, return_result=True)
     seen = []
 
     def callable_softmax(outputs):
         seen.append(outputs.dtype)
         return torch.softmax(outputs, -1)
 
-    by_callable = glas_torch.explain(lambda b: model(b).half(), x, 2, grid=4, probabilities=callable_softmax)
+    by_callable = glas_torch.explain(lambda b: model(b).half(), x, 2, grid=4, probabilities=callable_softmax, return_result=True)
     assert given.log_scale is None and by_callable.log_scale is None
     torch.testing.assert_close(given.saliency[0], expected, rtol=1e-6, atol=1e-9)  # the paper's map, no factor
     assert set(seen) == {torch.float32}  # half outputs reach the callable in float32
     assert_proportional(by_callable.saliency[0], expected, rtol=2e-2)  # float16 logits: ~1e-3 relative
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        logits = glas_torch.explain(model, x, 2, grid=4)
+        logits = glas_torch.explain(model, x, 2, grid=4, return_result=True)
     assert logits.log_scale is not None and torch.isfinite(logits.log_scale).all()

@@ -52,8 +52,8 @@ def test_a_train_mode_model_gets_a_warning_and_keeps_its_state(call):
     model.load_state_dict(before["state"])
     runs = {
         "attribute": lambda: GLASAttribution(model).attribute(x, target=1, grid=2),
-        "explain": lambda: glas_torch.explain(model, x, [1, 2], grid=2),
-        "explain_recursive": lambda: glas_torch.explain_recursive(model, x[0], 1, grid=2, max_iter=2),
+        "explain": lambda: glas_torch.explain(model, x, [1, 2], grid=2, return_result=True),
+        "explain_recursive": lambda: glas_torch.explain_recursive(model, x[0], 1, grid=2, max_iter=2, return_result=True),
         "quantus": lambda: explain_func(model, x.numpy(), np.array([1, 2]), grid=2),
     }
     with pytest.warns(UserWarning, match=r"train mode \(BatchNorm2d, Dropout in training mode\).*model\.eval\(\)"):
@@ -126,7 +126,7 @@ def test_softmax_applied_to_a_softmax_head_gets_a_warning(call):
     head = nn.Sequential(TinyCNN(), nn.Softmax(dim=-1)).eval()
     x = images(n=2)
     runs = {"attribute": lambda m, **kw: GLASAttribution(m).attribute(x, target=1, grid=2, **kw),
-            "explain": lambda m, **kw: glas_torch.explain(m, x, 1, grid=2, **kw)}
+            "explain": lambda m, **kw: glas_torch.explain(m, x, 1, grid=2, **kw, return_result=True)}
     with pytest.warns(UserWarning, match="already sum to 1 per image.*probabilities=None"):
         runs[call](head)
     with warnings.catch_warnings():

@@ -1,0 +1,193 @@
+"""One image of a job: read it, pick its targets, explain it, and lay out its maps and rows.
+
+The same :class:`ImageExplainer` runs in the ``glas`` process and inside every Ray actor, so
+both engines write identical files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from glas_adapters.jobs.figures import Resize, caption_figure, classifier_figures
+from glas_adapters.jobs.image_io import load_image, rgb01
+from glas_adapters.jobs.layout import MAPS_DIR, ImageOutput, npz_bytes
+from glas_adapters.jobs.sources import ImageItem
+from glas_adapters.jobs.spec import JobSpec, sigma_text
+from glas_adapters.jobs.targets import resolve_targets
+from glas_core import to_numpy
+from glas_core.config import DEFAULT_GRID
+from glas_core.errors import GLASError, fail
+
+#: The figure's dots per inch; figures are drawn from a copy at most this many pixels a side.
+FIGURE_DPI = 110
+FIGURE_MAX_SIDE = 640
+
+
+@dataclass
+class Explained:
+    """An :class:`ImageOutput` plus what only the ``glas`` process uses (raw maps for ``--save-maps``,
+    and the image's forward passes: the prediction and every sweep's rows)."""
+
+    output: ImageOutput
+    raw: dict[str, np.ndarray] = field(default_factory=dict)
+    n_forward: int = 0
+
+
+def peak_normalised(saliency: np.ndarray) -> np.ndarray:
+    """A map divided by its largest absolute value (a zero map stays zero), in float64."""
+    m = np.asarray(saliency, dtype=np.float64)
+    peak = float(np.max(np.abs(m))) if m.size else 0.0
+    if not np.isfinite(peak):
+        raise fail("saliency", "a map with NaN or infinite values", "finite maps",
+                   "check the model's outputs for NaN or inf")
+    return m / peak if peak > 0 else np.zeros_like(m)
+
+
+class ImageExplainer:
+    """Explains images one at a time with one loaded model.
+
+    Parameters
+    ----------
+    model : Classifier or Captioner
+        What :func:`glas_adapters.cli.loading.load_model` returns (or any object with its interface).
+    spec : JobSpec
+        The job's settings.
+    resize : callable, optional
+        ``resize(image, (height, width))``, the resampling of the model's images
+        (``glas_adapters.cli.classifier.resize_image``); figures are drawn from a copy it makes.
+        Needed with ``spec.figures``.
+
+    Raises
+    ------
+    GLASError
+        ``spec.figures`` without ``resize``.
+    """
+
+    def __init__(self, model: Any, spec: JobSpec, resize: Resize | None = None) -> None:
+        if spec.figures and resize is None:
+            raise fail("resize", None, "the image resampling figures are drawn with when spec.figures is set",
+                       "pass ImageExplainer(model, spec, resize=glas_adapters.cli.classifier.resize_image)")
+        self.model = model
+        self.spec = spec
+        self.resize = resize
+
+    def explain(self, item: ImageItem, progress: bool = False, pixels: Any = None) -> Explained:
+        """Explain one image; every error is a :class:`GLASError` whose message names the image.
+
+        ``pixels`` (an ``(H, W, 3)`` array, uint8 or float in [0, 1]) is used instead of reading
+        ``item.path``.
+        """
+        try:
+            image = load_image(item.path) if pixels is None else rgb01(pixels)
+            if self.model.kind == "captioner":
+                return self._caption(item, image, progress)
+            return self._classify(item, image, progress)
+        except GLASError as exc:
+            raise GLASError(f"{item.path}: {' '.join(str(exc).split())}") from None
+        except (KeyboardInterrupt, SystemExit, ModuleNotFoundError):
+            raise  # a missing package is the installation's fault, not the image's: it ends the job
+        except Exception as exc:  # a model or decoder failure: name the image, keep the reason
+            reason = " ".join(str(exc).split())[:300] or "no message"
+            raise GLASError(f"{item.path}: {type(exc).__name__}: {reason}") from None
+
+    def _classify(self, item: ImageItem, image: np.ndarray, progress: bool) -> Explained:
+        model, spec = self.model, self.spec
+        x = model.prepare(image)
+        probs = model.probabilities(x)
+        targets = self._targets(item, probs)
+        results = model.explain(x, targets, spec.settings(progress))
+        rows: list[dict[str, Any]] = []
+        maps: dict[str, np.ndarray] = {}
+        if spec.recursive:
+            res, sigma = results[0], sigma_text(spec.sigmas[0])
+            accumulated = res.to_numpy()
+            for ti, t in enumerate(targets):
+                common = self._common(item, t, model.label(t), float(probs[t]), sigma, res.n_forward)
+                key = f"target{t}_sigma{sigma}"
+                maps[key] = peak_normalised(accumulated[ti])
+                rows.append(self._row(common, key, maps[key], None))
+                for i, it in enumerate(res.iterations[ti], start=1):
+                    maps[f"{key}_iter{i}"] = peak_normalised(to_numpy(it.saliency))
+                    rows.append(self._row(common, f"{key}_iter{i}", maps[f"{key}_iter{i}"], i))
+        else:
+            for sigma, res in zip(spec.sigmas, results):
+                arr = res.to_numpy()
+                for ti, t in enumerate(targets):
+                    text = sigma_text(sigma)
+                    key = f"target{t}_sigma{text}"
+                    maps[key] = peak_normalised(arr[ti])
+                    common = self._common(item, t, model.label(t), float(probs[t]), text, res.n_forward)
+                    rows.append(self._row(common, key, maps[key], None))
+        figures = self._figures(item, image, x, results, targets, probs) if spec.figures else {}
+        raw = raw_arrays(results, targets, probs, model, spec.recursive) if spec.keep_raw else {}
+        n_forward = 1 + sum(int(r.n_forward) for r in results)  # the prediction, then the sweeps
+        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw, n_forward)
+
+    def _caption(self, item: ImageItem, image: np.ndarray, progress: bool) -> Explained:
+        spec = self.spec
+        exp = self.model.explain(image, spec.settings(progress))
+        sigma = sigma_text(spec.sigmas[0])
+        rows, maps = [], {}
+        for i, word in enumerate(exp.words):
+            key = f"word{i}_sigma{sigma}"
+            maps[key] = peak_normalised(exp.maps[i])
+            rows.append(self._row(self._common(item, i, word, float(exp.word_probs[i]), sigma, exp.result.n_forward),
+                                  key, maps[key], None))
+        figures = {}
+        if spec.figures:
+            figures = {f"{item.image_id}.png": caption_figure(exp, FIGURE_MAX_SIDE, FIGURE_DPI, self._resize())}
+        raw = {}
+        if spec.keep_raw:
+            raw = {"saliency": np.asarray(exp.maps, dtype=np.float32), "labels": np.asarray(exp.words),
+                   "scores": np.asarray(exp.word_probs, dtype=np.float64)}
+        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw, int(exp.result.n_forward))
+
+    def _targets(self, item: ImageItem, probs: np.ndarray) -> list[int]:
+        n = int(probs.shape[0])
+        if item.targets is not None:
+            bad = [t for t in item.targets if t >= n]
+            if bad:
+                raise fail("target", bad[0], f"a class index in [0, {n}) for this model's {n} outputs",
+                           "fix the row of this image in --targets-csv")
+            return list(item.targets)
+        return resolve_targets(self.spec.targets, self.spec.top_k, probs, self.model)
+
+    def _common(self, item: ImageItem, target: int, name: str, score: float, sigma: str, n_forward: int
+                ) -> dict[str, Any]:
+        grid = self.spec.grid
+        return {"image_id": item.image_id, "path": item.path, "target": int(target), "class_name": str(name),
+                "clean_score": score, "sigma": sigma, "grid": int(grid if grid is not None else DEFAULT_GRID),
+                "mode": self.spec.mode, "n_forward": int(n_forward), "map_file": f"{MAPS_DIR}/{item.image_id}.npz",
+                "label": item.label}
+
+    @staticmethod
+    def _row(common: dict[str, Any], key: str, saliency: np.ndarray, iteration: int | None) -> dict[str, Any]:
+        return {**common, "map_key": key, "height": int(saliency.shape[0]), "width": int(saliency.shape[1]),
+                "iteration": iteration}
+
+    def _figures(self, item: ImageItem, image: np.ndarray, x: Any, results: list[Any], targets: list[int],
+                 probs: np.ndarray) -> dict[str, bytes]:
+        shown = image if self.model.plain_resize else self.model.display(x)
+        pngs = classifier_figures(shown, results, targets, probs, self.model, self.spec.sigmas, self.spec.mode,
+                                  self.spec.recursive, item.relpath, max_side=FIGURE_MAX_SIDE, dpi=FIGURE_DPI,
+                                  resize=self._resize())
+        return {f"{item.image_id}{suffix}.png": png for suffix, png in pngs}
+
+    def _resize(self) -> Resize:
+        assert self.resize is not None  # checked in __init__ for every spec with figures
+        return self.resize
+
+
+def raw_arrays(results: list[Any], targets: list[int], probs: np.ndarray, model: Any, recursive: bool
+               ) -> dict[str, np.ndarray]:
+    """The float32 maps of ``--save-maps``: (T, S, H, W) per scale, or (T, H, W) accumulated when recursive."""
+    if recursive:
+        saliency = results[0].to_numpy()
+    else:
+        saliency = np.stack([r.to_numpy() for r in results], axis=1)
+    index = np.asarray(targets, dtype=np.int64)
+    return {"saliency": saliency.astype(np.float32), "targets": index,
+            "labels": np.asarray([model.label(t) for t in targets]), "scores": probs[index]}
