@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> str:
 
     def run_torch():
         return glas_torch.explain(model, torch.from_numpy(x), [[t] for t in targets], grid=grid,
-                                  batch_size=args.batch_size)
+                                  batch_size=args.batch_size, return_result=True)
 
     onnx_results, torch_results = run_onnx(), run_torch()  # warm-up, and the maps compared below
     run_bare()

@@ -90,7 +90,7 @@ def run_rglas(counted: CountingModel, samples: list[Any], args: argparse.Namespa
         counted.reset()
         t0 = time.perf_counter()
         res = explain_recursive(counted.module, torch.from_numpy(s.image), targets=s.label, max_iter=args.max_iter,
-                                sigma=args.sigma, stop=args.stop, min_evidence=args.min_evidence)
+                                sigma=args.sigma, stop=args.stop, min_evidence=args.min_evidence, return_result=True)
         out["seconds"].append(time.perf_counter() - t0)
         out["forwards"].append(counted.rows)
         out["n_forward_agrees"] &= counted.rows == res.n_forward

@@ -54,7 +54,8 @@ print(f"accuracy on 6 new birds: {(model(x).argmax(1) == y).float().mean():.2f}"
 print(f"the face is {faces[0].sum() / bodies[0].sum():.0%} of the body's area")
 
 # one map per scale, coarse to fine, for each bird's own class
-per_bird = [explain_multiscale(model, x[i], [int(y[i])], sigmas=SIGMAS, grid=10) for i in range(len(x))]
+per_bird = [explain_multiscale(model, x[i], [int(y[i])], sigmas=SIGMAS, grid=10, return_result=True)
+            for i in range(len(x))]
 
 for s, sigma in enumerate(SIGMAS):
     on_face = np.mean([r[s].to_numpy()[0][faces[i]].sum() / r[s].to_numpy()[0].sum()

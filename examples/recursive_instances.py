@@ -59,7 +59,7 @@ paint(scene, *squares["dull red square (bottom-right)"], (0.6, 0.15, 0.15))
 paint(scene, 5, 28, (0.1, 0.2, 1.0))
 x = torch.from_numpy(scene)
 
-result = explain_recursive(model, x, [1], grid=10, sigma=1.0, max_iter=3)
+result = explain_recursive(model, x, [1], grid=10, sigma=1.0, max_iter=3, return_result=True)
 for k, step in enumerate(result.iterations[0]):
     peak = np.unravel_index(int(np.argmax(np.asarray(step.saliency))), (SIZE, SIZE))
     found = [name for name, (r, c) in squares.items() if r <= peak[0] < r + SIDE and c <= peak[1] < c + SIDE]

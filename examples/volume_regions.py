@@ -88,7 +88,7 @@ def cohort_ranking(model: nn.Module, vols: np.ndarray, atlas: np.ndarray, sigma_
     n_forward = 0
     for vol in vols:
         res = glas_torch.explain(model, torch.from_numpy(vol), targets=1, points=regions.centroids,
-                                 sigma_px=sigma_px, spatial_dims=3, batch_size=32)
+                                 sigma_px=sigma_px, spatial_dims=3, batch_size=32, return_result=True)
         acc.add(res.saliency, glas_core.region_impact(res, atlas, regions))
         n_forward += res.n_forward
     return acc, n_forward

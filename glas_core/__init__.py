@@ -23,7 +23,15 @@ from .multiscale import explain_multiscale
 from .normalize import minmax_normalize
 from .points import grid_points
 from .recursive import explain_recursive
-from .regions import CohortAccumulator, RegionImpact, Regions, explain_regions, region_impact, regions_from_labels
+from .regions import (
+    CohortAccumulator,
+    RegionExplanation,
+    RegionImpact,
+    Regions,
+    explain_regions,
+    region_impact,
+    regions_from_labels,
+)
 from .result import GLASResult, RecursiveResult, RGLASIteration
 
 __all__ = [
@@ -34,6 +42,7 @@ __all__ = [
     "RGLASIteration",
     "RecursiveResult",
     "CohortAccumulator",
+    "RegionExplanation",
     "RegionImpact",
     "Regions",
     "explain",

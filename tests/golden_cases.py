@@ -1,8 +1,9 @@
-"""A fixed set of GLAS calls whose maps must stay bit-identical across refactors.
+"""A fixed set of GLAS calls whose maps must stay the same across refactors (to round-off).
 
 ``python -m tests.golden_cases`` writes their maps to ``tests/data/golden_maps.npz``; it was
 run once on the code before the package was reorganised, and ``tests/test_golden_maps.py``
-compares every later version with that file bit for bit. Regenerate it only for a change
+compares every later version with that file (to a few hundred ulp of the peak: the order of a
+sum's additions differs between CPUs and thread counts). Regenerate it only for a change
 that is meant to alter the maps, and say so in the commit.
 """
 
@@ -92,7 +93,7 @@ def torch_cases() -> dict[str, Callable[[], np.ndarray]]:
                                                   perturbations_per_eval=9).numpy(),
         "torch_attribute_sigmoid_light": lambda: attr.attribute(x, target=2, grid=4, sigma=2.0, mode="light",
                                                                 probabilities="sigmoid").numpy(),
-        "torch_explain_targets": lambda: glas_torch.explain(model, x[0], targets=[0, 3], grid=5, return_result=True).to_numpy(),
+        "torch_explain_targets": lambda: glas_torch.explain(model, x[0], targets=[0, 3], grid=5).numpy(),
         "torch_recursive": lambda: glas_torch.explain_recursive(model, x[0], targets=[2], grid=5,
                                                                 sigma=1.0, return_result=True).to_numpy(),
     }

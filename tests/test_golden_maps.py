@@ -1,4 +1,10 @@
-"""The maps of a fixed set of calls are bit-identical to those recorded before the reorganisation."""
+"""The maps of a fixed set of calls equal those recorded before the reorganisation.
+
+Equal to within ``ULPS`` units in the last place of each map's peak: on another CPU (another
+SIMD width of NumPy's reductions) or another thread count, sums are added in another order, and
+the recorded maps were found to differ by 1e-16 (float64) and 6e-8 (float32) on such a machine
+with the code unchanged. Any change of behaviour moves a map by orders of magnitude more.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ import pytest
 from tests.golden_cases import GOLDEN, core_cases, tf_cases, torch_cases
 
 RECORDED = dict(np.load(GOLDEN))
+#: round-off allowed, in units in the last place of a map's peak
+ULPS = 512
 
 
 def _params(prefix: str) -> list[str]:
@@ -18,7 +26,9 @@ def _check(name: str, cases) -> None:
     got = np.asarray(cases()[name]())
     want = RECORDED[name]
     assert got.shape == want.shape and got.dtype == want.dtype
-    assert np.array_equal(got, want), f"{name}: max |diff| {np.max(np.abs(got - want))}"
+    tolerance = ULPS * np.finfo(want.dtype).eps * np.abs(want).max()
+    err = np.max(np.abs(got.astype(np.float64) - want))
+    assert err <= tolerance, f"{name}: max |diff| {err:.3g}, more than {ULPS} ulp of the peak ({tolerance:.3g})"
 
 
 @pytest.mark.parametrize("name", _params("core_"))

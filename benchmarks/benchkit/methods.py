@@ -35,7 +35,7 @@ def glas_result(module: Any, x: Any, target: int, **settings: Any) -> glas_core.
     sigma, sigma_px, mode, batch_size)."""
     from glas_adapters.torch import explain
 
-    return explain(module, x, targets=target, **settings)
+    return explain(module, x, targets=target, return_result=True, **settings)
 
 
 def glas_method(name: str, *, grid: int = 15, sigma: float | tuple[float, float, float] | None = None,

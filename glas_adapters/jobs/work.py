@@ -1,7 +1,8 @@
 """One image of a job: read it, pick its targets, explain it, and lay out its maps and rows.
 
 The same :class:`ImageExplainer` runs in the ``glas`` process and inside every Ray actor, so
-both engines write identical files.
+both engines write the same files (equal up to the rounding of torch's thread count, see
+``tests/adapters/ray/test_engine.py``).
 """
 
 from __future__ import annotations

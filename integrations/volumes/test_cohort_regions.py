@@ -59,5 +59,5 @@ def test_attribution_on_volumes_has_the_input_shape(trained):
     x = torch.from_numpy(test_x[:2])
     attr = glas_torch.GLASAttribution(model).attribute(x, target=1, grid=4, sigma=1.0, perturbations_per_eval=32)
     assert attr.shape == x.shape
-    single = glas_torch.explain(model, x[0], targets=1, grid=4, sigma=1.0, spatial_dims=3)
+    single = glas_torch.explain(model, x[0], targets=1, grid=4, sigma=1.0, spatial_dims=3, return_result=True)
     np.testing.assert_allclose(attr[0, 0].numpy(), single.saliency[0].numpy(), rtol=1e-5, atol=1e-8)
