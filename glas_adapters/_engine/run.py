@@ -32,13 +32,13 @@ import numpy as np
 
 import glas_core
 from glas_core import GLASConfig, GLASError
-from glas_core._array_api import namespace_of
+from glas_core._array_api import device_of, namespace_of
 from glas_core.adaptive import DEFAULT_KEEP
 from glas_core.errors import fail, quoted
 
 from .._common import Progress, ProgressFn, check_probabilities
 from .backend import Backend
-from .scores import check_clean_outputs, log_kind, non_finite_outputs, output_matrix, target_scores
+from .scores import RowColumns, check_clean_outputs, log_kind, non_finite_outputs, output_matrix, target_scores
 from .targets import TargetRequest
 
 
@@ -70,6 +70,9 @@ class _Scores:
 
     def __call__(self, batch: Any, owners: np.ndarray) -> Any:
         rows = int(batch.shape[0])
+        columns = None
+        if self.table is not None and not self.backend.host_scores:  # indices on the device before the forward
+            columns = RowColumns(self.table[owners], namespace_of(batch), device_of(batch))
         outputs = output_matrix(self.backend.outputs(batch, owners), rows)
         if self.table is None:
             self.first_outputs(outputs)
@@ -79,8 +82,10 @@ class _Scores:
                        "make the model return a fixed-width (N, num_classes) head")
         if self.backend.host_scores:
             outputs = glas_core.to_numpy(outputs)
-        assert self.table is not None
-        scores = target_scores(outputs, self.table[owners], self.probabilities)
+        if columns is None or device_of(outputs) != columns.device:
+            assert self.table is not None
+            columns = RowColumns(self.table[owners], namespace_of(outputs), device_of(outputs))
+        scores = target_scores(outputs, columns, self.probabilities)
         if self.log_scores:
             xp = namespace_of(scores)
             nan = xp.any(xp.isnan(scores))

@@ -69,29 +69,51 @@ def called_probabilities(probabilities: Callable[[Any], Any], outputs: Any) -> A
     return _work(xp, converted)
 
 
-def target_scores(outputs: Any, cols: np.ndarray, probabilities: Any) -> Any:
-    """``(B, T)`` scores of each row's own classes ``cols`` from ``(B, K)`` outputs, in their namespace.
+class RowColumns:
+    """Which column each row's targets read, as index arrays on the device the outputs will be on.
+
+    Built before the model call where the device is known (a host-to-device copy after the
+    forward pass is queued would make the host wait for it).
+
+    Parameters
+    ----------
+    cols : numpy.ndarray
+        ``(B, T)`` int64 class indices of each row.
+    xp, device
+        The namespace and device of the outputs.
+    """
+
+    def __init__(self, cols: np.ndarray, xp: Any, device: Any) -> None:
+        used, where = np.unique(cols, return_inverse=True)
+        self.shape = cols.shape
+        self.device = device
+        self.used = [int(c) for c in used]
+        self.used_index = xp.asarray(used, device=device)
+        flat = np.arange(cols.shape[0])[:, None] * len(used) + where.reshape(cols.shape)
+        self.flat_index = xp.asarray(flat.ravel(), device=device)
+
+
+def target_scores(outputs: Any, columns: RowColumns, probabilities: Any) -> Any:
+    """``(B, T)`` scores of each row's own classes from ``(B, K)`` outputs, in their namespace.
 
     Parameters
     ----------
     outputs : array
         Checked model outputs (:func:`output_matrix`), any array-API namespace and device.
-    cols : numpy.ndarray
-        ``(B, T)`` int64 class indices of each row.
+    columns : RowColumns
+        Each row's classes, indexed on the outputs' device.
     probabilities : "softmax", "sigmoid", None or callable
         Log-probabilities of logits for the first two; probabilities for the others.
     """
     xp = namespace_of(outputs)
-    used, where = np.unique(cols, return_inverse=True)
     kind = log_kind(probabilities)
     if kind is not None:
-        table = glas_core.log_probabilities(outputs, [int(c) for c in used], kind)
+        table = glas_core.log_probabilities(outputs, columns.used, kind)
     else:
         probs = called_probabilities(probabilities, outputs) if callable(probabilities) else _work(xp, outputs)
-        table = xp.take(probs, xp.asarray(used, device=device_of(outputs)), axis=1)
-    flat = np.arange(cols.shape[0])[:, None] * len(used) + where.reshape(cols.shape)
-    picked = xp.take(xp.reshape(table, (-1,)), xp.asarray(flat.ravel(), device=device_of(outputs)), axis=0)
-    return xp.reshape(picked, cols.shape)
+        table = xp.take(probs, columns.used_index, axis=1)
+    picked = xp.take(xp.reshape(table, (-1,)), columns.flat_index, axis=0)
+    return xp.reshape(picked, columns.shape)
 
 
 def check_clean_outputs(outputs: Any, probabilities: Any) -> np.ndarray:

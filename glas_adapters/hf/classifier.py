@@ -32,6 +32,7 @@ class HFImageClassifier(torch.nn.Module):
     --------
     >>> clf = HFImageClassifier(model, processor)                  # doctest: +SKIP
     >>> x = clf.prepare(pil_image)                                 # (3, 224, 224) in [0, 1]
+    >>> maps = glas_adapters.torch.explain(clf, x, 281)           # the adapters' contract  # doctest: +SKIP
     >>> res = glas_core.explain(clf.score_fn(target=281), x)       # or GLASAttribution(clf)
     """
 

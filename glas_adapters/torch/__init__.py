@@ -4,8 +4,8 @@
 >>> maps = GLASAttribution(model).attribute(x, target=y)          # x (N, C, H, W) -> maps (N, C, H, W)
 
 >>> from glas_adapters import torch as glas_torch
->>> result = glas_torch.explain(model, image, targets=[281, 282])  # image (C, H, W): both maps in one sweep
->>> result.saliency.shape                                          # (2, H, W)
+>>> maps = glas_torch.explain(model, image, targets=[281, 282])    # image (C, H, W): both maps in one sweep
+>>> maps.shape                                                     # (2, H, W), on the image's device
 
 The adapter is a backend of the one orchestrator (:mod:`glas_adapters._engine`): it cuts the
 inputs into examples and runs the model on perturbed rows; the orchestrator reads the targets,
