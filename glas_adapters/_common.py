@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +65,7 @@ def user_stacklevel() -> int:
     wrapper and ``contextlib``) is the user's, however deep the call went inside the project.
     """
     core = os.path.dirname(os.path.abspath(sys.modules["glas_core"].__file__ or "")) + os.sep
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     level = 1
     while frame is not None:
         name = os.path.abspath(frame.f_code.co_filename)
@@ -134,7 +136,8 @@ class Progress:
 
     def sweep(self) -> ProgressFn | None:
         """A callback for one more sweep (None when silent, so the core skips the calls)."""
-        if self._sink is None:
+        sink = self._sink
+        if sink is None:
             return None
         start, last = self._done, [0]
 
@@ -143,7 +146,7 @@ class Progress:
                 self._seen += total
             self._done = start + done
             last[0] = done
-            self._sink(self._done, self.total if self.total is not None else self._seen)
+            sink(self._done, self.total if self.total is not None else self._seen)
 
         return report
 
@@ -187,7 +190,7 @@ class Progress:
             self._bar.close()
             self._bar = None
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: Any) -> None:

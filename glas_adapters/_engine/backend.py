@@ -9,7 +9,7 @@ the orchestrator (:mod:`glas_adapters._engine.run`) knows GLAS. The data flows o
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ContextManager
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class Backend:
         """Rows per model call for a stream of ``rows`` rows when the caller allows ``batch_size``."""
         return batch_size
 
-    def session(self) -> ContextManager[Any]:
+    def session(self) -> contextlib.AbstractContextManager[Any]:
         """A context the whole call runs in (e.g. no gradients, the model's state kept)."""
         return contextlib.nullcontext()
 

@@ -26,7 +26,9 @@ multi-scale: a list of results per example), whose ``saliency`` is always ``(T, 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -95,6 +97,11 @@ class _Scores:
     def of_example(self, i: int) -> Callable[[Any], Any]:
         """The score function of a sweep over example ``i`` alone."""
         return lambda batch: self(batch, np.full(int(batch.shape[0]), i, dtype=np.int64))
+
+    def batch_score_fn(self) -> Callable[[Any], Any]:
+        """This score function as ``glas_core.explain_batch`` types it: its ``ScoreFn`` is
+        one-argument, and with ``with_owners=True`` the core calls it as ``(batch, owners)``."""
+        return cast(Callable[[Any], Any], self)
 
     def core_call(self, call: Callable[[], Any]) -> Any:
         """Run a core call; NaN log-probabilities are reported as the model's NaN or inf outputs."""
@@ -173,7 +180,7 @@ def explain(backend: Backend, request: TargetRequest, *, probabilities: Any, con
         scores = call.clean_pass()
         with Progress(progress, total=call.n_rows * n) as report:
             results = scores.core_call(lambda: glas_core.explain_batch(
-                scores, call.examples(), spatial_axes=backend.spatial_axes, baseline=call.baselines,
+                scores.batch_score_fn(), call.examples(), spatial_axes=backend.spatial_axes, baseline=call.baselines,
                 progress=report.sweep(), config=call.config, log_scores=scores.log_scores, with_owners=True))
     return call.maps(results, return_result)
 
@@ -186,10 +193,12 @@ def explain_recursive(backend: Backend, request: TargetRequest, *, probabilities
     with backend.session():
         scores = call.clean_pass()
         with Progress(progress) as report:
-            results = [scores.core_call(lambda i=i, x=x: glas_core.explain_recursive(
-                scores.of_example(i), x, spatial_axes=backend.spatial_axes, baseline=call.baselines[i],
-                progress=report.sweeps(), config=call.config, log_scores=scores.log_scores, **loop))
-                for i, x in enumerate(call.examples())]
+            def one(i: int, x: Any) -> Any:
+                return glas_core.explain_recursive(
+                    scores.of_example(i), x, spatial_axes=backend.spatial_axes, baseline=call.baselines[i],
+                    progress=report.sweeps(), config=call.config, log_scores=scores.log_scores, **loop)
+
+            results = [scores.core_call(functools.partial(one, i, x)) for i, x in enumerate(call.examples())]
     return call.maps(results, return_result)
 
 
@@ -204,7 +213,8 @@ def explain_multiscale(backend: Backend, request: TargetRequest, *, probabilitie
                        baseline: Any, progress: bool | ProgressFn | None, return_result: bool,
                        sigmas: Sequence[Any], in_pixels: bool = False, adaptive: bool = False,
                        keep: float = DEFAULT_KEEP) -> Any:
-    """Coarse-to-fine GLAS: one map per scale; ``adaptive`` sweeps finer scales only where the coarser found evidence."""
+    """Coarse-to-fine GLAS: one map per scale; ``adaptive`` sweeps finer scales only where the coarser
+    found evidence."""
     scales = check_scales(sigmas)
     base = dataclasses.replace(config, sigma_px=None)  # each scale sets its own sigma (sigma_px overrides sigma)
     key = "sigma_px" if in_pixels else "sigma"
@@ -216,17 +226,22 @@ def explain_multiscale(backend: Backend, request: TargetRequest, *, probabilitie
         scores = call.clean_pass()
         if adaptive:
             with Progress(progress) as report:
-                results = [scores.core_call(lambda i=i, x=x: glas_core.explain_multiscale(
-                    scores.of_example(i), x, scales, in_pixels=in_pixels, adaptive=True, keep=keep,
-                    spatial_axes=backend.spatial_axes, baseline=call.baselines[i], progress=report.sweeps(),
-                    config=dataclasses.replace(base, batch_size=call.chunk), log_scores=scores.log_scores))
-                    for i, x in enumerate(call.examples())]
+                def one(i: int, x: Any) -> Any:
+                    return glas_core.explain_multiscale(
+                        scores.of_example(i), x, scales, in_pixels=in_pixels, adaptive=True, keep=keep,
+                        spatial_axes=backend.spatial_axes, baseline=call.baselines[i], progress=report.sweeps(),
+                        config=dataclasses.replace(base, batch_size=call.chunk), log_scores=scores.log_scores)
+
+                results = [scores.core_call(functools.partial(one, i, x)) for i, x in enumerate(call.examples())]
         else:
             rows = [c.resolve(backend.spatial_shape).rows.n_rows for c in chunked]
             with Progress(progress, total=sum(rows) * n) as report:
-                per_scale = [scores.core_call(lambda c=c: glas_core.explain_batch(
-                    scores, call.examples(), spatial_axes=backend.spatial_axes, baseline=call.baselines,
-                    progress=report.sweep(), config=c, log_scores=scores.log_scores, with_owners=True))
-                    for c in chunked]
+                def sweep(c: GLASConfig) -> Any:
+                    return glas_core.explain_batch(
+                        scores.batch_score_fn(), call.examples(), spatial_axes=backend.spatial_axes,
+                        baseline=call.baselines, progress=report.sweep(), config=c, log_scores=scores.log_scores,
+                        with_owners=True)
+
+                per_scale = [scores.core_call(functools.partial(sweep, c)) for c in chunked]
             results = [[scale[i] for scale in per_scale] for i in range(n)]
     return call.maps(results, return_result, scales=True)

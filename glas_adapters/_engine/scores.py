@@ -11,7 +11,8 @@ probabilities and the map is Eq. 3 itself.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -151,6 +152,6 @@ def non_finite_outputs() -> Exception:
                 "the input's dtype")
 
 
-def probabilities_name(probabilities: Any) -> str:
-    """How a ``probabilities`` setting is shown in messages."""
+def probabilities_name(probabilities: Any) -> object:
+    """How a ``probabilities`` setting is shown in messages (a value for :func:`~glas_core.errors.fail`)."""
     return "a callable" if callable(probabilities) else quoted(probabilities)

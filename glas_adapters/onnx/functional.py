@@ -8,7 +8,8 @@ scored as log-probabilities on the host.  The session is never changed.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -9,8 +9,9 @@ fixed (e.g. an export with batch size 1) or dynamic.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

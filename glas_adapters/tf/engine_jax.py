@@ -11,7 +11,8 @@ image shape and chunk size. A plain callable is called as it is on ``jax.Array``
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +20,7 @@ import jax.numpy as jnp
 from glas_adapters.tf.engines import Engine, Runner
 from glas_adapters.tf.frameworks import framework_of, to_host
 
-_JITTED: "weakref.WeakKeyDictionary[Any, Callable[..., Any]]" = weakref.WeakKeyDictionary()
+_JITTED: weakref.WeakKeyDictionary[Any, Callable[..., Any]] = weakref.WeakKeyDictionary()
 
 
 def jitted(model: Any) -> Callable[..., Any]:
@@ -28,7 +29,9 @@ def jitted(model: Any) -> Callable[..., Any]:
         ref = weakref.ref(model)
 
         def call(trainable: Any, non_trainable: Any, batch: Any) -> Any:
-            out, _ = ref().stateless_call(trainable, non_trainable, batch, training=False)
+            live = ref()
+            assert live is not None  # the cache entry goes with the model
+            out, _ = live.stateless_call(trainable, non_trainable, batch, training=False)
             return out
 
         _JITTED[model] = jax.jit(call)

@@ -11,22 +11,25 @@ traced once per image shape and chunk size. A plain callable goes through one mo
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 from glas_adapters.tf.engines import Engine, Runner
 from glas_adapters.tf.frameworks import framework_of, to_host
 from glas_adapters.tf.runtime import load_tensorflow
 
-tf = load_tensorflow()
-if tf is None:
+_loaded = load_tensorflow()
+if _loaded is None:
     raise ImportError("TensorFlow is not installed", name="tensorflow")
+tf: ModuleType = _loaded
 
 from glas_adapters.tf.namespace import register  # noqa: E402  (needs TensorFlow)
 
 register()  # the core can build masks on tf.Tensor images with TensorFlow ops (accelerator path)
 
 
-_COMPILED: "weakref.WeakKeyDictionary[Any, Callable[[Any], Any]]" = weakref.WeakKeyDictionary()
+_COMPILED: weakref.WeakKeyDictionary[Any, Callable[[Any], Any]] = weakref.WeakKeyDictionary()
 
 
 def compiled(model: Any) -> Callable[[Any], Any]:
@@ -36,7 +39,9 @@ def compiled(model: Any) -> Callable[[Any], Any]:
 
         @tf.function
         def call(batch: Any) -> Any:
-            return ref()(batch, training=False)
+            live = ref()
+            assert live is not None  # the cache entry goes with the model
+            return live(batch, training=False)
 
         _COMPILED[model] = call
     return _COMPILED[model]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import array_api_compat
 import numpy as np
@@ -32,7 +33,7 @@ NATIVE_ON_CPU = False
 Runner = Callable[[Any], Any]
 
 _MODULES = {"tensorflow": "engine_tf", "jax": "engine_jax", "torch": "engine_torch"}
-_ENGINES: dict[str, "Engine"] = {}
+_ENGINES: dict[str, Engine] = {}
 
 
 def namespace(x: Any) -> Any:

@@ -7,7 +7,8 @@ libraries (``validation_data`` and overlay grids, one-hot targets and ``(N, H, W
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +22,8 @@ def images_of(validation_data: Any) -> Any:
     """tf-explain passes ``(images, labels)``; the labels are not needed."""
     if isinstance(validation_data, tuple):
         if len(validation_data) != 2:
-            raise fail("validation_data", f"a tuple of {len(validation_data)} items", "images or an (images, labels) pair",
-                       "pass (images, None) or the images alone")
+            raise fail("validation_data", f"a tuple of {len(validation_data)} items",
+                       "images or an (images, labels) pair", "pass (images, None) or the images alone")
         return validation_data[0]
     return validation_data
 

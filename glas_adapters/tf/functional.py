@@ -8,7 +8,8 @@ the same ``targets``, shapes and refusals as PyTorch and ONNX Runtime. How the m
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from glas_adapters import _engine
 from glas_adapters.tf.backend import HWC_SPATIAL_AXES, KerasBackend

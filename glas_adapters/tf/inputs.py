@@ -35,7 +35,8 @@ def image_shape(images: Any) -> tuple[tuple[int, ...], bool]:
     single = len(shape) == 3
     batch_shape = (1, *shape) if single else shape
     channel_first_axis = 1
-    if batch_shape[-1] > MAX_LAST_AXIS_FOR_CHANNELS_FIRST_CHECK and batch_shape[channel_first_axis] in CHANNELS_FIRST_SIZES:
+    if (batch_shape[-1] > MAX_LAST_AXIS_FOR_CHANNELS_FIRST_CHECK
+            and batch_shape[channel_first_axis] in CHANNELS_FIRST_SIZES):
         layout = "(C, H, W)" if single else "(N, C, H, W)"
         fix = "np.transpose(images, (1, 2, 0))" if single else "np.transpose(images, (0, 2, 3, 1))"
         raise fail("images", f"shape {shape}, which looks channels-first {layout} ({batch_shape[channel_first_axis]} "

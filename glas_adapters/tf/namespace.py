@@ -14,7 +14,8 @@ from __future__ import annotations
 import builtins
 import contextlib
 import sys
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -293,9 +294,8 @@ def matmul(x1: Any, x2: Any, /) -> tf.Tensor:
 
 def tensordot(x1: Any, x2: Any, /, *, axes: int | tuple[Sequence[int], Sequence[int]] = 2) -> tf.Tensor:
     a, b = _promote(x1, x2)
-    if not isinstance(axes, int):
-        axes = [list(axes[0]), list(axes[1])]
-    return tf.tensordot(a, b, axes=axes)
+    tf_axes = axes if isinstance(axes, int) else [list(axes[0]), list(axes[1])]
+    return tf.tensordot(a, b, axes=tf_axes)
 
 
 # --------------------------------------------------------------------------- registration

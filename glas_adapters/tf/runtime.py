@@ -22,6 +22,7 @@ import re
 import sys
 import tempfile
 from types import ModuleType
+from typing import IO
 
 #: the level set when the user has not chosen one: errors only
 DEFAULT_LOG_LEVEL = "2"
@@ -100,10 +101,10 @@ class _StderrCapture:
 
     def __init__(self) -> None:
         self.text = ""
-        self._file = None
+        self._file: IO[bytes] | None = None
         self._saved: int | None = None
 
-    def __enter__(self) -> "_StderrCapture":
+    def __enter__(self) -> _StderrCapture:
         try:
             sys.stderr.flush()
             self._file = tempfile.TemporaryFile()
@@ -116,6 +117,7 @@ class _StderrCapture:
     def __exit__(self, *exc: object) -> None:
         if self._saved is None:
             return
+        assert self._file is not None  # set before self._saved, closed with it
         try:
             sys.stderr.flush()
         except (OSError, ValueError):

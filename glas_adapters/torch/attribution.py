@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
 import torch
 from captum.attr import PerturbationAttribution
@@ -19,7 +20,7 @@ from .backend import TorchBackend
 from .functional import Probabilities
 from .inputs import format_targets, layout_of
 
-TensorOrTuple = Union[Tensor, tuple[Tensor, ...]]
+TensorOrTuple: TypeAlias = Tensor | tuple[Tensor, ...]
 
 
 class GLASAttribution(PerturbationAttribution):

@@ -11,7 +11,8 @@ afterwards (:mod:`~glas_adapters.torch.model_state`).
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch

@@ -12,7 +12,8 @@ The diagnosis runs only after the forward call has failed, so a model that accep
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -56,12 +57,12 @@ def explain_forward_failure(forward_func: Callable[..., Any], args: tuple, error
     conv = next((m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
     if conv is None or "channel" not in text or batch.ndim < 3:
         return None
-    want, got = int(conv.in_channels), int(batch.shape[1])
-    if want <= 0 or want == got:
+    channels, got = int(conv.in_channels), int(batch.shape[1])
+    if channels <= 0 or channels == got:
         return None
     return fail(input_name, f"{got} channels (examples of shape {tuple(batch.shape[1:])})",
-                f"images with {want} channels, as the model's first convolution takes",
-                _channel_fix(batch, want, input_name))
+                f"images with {channels} channels, as the model's first convolution takes",
+                _channel_fix(batch, channels, input_name))
 
 
 def _channel_fix(batch: Tensor, want: int, name: str) -> str:

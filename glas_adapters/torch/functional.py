@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any, Callable, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
@@ -29,10 +30,10 @@ from .._common import ProgressFn, user_stacklevel
 from .backend import TorchBackend
 from .inputs import layout_of
 
-TensorOrTuple = Union[Tensor, tuple[Tensor, ...]]
-ProgressArg = Union[bool, ProgressFn, None]
+TensorOrTuple: TypeAlias = Tensor | tuple[Tensor, ...]
+ProgressArg: TypeAlias = bool | ProgressFn | None
 #: How model outputs become P(y|I): "softmax", "sigmoid", None (already probabilities) or a callable.
-Probabilities = Union[str, None, Callable[[Tensor], Tensor]]
+Probabilities: TypeAlias = str | None | Callable[[Tensor], Tensor]
 
 def explain(
     model: Callable[..., Any],
@@ -210,8 +211,8 @@ def to_visualization(attribution: Tensor | np.ndarray) -> np.ndarray:
     ``attr`` and ``original_image``.
     """
     if isinstance(attribution, Tensor):
-        arr = attribution.detach().cpu()
-        arr = (arr.float() if arr.dtype in (torch.float16, torch.bfloat16) else arr).numpy()
+        host = attribution.detach().cpu()
+        arr = (host.float() if host.dtype in (torch.float16, torch.bfloat16) else host).numpy()
     elif isinstance(attribution, np.ndarray):
         arr = attribution
     else:

@@ -12,8 +12,9 @@ touched, and no gradient is computed, so the parameters stay as they are.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn

@@ -17,6 +17,7 @@ DIR = sys.argv[1]
 
 from glas_adapters import tf as glas_tf  # noqa: E402  (before Keras, as users import it)
 
+# isort: split
 import keras  # noqa: E402
 
 import glas_core  # noqa: E402

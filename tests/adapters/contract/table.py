@@ -8,7 +8,8 @@ contract's: the spatial axes last, whatever the input layout) or the refusal's m
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -134,7 +134,8 @@ def test_every_adapter_gives_the_contract_answer(answers, name):
         if isinstance(expected, tuple):
             _same_maps(table[name], reference, f"{adapter} vs torch, {name}")
         else:
-            assert _refusal(table[name]) == _refusal(reference), f"{adapter} refuses otherwise than torch: {table[name]!r}"
+            assert _refusal(table[name]) == _refusal(reference), (
+                f"{adapter} refuses otherwise than torch: {table[name]!r}")
     if isinstance(expected, tuple):
         _same_maps(answers["hf"][name], answers["hf by hand"][name], f"HFImageClassifier vs by hand, {name}")
     else:

@@ -6,7 +6,7 @@ Each returns the path of the saved ``.onnx`` file.  ``linear`` is the workhorse:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import onnx

@@ -148,8 +148,8 @@ def test_recursive_matches_the_core_with_a_numpy_model(tmp_path, weights, option
     got = glas_onnx.explain_recursive(path, x, [[0, 2], [1, 3]], grid=GRID, max_iter=3, session_options=options)
     assert got.shape == (2, 2, SIZE, SIZE)
     for i, classes in enumerate([[0, 2], [1, 3]]):
-        want = glas_core.explain_recursive(lambda batch: numpy_log_softmax(batch, classes), x[i], grid=GRID,
-                                           max_iter=3, log_scores=True).to_numpy()
+        want = glas_core.explain_recursive(lambda batch, classes=classes: numpy_log_softmax(batch, classes), x[i],
+                                           grid=GRID, max_iter=3, log_scores=True).to_numpy()
         np.testing.assert_allclose(got[i], want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
     single = glas_onnx.explain_recursive(path, x[0], 1, grid=GRID, max_iter=2, session_options=options)
     assert single.shape == (SIZE, SIZE)

@@ -70,13 +70,15 @@ def test_tiny_cnn_channels_last(tiny, options):
     x_hwc = tiny["x"].permute(0, 2, 3, 1).numpy()
     got = glas_onnx.explain(tiny["nhwc"], x_hwc, TARGETS["several"], grid=GRID, session_options=options,
                             return_result=True)
-    assert_same_maps(got, glas_torch.explain(tiny["model"], tiny["x"], TARGETS["several"], grid=GRID, return_result=True))
+    assert_same_maps(got, glas_torch.explain(tiny["model"], tiny["x"], TARGETS["several"], grid=GRID,
+                                             return_result=True))
 
 
 def test_tiny_cnn_recursive(tiny, options):
     got = glas_onnx.explain_recursive(tiny["dynamic"], tiny["x"].numpy()[0], 2, grid=GRID, max_iter=2,
                                       session_options=options)
-    want = glas_torch.explain_recursive(tiny["model"], tiny["x"][0], [2], grid=GRID, max_iter=2, return_result=True).to_numpy()[0]
+    want = glas_torch.explain_recursive(tiny["model"], tiny["x"][0], [2], grid=GRID, max_iter=2,
+                                        return_result=True).to_numpy()[0]
     # recursive maps are sums of min-max normalised maps: no per-target factor to undo
     np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max())
 

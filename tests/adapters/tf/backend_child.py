@@ -19,6 +19,7 @@ DIR, BACKEND = sys.argv[1], sys.argv[2]
 
 from glas_adapters import tf as glas_tf  # noqa: E402  (before Keras, as users import it)
 
+# isort: split
 import keras  # noqa: E402
 
 import glas_core  # noqa: E402
@@ -95,7 +96,8 @@ for dtype in (np.float64, np.float16):
     other = paper(glas_tf.explain(model, x.astype(dtype), singles, return_result=True, **kw))
     reference = paper(glas_tf.explain(model, x, singles, return_result=True, **kw))
     tolerance = 1e-5 if dtype == np.float64 else 2e-2
-    assert np.abs(other - reference).max() <= tolerance * np.abs(reference).max(), (dtype, np.abs(other - reference).max())
+    error = np.abs(other - reference).max()
+    assert error <= tolerance * np.abs(reference).max(), (dtype, error)
 # the other tools
 out["recursive"] = glas_core.to_numpy(glas_tf.explain_recursive(model, x, singles, grid=grid, max_iter=2))
 out["multiscale"] = np.stack([paper(rs) for rs in glas_tf.explain_multiscale(

@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.adapters.tf.tiny_keras import images, np_softmax, tiny_cnn
-
 import glas_core
 from glas_adapters import tf as glas_tf
+from tests.adapters.tf.tiny_keras import images, np_softmax, tiny_cnn
 
 SHAPE = (12, 12, 3)
 SIGMAS = [3.0, 1.5, 0.75]

@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.adapters.tf.tiny_keras import images, keras, np_softmax, paper_scale, reference_map, tf, tiny_cnn
-
 import glas_core
 from glas_adapters import tf as glas_tf
 from glas_adapters.tf import engine_tf, engines, namespace
 from glas_core import GLASError
+from tests.adapters.tf.tiny_keras import images, keras, np_softmax, paper_scale, reference_map, tf, tiny_cnn
 
 
 def paper_maps(model, images, targets, **kwargs):
@@ -171,7 +170,8 @@ def test_no_global_tensorflow_or_keras_state_changes():
 def test_progress_callable_sees_every_row_of_every_image():
     shape = (8, 8, 3)
     calls = []
-    glas_tf.explain(tiny_cnn(shape, 2), images(2, shape), grid=3, batch_size=8, progress=lambda d, t: calls.append((d, t)))
+    glas_tf.explain(tiny_cnn(shape, 2), images(2, shape), grid=3, batch_size=8,
+                    progress=lambda d, t: calls.append((d, t)))
     total = 2 * (2 * 9 + 1)
     assert calls[-1] == (total, total)
     done = [d for d, _ in calls]

@@ -16,11 +16,10 @@ import sys
 import numpy as np
 import pytest
 
-from tests.adapters.tf.tiny_keras import images, keras, np_softmax, reference_map, tf, tiny_cnn
-
 import glas_adapters
 import glas_core
 from glas_adapters import tf as glas_tf
+from tests.adapters.tf.tiny_keras import images, keras, np_softmax, reference_map, tf, tiny_cnn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backend_child.py")
@@ -46,7 +45,7 @@ def _run_child(backend: str, tmp_path) -> dict[str, np.ndarray]:
     return dict(np.load(tmp_path / "out.npz"))
 
 
-def _train_mode_cnn(weights: list[np.ndarray]) -> "keras.Model":
+def _train_mode_cnn(weights: list[np.ndarray]) -> keras.Model:
     """The child's BatchNorm and Dropout model, with its weights."""
     model = keras.Sequential([keras.Input(SHAPE), keras.layers.Conv2D(4, 3, padding="same"),
                               keras.layers.BatchNormalization(), keras.layers.Dropout(0.5), keras.layers.Flatten(),

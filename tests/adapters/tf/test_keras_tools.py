@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.adapters.tf.tiny_keras import images, tf, tiny_cnn
-
 from glas_adapters import tf as glas_tf
 from glas_core import GLASError
+from tests.adapters.tf.tiny_keras import images, tf, tiny_cnn
 
 SHAPE = (10, 12, 3)
 

@@ -9,16 +9,15 @@ import re
 import numpy as np
 import pytest
 
-from tests.adapters.tf.tiny_keras import tf
-
 import glas_core
 from glas_adapters.tf import namespace as xp
+from tests.adapters.tf.tiny_keras import tf
 
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((3, 4)).astype(np.float32)
 B = RNG.standard_normal((4, 5)).astype(np.float32)
 V = RNG.standard_normal(4).astype(np.float32)
-I = np.array([2, 0, 2], dtype=np.int64)
+IDX = np.array([2, 0, 2], dtype=np.int64)
 M = np.array([[True, False, True, True], [False, False, True, False], [True, True, True, True]])
 L = np.array([-np.inf, -np.inf, 0.5, np.inf, -3.0], dtype=np.float32)
 R = np.array([-np.inf, 1.0, 0.5, np.inf, 40.0], dtype=np.float32)
@@ -73,7 +72,7 @@ CASES = [
     ("broadcast_to", lambda: xp.broadcast_to(t(V), (3, 4)), np.broadcast_to(V, (3, 4))),
     ("concat", lambda: xp.concat([t(A), t(A)], axis=0), np.concatenate([A, A], axis=0)),
     ("stack", lambda: xp.stack([t(A), t(A)], axis=1), np.stack([A, A], axis=1)),
-    ("take", lambda: xp.take(t(A), t(I), axis=0), np.take(A, I, axis=0)),
+    ("take", lambda: xp.take(t(A), t(IDX), axis=0), np.take(A, IDX, axis=0)),
     ("matmul", lambda: xp.matmul(t(A), t(B)), A @ B),
     ("matmul batched", lambda: xp.matmul(t(np.stack([A, A])), t(B)), np.stack([A, A]) @ B),
     ("tensordot", lambda: xp.tensordot(t(A), t(B), axes=([1], [0])), np.tensordot(A, B, axes=([1], [0]))),

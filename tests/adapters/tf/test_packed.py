@@ -12,10 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from tests.adapters.tf.tiny_keras import images, keras, tf, tiny_cnn
-
 from glas_adapters import tf as glas_tf
 from glas_adapters.tf.scoring import balanced_chunk
+from tests.adapters.tf.tiny_keras import images, keras, tf, tiny_cnn
 
 SHAPE = (9, 11, 3)
 ROWS = 2 * 3 * 3 + 1  # grid 3
@@ -52,7 +51,8 @@ def test_packed_maps_equal_per_image_maps_bit_for_bit(counted):
     multi = glas_tf.explain_multiscale(model, x, [0, 2, 1], grid=3, sigmas=[2.0, 1.0], batch_size=10)
     for i, cls in enumerate([0, 2, 1]):
         for j, s in enumerate([2.0, 1.0]):
-            np.testing.assert_array_equal(multi[i, j], glas_tf.explain(model, x[i], cls, grid=3, sigma=s, batch_size=10))
+            np.testing.assert_array_equal(multi[i, j],
+                                          glas_tf.explain(model, x[i], cls, grid=3, sigma=s, batch_size=10))
 
 
 def test_packed_calls_are_full_chunks(counted):

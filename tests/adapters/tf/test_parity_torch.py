@@ -33,11 +33,13 @@ def twin_cnns(h: int, w: int, c: int, n_classes: int, seed: int = 0):
     k1, b1, k2, b2, dense, bias = keras_model.get_weights()
     torch_model = torch.nn.Sequential(
         torch.nn.Conv2d(c, 6, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 5, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(dense.shape[0], n_classes),
+        torch.nn.Conv2d(6, 5, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+        torch.nn.Linear(dense.shape[0], n_classes),
     )
     hp, wp = h // 2, w // 2
     with torch.no_grad():
-        torch_model[0].weight.copy_(torch.from_numpy(k1.transpose(3, 2, 0, 1)))  # (kh, kw, in, out) -> (out, in, kh, kw)
+        # (kh, kw, in, out) -> (out, in, kh, kw)
+        torch_model[0].weight.copy_(torch.from_numpy(k1.transpose(3, 2, 0, 1)))
         torch_model[0].bias.copy_(torch.from_numpy(b1))
         torch_model[3].weight.copy_(torch.from_numpy(k2.transpose(3, 2, 0, 1)))
         torch_model[3].bias.copy_(torch.from_numpy(b2))

@@ -11,11 +11,10 @@ import warnings
 import numpy as np
 import pytest
 
-from tests.adapters.tf.tiny_keras import images, keras, paper_scale, reference_map, tf, tiny_cnn
-
 import glas_core
 from glas_adapters import tf as glas_tf
 from glas_core import GLASError
+from tests.adapters.tf.tiny_keras import images, keras, paper_scale, reference_map, tf, tiny_cnn
 
 SHAPE = (10, 10, 3)
 
@@ -100,7 +99,8 @@ def test_a_ragged_list_of_images_is_refused():
                     "resize them to one size")
     # a list of equally sized images is one batch
     same = [images(1, SHAPE, seed=s)[0] for s in (1, 2)]
-    np.testing.assert_array_equal(glas_tf.explain(model, same, 0, grid=3), glas_tf.explain(model, np.stack(same), 0, grid=3))
+    np.testing.assert_array_equal(glas_tf.explain(model, same, 0, grid=3),
+                                  glas_tf.explain(model, np.stack(same), 0, grid=3))
 
 
 def test_a_model_with_two_inputs_is_refused_with_the_wrapper_to_write():

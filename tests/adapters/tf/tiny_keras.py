@@ -12,14 +12,14 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 
-def seeded(model: "keras.Model", seed: int, scale: float = 0.5) -> "keras.Model":
+def seeded(model: keras.Model, seed: int, scale: float = 0.5) -> keras.Model:
     """Overwrite every weight of ``model`` with seeded normal values (no global RNG touched)."""
     rng = np.random.default_rng(seed)
     model.set_weights([(scale * rng.standard_normal(w.shape)).astype(np.float32) for w in model.get_weights()])
     return model
 
 
-def tiny_cnn(shape: tuple[int, int, int], n_classes: int, *, seed: int = 0, head: str | None = None) -> "keras.Model":
+def tiny_cnn(shape: tuple[int, int, int], n_classes: int, *, seed: int = 0, head: str | None = None) -> keras.Model:
     """Conv(4, 3x3) -> ReLU -> MaxPool(2) -> Flatten -> Dense(n_classes, head).
 
     Flatten keeps the output position-dependent, so maps are not trivially uniform.

@@ -28,7 +28,8 @@ def model():
 def test_adaptive_maps_are_the_core_search_on_probabilities(model):
     x = images(n=1)[0]
     log = CallLog(model)
-    got = glas_torch.explain_multiscale(log, x, 2, sigmas=SIGMAS, grid=GRID, adaptive=True, keep=0.6, return_result=True)
+    got = glas_torch.explain_multiscale(log, x, 2, sigmas=SIGMAS, grid=GRID, adaptive=True, keep=0.6,
+                                        return_result=True)
     with torch.no_grad():
         want = glas_core.explain_multiscale(softmax_columns(model, [2]), x, SIGMAS, grid=GRID, adaptive=True,
                                             keep=0.6)
@@ -43,7 +44,8 @@ def test_adaptive_maps_are_the_core_search_on_probabilities(model):
 
 def test_keeping_every_point_gives_the_exhaustive_maps(model):
     x = images(n=2)
-    adaptive = glas_torch.explain_multiscale(model, x, [1, 4], sigmas=SIGMAS, grid=GRID, adaptive=True, keep=1e-9, return_result=True)
+    adaptive = glas_torch.explain_multiscale(model, x, [1, 4], sigmas=SIGMAS, grid=GRID, adaptive=True, keep=1e-9,
+                                             return_result=True)
     exhaustive = glas_torch.explain_multiscale(model, x, [1, 4], sigmas=SIGMAS, grid=GRID, return_result=True)
     for per_a, per_e in zip(adaptive, exhaustive, strict=True):
         for a, e in zip(per_a, per_e, strict=True):
@@ -53,4 +55,5 @@ def test_keeping_every_point_gives_the_exhaustive_maps(model):
 
 def test_adaptive_refuses_a_bad_keep(model):
     with pytest.raises(glas_core.GLASError, match="keep"):
-        glas_torch.explain_multiscale(model, images(n=1)[0], 1, sigmas=SIGMAS, grid=GRID, adaptive=True, keep=0, return_result=True)
+        glas_torch.explain_multiscale(model, images(n=1)[0], 1, sigmas=SIGMAS, grid=GRID, adaptive=True, keep=0,
+                                      return_result=True)

@@ -14,8 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import glas_core  # noqa: E402
-from glas_adapters.torch import GLASAttribution  # noqa: E402
 from glas_adapters.testing.torch_models import N_CLASSES, CallLog, RowByRow, TinyCNN, TinyCNN3d, images  # noqa: E402
+from glas_adapters.torch import GLASAttribution  # noqa: E402
 from tests.adapters.torch.reference import assert_proportional, core_map  # noqa: E402
 from tests.core.reference import reference_glas, reference_grid_points  # noqa: E402
 
@@ -111,7 +111,7 @@ def test_packed_tuple_inputs_extra_args_and_baselines_equal_each_example_alone(m
                                               baselines=(blurred[i:i + 1, :2], blurred[i:i + 1, 2:], 0.0), **kw)
         for got, want in zip(batch, alone):
             assert torch.equal(got[i:i + 1], want)
-        expected = core_map(lambda b: model(b) * scale[i] + shift[i], x[i], t, grid=4, baseline=blurred[i])
+        expected = core_map(lambda b, i=i: model(b) * scale[i] + shift[i], x[i], t, grid=4, baseline=blurred[i])
         assert_proportional(batch[0][i, 0], expected)
 
 
@@ -152,7 +152,7 @@ def test_tuple_entries_of_another_size_are_passed_along_with_zero_attribution(mo
     got = GLASAttribution(image_and_vector).attribute((x, shift), target=3, grid=4)
     assert torch.equal(got[1], torch.zeros_like(shift))
     for i in range(2):
-        expected = core_map(lambda b: model(b) + shift[i], x[i], 3, grid=4)
+        expected = core_map(lambda b, i=i: model(b) + shift[i], x[i], 3, grid=4)
         assert_proportional(got[0][i, 0], expected)
 
 
@@ -167,7 +167,7 @@ def test_additional_forward_args_are_sliced_per_example(model):
 
     got = GLASAttribution(with_args).attribute(x, target=0, additional_forward_args=(bias, 0.5), grid=4)
     for i in range(2):
-        expected = core_map(lambda b: model(b) * 0.5 + bias[i], x[i], 0, grid=4)
+        expected = core_map(lambda b, i=i: model(b) * 0.5 + bias[i], x[i], 0, grid=4)
         assert_proportional(got[i, 0], expected)
     assert all(shape[1:] == (N_CLASSES,) and scale == 0.5 for shape, scale in log_calls)
 

@@ -10,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from glas_adapters.torch import GLASAttribution  # noqa: E402
 from glas_adapters.testing.torch_models import TinyCNN  # noqa: E402
+from glas_adapters.torch import GLASAttribution  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

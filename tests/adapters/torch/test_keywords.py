@@ -79,7 +79,8 @@ def test_functional_baseline_and_its_name_in_errors(model):
 def test_progress_callable_sees_one_exact_total_over_every_example(model):
     x = images(n=2)
     calls = []
-    glas_torch.explain(model, x, [1, 2], grid=4, batch_size=10, progress=lambda d, t: calls.append((d, t)), return_result=True)
+    glas_torch.explain(model, x, [1, 2], grid=4, batch_size=10, progress=lambda d, t: calls.append((d, t)),
+                       return_result=True)
     rows = 2 * (2 * 16 + 1)
     assert {t for _, t in calls} == {rows}  # known from the first report
     assert [d for d, _ in calls] == sorted(d for d, _ in calls) and calls[-1] == (rows, rows)

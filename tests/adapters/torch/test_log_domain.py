@@ -110,14 +110,16 @@ def test_probabilities_given_by_the_model_or_a_callable_are_scored_as_probabilit
     model = TinyCNN().eval()
     x = images(n=1)[0]
     expected = core_map(model, x, 2, grid=4)
-    given = glas_torch.explain(lambda b: torch.softmax(model(b), -1), x, 2, grid=4, probabilities=None, return_result=True)
+    given = glas_torch.explain(lambda b: torch.softmax(model(b), -1), x, 2, grid=4, probabilities=None,
+                               return_result=True)
     seen = []
 
     def callable_softmax(outputs):
         seen.append(outputs.dtype)
         return torch.softmax(outputs, -1)
 
-    by_callable = glas_torch.explain(lambda b: model(b).half(), x, 2, grid=4, probabilities=callable_softmax, return_result=True)
+    by_callable = glas_torch.explain(lambda b: model(b).half(), x, 2, grid=4, probabilities=callable_softmax,
+                                     return_result=True)
     assert given.log_scale is None and by_callable.log_scale is None
     torch.testing.assert_close(given.saliency[0], expected, rtol=1e-6, atol=1e-9)  # the paper's map, no factor
     assert set(seen) == {torch.float32}  # half outputs reach the callable in float32

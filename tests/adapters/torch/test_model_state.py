@@ -53,7 +53,8 @@ def test_a_train_mode_model_gets_a_warning_and_keeps_its_state(call):
     runs = {
         "attribute": lambda: GLASAttribution(model).attribute(x, target=1, grid=2),
         "explain": lambda: glas_torch.explain(model, x, [1, 2], grid=2, return_result=True),
-        "explain_recursive": lambda: glas_torch.explain_recursive(model, x[0], 1, grid=2, max_iter=2, return_result=True),
+        "explain_recursive": lambda: glas_torch.explain_recursive(model, x[0], 1, grid=2, max_iter=2,
+                                                                  return_result=True),
         "quantus": lambda: explain_func(model, x.numpy(), np.array([1, 2]), grid=2),
     }
     with pytest.warns(UserWarning, match=r"train mode \(BatchNorm2d, Dropout in training mode\).*model\.eval\(\)"):

@@ -11,9 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from glas_adapters.quantus import explain_func  # noqa: E402
+from glas_adapters.testing.torch_models import TinyCNN, images  # noqa: E402
 from glas_adapters.torch import GLASAttribution  # noqa: E402
 from glas_core import GLASError  # noqa: E402
-from glas_adapters.testing.torch_models import TinyCNN, images  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,8 @@ def test_min_evidence_is_passed_on(model):
 def test_bad_stop_settings_are_refused(model, bad):
     name = next(iter(bad))
     with pytest.raises(glas_core.GLASError, match=name):
-        glas_torch.explain_recursive(model, torch.from_numpy(two_blobs.image_chw()), 0, grid=4, **bad, return_result=True)
+        glas_torch.explain_recursive(model, torch.from_numpy(two_blobs.image_chw()), 0, grid=4, **bad,
+                                     return_result=True)
 
 
 def test_reuse_tol_reaches_the_core(model):
