@@ -25,6 +25,8 @@ from .scores import PointValues, log_point_values, point_values
 from .sweep import ExampleRows, score_rows
 
 ScoreFn = Callable[[Any], Any]
+#: ``explain_batch``'s score function: ``(batch)``, or ``(batch, owners)`` with ``with_owners=True``
+BatchScoreFn = Callable[..., Any]
 ProgressFn = Callable[[int, int], None]
 
 
@@ -113,7 +115,7 @@ def explain(
 
 
 def explain_batch(
-    score_fn: ScoreFn,
+    score_fn: BatchScoreFn,
     xs: Any,
     *,
     spatial_axes: Sequence[int] = (-2, -1),

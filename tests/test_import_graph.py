@@ -223,6 +223,16 @@ def test_the_job_layer_reaches_no_command_line_ray_or_report_module():
     assert not chains, f"{JOBS} must not import {', '.join(NOT_FOR_JOBS)}:\n{_shown(chains)}"
 
 
+def test_ray_and_the_report_are_no_part_of_the_command_line():
+    """Ray and the report stand on the job layer beside the command line: neither reaches ``cli``."""
+    graph = import_graph()
+    cli = {m for m in graph if _within(m, "glas_adapters.cli")}
+    chains = [chain for module in sorted(graph)
+              if _within(module, "glas_adapters.ray") or _within(module, "glas_adapters.report")
+              for chain in [_path(graph, module, cli)] if chain is not None]
+    assert not chains, f"glas_adapters.ray and .report must not import glas_adapters.cli:\n{_shown(chains)}"
+
+
 def test_glas_core_imports_nothing_from_glas_adapters():
     graph = import_graph()
     edges = [[module, target] for module in sorted(graph) if _within(module, "glas_core")

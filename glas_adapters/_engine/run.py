@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -97,11 +97,6 @@ class _Scores:
     def of_example(self, i: int) -> Callable[[Any], Any]:
         """The score function of a sweep over example ``i`` alone."""
         return lambda batch: self(batch, np.full(int(batch.shape[0]), i, dtype=np.int64))
-
-    def batch_score_fn(self) -> Callable[[Any], Any]:
-        """This score function as ``glas_core.explain_batch`` types it: its ``ScoreFn`` is
-        one-argument, and with ``with_owners=True`` the core calls it as ``(batch, owners)``."""
-        return cast(Callable[[Any], Any], self)
 
     def core_call(self, call: Callable[[], Any]) -> Any:
         """Run a core call; NaN log-probabilities are reported as the model's NaN or inf outputs."""
@@ -180,7 +175,7 @@ def explain(backend: Backend, request: TargetRequest, *, probabilities: Any, con
         scores = call.clean_pass()
         with Progress(progress, total=call.n_rows * n) as report:
             results = scores.core_call(lambda: glas_core.explain_batch(
-                scores.batch_score_fn(), call.examples(), spatial_axes=backend.spatial_axes, baseline=call.baselines,
+                scores, call.examples(), spatial_axes=backend.spatial_axes, baseline=call.baselines,
                 progress=report.sweep(), config=call.config, log_scores=scores.log_scores, with_owners=True))
     return call.maps(results, return_result)
 
@@ -238,7 +233,7 @@ def explain_multiscale(backend: Backend, request: TargetRequest, *, probabilitie
             with Progress(progress, total=sum(rows) * n) as report:
                 def sweep(c: GLASConfig) -> Any:
                     return glas_core.explain_batch(
-                        scores.batch_score_fn(), call.examples(), spatial_axes=backend.spatial_axes,
+                        scores, call.examples(), spatial_axes=backend.spatial_axes,
                         baseline=call.baselines, progress=report.sweep(), config=c, log_scores=scores.log_scores,
                         with_owners=True)
 

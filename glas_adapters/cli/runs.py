@@ -9,11 +9,12 @@ import hashlib
 import os
 import sys
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-from glas_adapters.cli.classifier import ExplainSettings, resize_image
+from glas_adapters.jobs.models.classifier import Classifier, ExplainSettings
 from glas_adapters.jobs.outputs import check_output_file, save_figure, write_atomically
 from glas_adapters.jobs.spec import sigma_text
 from glas_adapters.jobs.work import raw_arrays
@@ -28,13 +29,14 @@ def run_demo(args: argparse.Namespace) -> int:
     """Explain chelsea's top-5 EfficientNet-Lite0 classes at three scales into one PNG."""
     from skimage import data
 
-    from glas_adapters.cli.loading import load_model
+    from glas_adapters.jobs.models.loading import load_model
     from glas_core import viz
 
     start = time.perf_counter()
     out = check_output_file(args.out, ".png")
     maps_file = check_output_file(args.save_maps, ".npz") if args.save_maps else None
     model = load_model("efficientnet-lite0", device=args.device)
+    assert isinstance(model, Classifier)  # the built-in model is a classifier, not a captioner
     image = data.chelsea().astype(np.float32) / 255.0
     x = model.prepare(image)
     probs = model.probabilities(x)
@@ -49,7 +51,8 @@ def run_demo(args: argparse.Namespace) -> int:
                                title=f"GLAS, {model.description}: top-{DEMO_TOP_K} classes, coarse to fine")
     save_figure(fig, out, dpi=80)
     if maps_file:
-        arrays = {f"{name}_0": value for name, value in raw_arrays(results, targets, probs, model, False).items()}
+        arrays: dict[str, Any] = {f"{name}_0": value
+                                  for name, value in raw_arrays(results, targets, probs, model, False).items()}
         write_atomically(maps_file, lambda f: np.savez_compressed(f, **arrays))
     elapsed = time.perf_counter() - start
     for t, label in zip(targets, labels):
@@ -139,7 +142,7 @@ def _cohort(args: argparse.Namespace) -> str:
 
 def model_loader(spec: str, **options: Any) -> Callable[[], Any]:
     """A picklable factory of the command's model (each Ray actor calls it once)."""
-    from glas_adapters.cli.loading import load_model
+    from glas_adapters.jobs.models.loading import load_model
 
     return functools.partial(load_model, spec, **options)
 
@@ -158,7 +161,7 @@ def _local(args: argparse.Namespace, spec: Any, model: Any, pending: list[Any]) 
 
     if not pending:
         return lambda todo: iter(())
-    explainer = ImageExplainer(model, spec, resize=resize_image)
+    explainer = ImageExplainer(model, spec)
     row_bar = not args.quiet and len(pending) == 1
     return lambda todo: local_outcomes(explainer, todo, row_progress=row_bar)
 

@@ -27,8 +27,9 @@ Example
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -150,7 +151,7 @@ class CaptionExplanation:
         """
         from glas_core import viz
 
-        style = {k: v for k, v in (("alpha", alpha), ("cmap", cmap)) if v is not None}
+        style: dict[str, Any] = {k: v for k, v in (("alpha", alpha), ("cmap", cmap)) if v is not None}
         return viz.caption_words(self.image, self.words, self.maps, caption=self.caption, ncols=cols, **style)
 
 

@@ -8,8 +8,9 @@ explained with it would be a map of nothing. Each mismatch is refused with a one
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
 

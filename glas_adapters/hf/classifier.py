@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -85,8 +86,8 @@ class HFImageClassifier(torch.nn.Module):
         """A ``glas_core`` score function of ``target`` class(es), ``(B, T)``.
 
         Softmax probabilities, or with ``log=True`` log-probabilities
-        (:func:`glas_core.log_probabilities`, float32) for ``glas_core.explain(..., log_scores=True)``, which keeps the map informative
-        where a confident model's probabilities underflow.
+        (:func:`glas_core.log_probabilities`, float32) for ``glas_core.explain(..., log_scores=True)``,
+        which keeps the map informative where a confident model's probabilities underflow.
         """
         targets = [target] if isinstance(target, (int, np.integer, str)) else list(target)
         if not targets:

@@ -44,7 +44,7 @@ class PixelSpace:
     std: tuple[float, ...] | None
 
     @classmethod
-    def from_image_processor(cls, image_processor: Any) -> "PixelSpace":
+    def from_image_processor(cls, image_processor: Any) -> PixelSpace:
         """Read mean and std from ``image_processor``; a normalising processor without them is an error."""
         if not getattr(image_processor, "do_normalize", False):
             return cls(None, None)

@@ -243,7 +243,7 @@ class VisionInputs:
     dtype: torch.dtype
 
     @classmethod
-    def of(cls, layout: Layout, image: Any, device: torch.device, dtype: torch.dtype) -> "VisionInputs":
+    def of(cls, layout: Layout, image: Any, device: torch.device, dtype: torch.dtype) -> VisionInputs:
         pixels, output = layout.clean(image)
         return cls(layout, pixels.to(device), output, dtype)
 

@@ -4,26 +4,24 @@ A 40-megapixel photo drawn as it is costs gigabytes (every panel converts the wh
 float64); the panels are about 260 pixels wide, so each figure draws a copy whose longest side
 is at most ``max_side`` pixels, and maps are stretched over it as before.
 
-The copy is made by the ``resize`` the caller passes (the resampling its models use,
-``glas_adapters.cli.classifier.resize_image``), so figures and model inputs are resampled alike.
+The copy is made by :func:`~glas_adapters.jobs.image_io.resize_image`, the resampling the
+models use, so figures and model inputs are resampled alike.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from glas_adapters.jobs.image_io import resize_image
 from glas_adapters.jobs.spec import sigma_text
 
-#: ``resize(image, (height, width))``: an ``(H, W, 3)`` float image in [0, 1] resampled to that size.
-Resize = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 
-
-def figure_copy(image: np.ndarray, max_side: int, resize: Resize) -> np.ndarray:
-    """``image`` (``(H, W, 3)`` in [0, 1]) downscaled with ``resize`` so that its longest side is at most ``max_side``.
+def figure_copy(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``image`` (``(H, W, 3)`` in [0, 1]) downscaled so that its longest side is at most ``max_side``.
 
     An image already small enough is returned as it is (not copied).
     """
@@ -32,7 +30,7 @@ def figure_copy(image: np.ndarray, max_side: int, resize: Resize) -> np.ndarray:
     if scale >= 1.0:
         return image
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    return resize(image, size)
+    return resize_image(image, size)
 
 
 def png_bytes(fig: Any, dpi: int) -> bytes:
@@ -44,11 +42,11 @@ def png_bytes(fig: Any, dpi: int) -> bytes:
 
 def classifier_figures(image: np.ndarray, results: list[Any], targets: list[int], probs: np.ndarray, model: Any,
                        sigmas: Sequence[Any], mode: str, recursive: bool, name: str, *, max_side: int,
-                       dpi: int, resize: Resize) -> list[tuple[str, bytes]]:
+                       dpi: int) -> list[tuple[str, bytes]]:
     """``(file suffix, PNG)`` pairs: one strip for all targets and scales, or one RGLAS panel per target."""
     from glas_core import viz
 
-    small = figure_copy(image, max_side, resize)
+    small = figure_copy(image, max_side)
     labels = [f"{model.label(t)}  {probs[t]:.1%}" for t in targets]
     if recursive:
         return [(f"_rglas_{rank + 1}", png_bytes(viz.recursive_iterations(
@@ -61,10 +59,10 @@ def classifier_figures(image: np.ndarray, results: list[Any], targets: list[int]
     return [("", png_bytes(fig, dpi))]
 
 
-def caption_figure(exp: Any, max_side: int, dpi: int, resize: Resize) -> bytes:
+def caption_figure(exp: Any, max_side: int, dpi: int) -> bytes:
     """One panel per caption word over a downscaled copy of the captioned image."""
     from glas_core import viz
 
-    fig = viz.caption_words(figure_copy(np.asarray(exp.image), max_side, resize), exp.words, exp.maps,
+    fig = viz.caption_words(figure_copy(np.asarray(exp.image), max_side), exp.words, exp.maps,
                             caption=exp.caption)
     return png_bytes(fig, dpi)

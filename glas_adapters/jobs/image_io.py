@@ -142,3 +142,19 @@ def rgb01(pixels: Any) -> np.ndarray:
         raise fail("image", "float pixels outside [0, 1] (or not finite)", "float pixels in [0, 1]",
                    "divide 8-bit values by 255")
     return arr.astype(np.float32)
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an ``(H, W, 3)`` float image in [0, 1] to ``size = (height, width)``.
+
+    Each channel is resampled in float (Pillow mode ``F``, bilinear with antialiasing when
+    shrinking), so 16-bit inputs keep their precision.
+    """
+    from PIL import Image
+
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image.astype(np.float32, copy=True)
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), mode="F")
+                           .resize((width, height), Image.BILINEAR)) for c in range(image.shape[-1])]
+    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0).astype(np.float32)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from glas_adapters.jobs.figures import Resize, caption_figure, classifier_figures
+from glas_adapters.jobs.figures import caption_figure, classifier_figures
 from glas_adapters.jobs.image_io import load_image, rgb01
 from glas_adapters.jobs.layout import MAPS_DIR, ImageOutput, npz_bytes
 from glas_adapters.jobs.sources import ImageItem
@@ -53,27 +53,14 @@ class ImageExplainer:
     Parameters
     ----------
     model : Classifier or Captioner
-        What :func:`glas_adapters.cli.loading.load_model` returns (or any object with its interface).
+        What :func:`glas_adapters.jobs.models.loading.load_model` returns (or any object with its interface).
     spec : JobSpec
         The job's settings.
-    resize : callable, optional
-        ``resize(image, (height, width))``, the resampling of the model's images
-        (``glas_adapters.cli.classifier.resize_image``); figures are drawn from a copy it makes.
-        Needed with ``spec.figures``.
-
-    Raises
-    ------
-    GLASError
-        ``spec.figures`` without ``resize``.
     """
 
-    def __init__(self, model: Any, spec: JobSpec, resize: Resize | None = None) -> None:
-        if spec.figures and resize is None:
-            raise fail("resize", None, "the image resampling figures are drawn with when spec.figures is set",
-                       "pass ImageExplainer(model, spec, resize=glas_adapters.cli.classifier.resize_image)")
+    def __init__(self, model: Any, spec: JobSpec) -> None:
         self.model = model
         self.spec = spec
-        self.resize = resize
 
     def explain(self, item: ImageItem, progress: bool = False, pixels: Any = None) -> Explained:
         """Explain one image; every error is a :class:`GLASError` whose message names the image.
@@ -139,7 +126,7 @@ class ImageExplainer:
                                   key, maps[key], None))
         figures = {}
         if spec.figures:
-            figures = {f"{item.image_id}.png": caption_figure(exp, FIGURE_MAX_SIDE, FIGURE_DPI, self._resize())}
+            figures = {f"{item.image_id}.png": caption_figure(exp, FIGURE_MAX_SIDE, FIGURE_DPI)}
         raw = {}
         if spec.keep_raw:
             raw = {"saliency": np.asarray(exp.maps, dtype=np.float32), "labels": np.asarray(exp.words),
@@ -173,13 +160,8 @@ class ImageExplainer:
                  probs: np.ndarray) -> dict[str, bytes]:
         shown = image if self.model.plain_resize else self.model.display(x)
         pngs = classifier_figures(shown, results, targets, probs, self.model, self.spec.sigmas, self.spec.mode,
-                                  self.spec.recursive, item.relpath, max_side=FIGURE_MAX_SIDE, dpi=FIGURE_DPI,
-                                  resize=self._resize())
+                                  self.spec.recursive, item.relpath, max_side=FIGURE_MAX_SIDE, dpi=FIGURE_DPI)
         return {f"{item.image_id}{suffix}.png": png for suffix, png in pngs}
-
-    def _resize(self) -> Resize:
-        assert self.resize is not None  # checked in __init__ for every spec with figures
-        return self.resize
 
 
 def raw_arrays(results: list[Any], targets: list[int], probs: np.ndarray, model: Any, recursive: bool

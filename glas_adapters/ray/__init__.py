@@ -21,7 +21,8 @@ Dataset holds paths rather than pixels.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from glas_adapters.jobs.job import JobReport, pending_items, run_job
 from glas_adapters.jobs.layout import OutputFolder
@@ -65,7 +66,7 @@ def explain_dataset(
         uint8 or float pixels in [0, 1], then ``image_id`` is required); optional ``image_id``
         (default: from the path), ``targets`` (a list of class indices) and ``label`` (the true class).
     model_factory : callable
-        Picklable; returns a model of :func:`glas_adapters.cli.loading.load_model`, or a
+        Picklable; returns a model of :func:`glas_adapters.jobs.models.loading.load_model`, or a
         ``torch.nn.Module`` taking ``(B, 3, H, W)`` pixels in [0, 1] (then ``input_size`` is required).
     out : str
         The output folder (see :mod:`glas_adapters.jobs`); finished images are not recomputed.
@@ -144,7 +145,7 @@ def _items(ds: Any, columns: list[str]) -> list[ImageItem]:
                    "add a unique 'image_id' column")
     small = [c for c in ("image_id", "path", "relpath", "targets", "label") if c in columns]
     rows = ds.select_columns(small).take_all()
-    batch = {c: [r[c] for r in rows] for c in small}
+    batch: dict[str, Any] = {c: [r[c] for r in rows] for c in small}
     items = [batch_item(batch, i) for i in range(len(rows))]
     ids = [item.image_id for item in items]
     if len(set(ids)) != len(ids):

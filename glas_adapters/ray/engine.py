@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,11 +68,8 @@ class ImageActor:
 
     def __init__(self, model_factory: Callable[[], Any], spec: JobSpec, input_size: tuple[int, int] | None,
                  probabilities: str | None) -> None:
-        from glas_adapters.cli.classifier import resize_image  # the models' resampling, for figures
-
         keep_freed_memory()  # as in the glas process: chunks stay on the heap
-        self.explainer = ImageExplainer(as_model(model_factory(), input_size, probabilities), spec,
-                                        resize=resize_image)
+        self.explainer = ImageExplainer(as_model(model_factory(), input_size, probabilities), spec)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         ids, outcomes = [], []
@@ -90,7 +88,7 @@ class ImageActor:
 def as_model(model: Any, input_size: tuple[int, int] | None, probabilities: str | None) -> Any:
     """What a factory returned, as the command's model interface.
 
-    A model of :func:`glas_adapters.cli.loading.load_model` is used as it is; a
+    A model of :func:`glas_adapters.jobs.models.loading.load_model` is used as it is; a
     ``torch.nn.Module`` taking ``(B, 3, H, W)`` pixels in [0, 1] and returning logits is wrapped,
     resizing every image to ``input_size``.
     """
@@ -100,15 +98,16 @@ def as_model(model: Any, input_size: tuple[int, int] | None, probabilities: str 
 
     if not isinstance(model, torch.nn.Module):
         raise fail("model_factory", f"a factory returning a {type(model).__name__}",
-                   "a factory returning glas_adapters.cli.loading.load_model(...) or a torch.nn.Module",
+                   "a factory returning glas_adapters.jobs.models.loading.load_model(...) or a torch.nn.Module",
                    "return a model of one of those kinds")
     if input_size is None:
         raise fail("input_size", None, "(height, width) when model_factory returns a torch module",
                    "pass input_size=(224, 224), the size the model takes")
-    from glas_adapters.cli.torch_models import TorchClassifier
+    from glas_adapters.jobs.models.torch_models import TorchClassifier
 
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    return TorchClassifier(model.eval(), tuple(input_size), device, None, probabilities,
+    height, width = input_size
+    return TorchClassifier(model.eval(), (int(height), int(width)), device, None, probabilities,
                            f"torch model {type(model).__name__}")
 
 

@@ -89,6 +89,7 @@ def overlay_thumbnail(photo: np.ndarray | None, saliency: np.ndarray | None, sid
         base = np.asarray(small).astype(np.float64)
         size = (base.shape[1], base.shape[0])
     else:
+        assert saliency is not None  # checked above: a photo or a map
         h, w = saliency.shape
         scale = side / max(h, w)
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -144,6 +145,7 @@ class Assets:
         if self._tmp is None:
             mime = "image/png" if name.endswith(".png") else "image/jpeg"
             return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        assert self.folder is not None  # a sink with a temporary folder writes into a folder
         path = os.path.join(self._tmp, *name.split("/"))
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as fh:
@@ -169,7 +171,7 @@ class Assets:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
-    def __enter__(self) -> "Assets":
+    def __enter__(self) -> Assets:
         return self
 
     def __exit__(self, *exc: Any) -> None:

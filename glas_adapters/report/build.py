@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -159,7 +160,8 @@ def _image_entry(n: int, rec: ImageRecord, saliency: list[np.ndarray], photo_pat
         "photo": None if photo is None else sink.add(f"p/{n}.{fmt}", assets.encode(photo, fmt)),
         "photo_px": None if photo is None else [int(photo.shape[0]), int(photo.shape[1])],
         "photo_note": note,
-        "aspect": (photo.shape[0] / photo.shape[1]) if photo is not None else rec.rows[0].shape[0] / rec.rows[0].shape[1],
+        "aspect": ((photo.shape[0] / photo.shape[1]) if photo is not None
+                   else rec.rows[0].shape[0] / rec.rows[0].shape[1]),
         "thumb": None if thumb is None else sink.add(f"t/{n}.{tfmt}", assets.encode(thumb, tfmt)),
         "targets": [{"target": t, "name": scores[t][0], "score": scores[t][1]} for t in targets],
         "sigmas": sigmas, "iterations": iterations, "maps": maps,

@@ -169,7 +169,8 @@ def load_maps(out_dir: str | os.PathLike, record: ImageRecord) -> list[np.ndarra
             npz = opened[row.map_file]
             if row.map_key not in npz.files:
                 raise fail(f"{where} map_key", quoted(row.map_key),
-                           f"a key of {row.map_file} ({', '.join(npz.files[:5])})", "rebuild the manifest with glas explain")
+                           f"a key of {row.map_file} ({', '.join(npz.files[:5])})",
+                           "rebuild the manifest with glas explain")
             arr = npz[row.map_key]
             if arr.shape != row.shape or not np.issubdtype(arr.dtype, np.floating):
                 raise fail(f"{where} map {row.map_key!r}", f"a {arr.dtype} array of shape {arr.shape}",

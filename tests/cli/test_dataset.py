@@ -21,8 +21,16 @@ pytest.importorskip("PIL")
 import glas_core  # noqa: E402
 from glas_adapters.cli.dataset import image_id  # noqa: E402
 
-from .helpers import (assert_maps_match, assert_one_line_error, files_under, make_quadrant_model,  # noqa: E402
-                      per_map_peak, quadrant_probabilities, run_glas, save_rgb)
+from .helpers import (  # noqa: E402
+    assert_maps_match,
+    assert_one_line_error,
+    files_under,
+    make_quadrant_model,
+    per_map_peak,
+    quadrant_probabilities,
+    run_glas,
+    save_rgb,
+)
 
 SIZE = 16
 CONTRACT = [("image_id", "string"), ("path", "string"), ("target", "int64"), ("class_name", "string"),
@@ -107,8 +115,8 @@ def test_several_sigmas_are_searched_adaptively_by_default(capsys, tmp_path, pho
         img = pixels[rel]
         x = img.transpose(2, 0, 1).astype(np.float32)
         target = int(np.argmax(quadrant_probabilities(x[None])[0]))
-        want = glas_core.explain_multiscale(lambda b: quadrant_probabilities(b)[:, [target]], x, [2.0, 1.0, 0.5],
-                                            grid=6, adaptive=True)
+        want = glas_core.explain_multiscale(lambda b, t=target: quadrant_probabilities(b)[:, [t]], x,
+                                            [2.0, 1.0, 0.5], grid=6, adaptive=True)
         mine = [r for r in rows if r["image_id"] == image_id(rel)]
         assert [r["sigma"] for r in mine] == ["2", "1", "0.5"]
         assert [r["n_forward"] for r in mine] == [w.n_forward for w in want]

@@ -18,7 +18,6 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("PIL")
 
 import glas_core  # noqa: E402
-
 from glas_adapters.cli.dataset import image_id  # noqa: E402
 
 from .helpers import assert_maps_match, files_under, make_quadrant_model, quadrant_probabilities, run_glas, save_rgb  # noqa: E402

@@ -73,10 +73,9 @@ def test_captioner_refuses_classifier_options(tmp_path, capsys, picture):
 
 
 def test_image_classifier_directory_uses_its_label_names(tmp_path, capsys, picture):
+    import glas_core
     from glas_adapters.cli.image_io import load_image
     from glas_adapters.hf import HFImageClassifier
-
-    import glas_core
 
     config = transformers.ViTConfig(image_size=32, patch_size=8, hidden_size=16, num_hidden_layers=1,
                                     num_attention_heads=2, intermediate_size=32, num_labels=3,

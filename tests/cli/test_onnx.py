@@ -21,8 +21,14 @@ pytest.importorskip("onnx")
 
 import glas_core  # noqa: E402
 
-from .helpers import (assert_maps_match, assert_one_line_error, make_quadrant_model,  # noqa: E402
-                      quadrant_probabilities, run_glas, save_rgb)
+from .helpers import (  # noqa: E402
+    assert_maps_match,
+    assert_one_line_error,
+    make_quadrant_model,
+    quadrant_probabilities,
+    run_glas,
+    save_rgb,
+)
 
 SIZE = 16
 IMAGENET = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ def make_output(root: str, specs: Sequence[Spec], sigmas: Sequence[str] = ("5,3,
         arrays = {}
         for sigma in sigmas:
             value = tuple(float(v) for v in sigma.split(","))
-            res = glas_core.explain(lambda b: score_fn(b)[:, list(spec.targets)], x, grid=grid,
+            res = glas_core.explain(lambda b, s=spec: score_fn(b)[:, list(s.targets)], x, grid=grid,
                                     sigma=value[0] if len(value) == 1 else value)
             maps = res.to_numpy()
             for k, target in enumerate(spec.targets):

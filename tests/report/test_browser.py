@@ -81,7 +81,8 @@ def test_clicking_an_image_shows_its_view(page, report):
     assert shown_name(page) == "b_top_right.png"
     assert js(page, "return location.hash") == "#image=1"
     assert overlay_src(page) == map_src(report[1], 1, 0, 0, 0)
-    assert js(page, "return document.querySelector('#v-photo img').getAttribute('src')") == report[1]["images"][1]["photo"]
+    photo_src = js(page, "return document.querySelector('#v-photo img').getAttribute('src')")
+    assert photo_src == report[1]["images"][1]["photo"]
     assert "model was wrong" in page.find_element("id", "v-label").text
     settings = page.find_element("id", "v-settings").text
     assert "forward passes 73" in settings and "grid 6 points per axis" in settings  # 2 * 6 * 6 + 1
@@ -119,7 +120,8 @@ def test_opacity_slider_and_colour_bar(page, report):
     js(page, "const r = document.getElementById('opacity'); r.value = 80; r.dispatchEvent(new Event('input'))")
     assert js(page, "return document.querySelector('#v-overlay img.map').style.opacity") == "0.8"
     m = report[1]["images"][3]["maps"][0]
-    assert page.find_element("id", "cb-lo").text == f"{m['lo']:.3g}" and page.find_element("id", "cb-hi").text == f"{m['hi']:.3g}"
+    assert page.find_element("id", "cb-lo").text == f"{m['lo']:.3g}"
+    assert page.find_element("id", "cb-hi").text == f"{m['hi']:.3g}"
     assert "jet" in page.find_element("id", "legend").text and "min-max" in page.find_element("id", "legend").text
 
 

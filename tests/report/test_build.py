@@ -164,7 +164,8 @@ def test_flat_and_non_finite_maps_are_marked_not_hidden(tmp_path):
     assert (flat["status"], bad["status"]) == ("flat", "nonfinite")
     assert bad["src"] is None and summary.unusable_maps == ["x: target 1, sigma 3"]
     # a flat map has no evidence: drawn as all 0, the colour map's first colour
-    np.testing.assert_array_equal(decode(os.path.join(str(tmp_path), flat["src"])), np.broadcast_to([0, 0, 127], (24, 24, 3)))
+    np.testing.assert_array_equal(decode(os.path.join(str(tmp_path), flat["src"])),
+                                  np.broadcast_to([0, 0, 127], (24, 24, 3)))
 
 
 def test_missing_photo_shows_the_map_alone(tmp_path):

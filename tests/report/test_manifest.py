@@ -36,7 +36,8 @@ def test_images_in_manifest_order_with_their_stored_maps(output):
         np.testing.assert_array_equal(saliency, stored[row.map_key])
 
 
-def _broken(tmp_path, hook=None, specs=(Spec("x.png", 0),)):
+def _broken(tmp_path, hook=None, specs=None):
+    specs = (Spec("x.png", 0),) if specs is None else specs
     return make_output(str(tmp_path), list(specs), sigmas=("3",), rows_hook=hook)
 
 
