@@ -16,7 +16,7 @@ from glas_core.config import config_from
 from glas_core.errors import fail, quoted
 
 from .. import _engine
-from .backend import TorchBackend
+from .onnx_runtime import check_runtime, torch_backend
 from .functional import Probabilities
 from .inputs import format_targets, layout_of
 
@@ -37,10 +37,15 @@ class GLASAttribution(PerturbationAttribution):
     forward_func : callable
         The model, or any callable ``forward_func(*inputs, *additional_forward_args)``
         returning ``(N, num_classes)`` logits or probabilities (or ``(N,)`` scores).
+    runtime : {"torch", "onnx"}
+        Where the sweep's forward passes run: PyTorch, or ONNX Runtime on the model exported
+        once per input shape and checked against PyTorch (see :mod:`glas_adapters.torch.onnx_runtime`;
+        what ONNX Runtime cannot run as PyTorch does runs in PyTorch, with a warning).
     """
 
-    def __init__(self, forward_func: Callable[..., Any]) -> None:
+    def __init__(self, forward_func: Callable[..., Any], runtime: str = "torch") -> None:
         super().__init__(forward_func)
+        self.runtime = check_runtime(runtime)
 
     @property
     def multiplies_by_inputs(self) -> bool:
@@ -137,8 +142,7 @@ class GLASAttribution(PerturbationAttribution):
         check_rows_per_call("perturbations_per_eval", perturbations_per_eval)
         settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode,
                                batch_size=perturbations_per_eval)
-        backend = TorchBackend(self.forward_func, layout, single=False,
-                               additional_forward_args=additional_forward_args)
+        backend = torch_backend(self.forward_func, layout, False, additional_forward_args, self.runtime)
         maps = _engine.explain(backend, request, probabilities=probabilities, config=settings, baseline=baselines,
                                progress=show_progress, return_result=False)
         out = layout.broadcast(maps)
