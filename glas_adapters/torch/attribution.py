@@ -16,9 +16,9 @@ from glas_core.config import config_from
 from glas_core.errors import fail, quoted
 
 from .. import _engine
-from .onnx_runtime import check_runtime, torch_backend
 from .functional import Probabilities
 from .inputs import format_targets, layout_of
+from .onnx_runtime import check_runtime, torch_backend
 
 TensorOrTuple: TypeAlias = Tensor | tuple[Tensor, ...]
 

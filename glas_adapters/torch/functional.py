@@ -28,8 +28,8 @@ from glas_core.errors import fail
 from .. import _engine
 from .._common import ProgressFn, user_stacklevel
 from .backend import TorchBackend
-from .onnx_runtime import check_runtime, torch_backend
 from .inputs import layout_of
+from .onnx_runtime import check_runtime, torch_backend
 
 TensorOrTuple: TypeAlias = Tensor | tuple[Tensor, ...]
 ProgressArg: TypeAlias = bool | ProgressFn | None
