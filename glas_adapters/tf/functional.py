@@ -13,6 +13,7 @@ from typing import Any
 
 from glas_adapters import _engine
 from glas_adapters.tf.backend import HWC_SPATIAL_AXES, KerasBackend
+from glas_adapters.tf.onnx_runtime import keras_backend
 from glas_core import GLASConfig, GLASResult, RecursiveResult
 from glas_core.adaptive import DEFAULT_KEEP
 from glas_core.config import config_from
@@ -40,6 +41,7 @@ def explain(
     progress: bool | Callable[[int, int], None] = False,
     config: GLASConfig | None = None,
     return_result: bool = False,
+    runtime: str = "keras",
 ) -> Maps | GLASResult | list[GLASResult]:
     """GLAS saliency maps (the paper's Eq. 1-3) of a Keras model for channels-last images.
 
@@ -90,6 +92,11 @@ def explain(
     return_result
         Return the :class:`glas_core.GLASResult` of each image instead of the maps (a list for
         a batch, one result for a single image; ``saliency`` in the images' framework).
+    runtime
+        ``"keras"``, or ``"onnx"`` to run the sweep in ONNX Runtime on the model converted by
+        tf2onnx once per image shape and checked against Keras on the clean images (to 1e-4);
+        TensorFlow backend only. What cannot run there runs in Keras, with a warning saying why
+        (:mod:`glas_adapters.tf.onnx_runtime`).
 
     Returns
     -------
@@ -108,7 +115,7 @@ def explain(
     """
     settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
                            batch_size=batch_size)
-    backend = KerasBackend(model, images)
+    backend = keras_backend(model, images, runtime)
     return _engine.explain(backend, _targets(targets, class_index, backend), probabilities=probabilities,
                            config=settings, baseline=baseline, progress=progress, return_result=return_result)
 
@@ -136,6 +143,7 @@ def explain_recursive(
     progress: bool | Callable[[int, int], None] = False,
     config: GLASConfig | None = None,
     return_result: bool = False,
+    runtime: str = "keras",
 ) -> Maps | RecursiveResult | list[RecursiveResult]:
     """Recursive GLAS (the paper's Algorithm 1) for channels-last images.
 
@@ -159,7 +167,7 @@ def explain_recursive(
     """
     settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
                            batch_size=batch_size)
-    backend = KerasBackend(model, images)
+    backend = keras_backend(model, images, runtime)
     loop = dict(t1=t1, t2=t2, max_iter=max_iter, stop=stop, min_evidence=min_evidence, reuse_tol=reuse_tol)
     return _engine.explain_recursive(backend, _targets(targets, class_index, backend), probabilities=probabilities,
                                      config=settings, baseline=baseline, progress=progress,
@@ -185,6 +193,7 @@ def explain_multiscale(
     progress: bool | Callable[[int, int], None] = False,
     config: GLASConfig | None = None,
     return_result: bool = False,
+    runtime: str = "keras",
 ) -> Maps | list[GLASResult] | list[list[GLASResult]]:
     """Coarse-to-fine GLAS: one map per scale in ``sigmas`` (the paper's Figure 1).
 
@@ -205,7 +214,7 @@ def explain_multiscale(
     """
     settings = config_from(config, grid=grid, mode=mode, lam=lam, batch_size=batch_size)
     _engine.check_scales(sigmas)
-    backend = KerasBackend(model, images)
+    backend = keras_backend(model, images, runtime)
     return _engine.explain_multiscale(backend, _targets(targets, class_index, backend), probabilities=probabilities,
                                       config=settings, baseline=baseline, progress=progress,
                                       return_result=return_result, sigmas=sigmas, in_pixels=in_pixels,

@@ -26,9 +26,10 @@ from torch import Tensor
 from glas_core.errors import GLASError, fail, quoted
 
 from .._common import user_stacklevel
+from ..onnx.exported import session_outputs
 from .backend import TorchBackend
 from .inputs import ExampleLayout
-from .onnx_export import INPUT_NAME, OUTPUT_NAME, export_model, open_checked_session
+from .onnx_export import export_model, open_checked_session
 
 RUNTIMES = ("torch", "onnx")
 
@@ -56,14 +57,7 @@ class OnnxRuntimeBackend(TorchBackend):
         self.ort_session = session
 
     def outputs(self, batch: Tensor, owners: np.ndarray) -> Any:
-        pixels = np.ascontiguousarray(batch.detach().cpu().numpy(), dtype=np.float32)
-        try:
-            return self.ort_session.run([OUTPUT_NAME], {INPUT_NAME: pixels})[0]
-        except Exception as exc:  # ONNX Runtime's own exception types
-            reason = " ".join(str(exc).split())[:200]
-            raise fail("model", f"an ONNX Runtime run on a batch of shape {pixels.shape} that failed ({reason})",
-                       "an export that runs on batches of the input's shape",
-                       "explain it with runtime='torch'") from None
+        return session_outputs(self.ort_session, np.ascontiguousarray(batch.detach().cpu().numpy(), dtype=np.float32))
 
 
 def torch_backend(forward_func: Callable[..., Any], layout: ExampleLayout, single: bool,
