@@ -10,10 +10,13 @@ after its outputs on a check input agree with the framework's own (:data:`TOLERA
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -25,6 +28,7 @@ from glas_core.errors import fail
 #: largest |ONNX Runtime - framework| allowed on the check input, relative to the outputs' largest magnitude (>= 1)
 TOLERANCE = 1e-4
 _CHECKSUM_SUFFIX = ".sha256"
+_PROCESS_FOLDER: list[str] = []
 
 
 def cache_dir() -> str:
@@ -134,6 +138,15 @@ def checked_session(path: str, example: np.ndarray, want: np.ndarray, providers:
                    f"at most {TOLERANCE:g} of their largest magnitude ({scale:.3g})",
                    f"{fix} (the export does not compute what the model does)")
     return session
+
+
+def process_folder() -> str:
+    """A temporary folder for this process's exports, removed when the process exits."""
+    if not _PROCESS_FOLDER:
+        folder = tempfile.mkdtemp(prefix="glas-onnx-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _PROCESS_FOLDER.append(folder)
+    return _PROCESS_FOLDER[0]
 
 
 def session_outputs(session: Any, batch: np.ndarray) -> np.ndarray:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -25,14 +24,13 @@ import numpy as np
 from glas_core.errors import GLASError, fail, quoted
 
 from .._common import user_stacklevel
-from ..onnx.exported import checked_session, session_outputs, write_export
+from ..onnx.exported import checked_session, process_folder, session_outputs, write_export
 from .backend import KerasBackend
 from .frameworks import keras_layer, to_host
 
 RUNTIMES = ("keras", "onnx")
 
 _EXPORTS: weakref.WeakKeyDictionary[Any, dict[tuple[int, ...], str]] = weakref.WeakKeyDictionary()
-_FOLDER: list[str] = []
 
 
 def check_runtime(runtime: Any) -> str:
@@ -108,7 +106,7 @@ def _checked_session(model: Any, backend: KerasBackend) -> Any:
             return checked_session(known[shape], clean, want, fix="explain it with runtime='keras'")
         except GLASError:
             pass  # converted before the weights changed: convert again
-    path = os.path.join(_folder(), f"model-{id(model):x}-{'x'.join(map(str, shape))}.onnx")
+    path = os.path.join(process_folder(), f"model-{id(model):x}-{'x'.join(map(str, shape))}.onnx")
     known[shape] = _convert(model, shape, path)
     return checked_session(path, clean, want, fix="explain it with runtime='keras'")
 
@@ -151,9 +149,3 @@ def _tf2onnx_quiet() -> Iterator[None]:
             yield
     finally:
         logger.setLevel(level)
-
-
-def _folder() -> str:
-    if not _FOLDER:
-        _FOLDER.append(tempfile.mkdtemp(prefix="glas-onnx-"))
-    return _FOLDER[0]

@@ -13,7 +13,6 @@ float32, a model that does not export, ONNX Runtime missing.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 import weakref
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from torch import Tensor
 from glas_core.errors import GLASError, fail, quoted
 
 from .._common import user_stacklevel
-from ..onnx.exported import session_outputs
+from ..onnx.exported import process_folder, session_outputs
 from .backend import TorchBackend
 from .inputs import ExampleLayout
 from .onnx_export import export_model, open_checked_session
@@ -35,7 +34,6 @@ RUNTIMES = ("torch", "onnx")
 
 # one export per (model, example shape) for the life of the process; dropped with the model
 _EXPORTS: weakref.WeakKeyDictionary[torch.nn.Module, dict[tuple[int, ...], str]] = weakref.WeakKeyDictionary()
-_FOLDER: list[str] = []
 
 
 def check_runtime(runtime: Any) -> str:
@@ -113,13 +111,6 @@ def _checked_session(module: torch.nn.Module, layout: ExampleLayout) -> Any:
             return open_checked_session(known[shape], module, clean)
         except GLASError:
             pass  # exported before the weights changed: export again
-    path = os.path.join(_folder(), f"model-{id(module):x}-{'x'.join(map(str, shape))}.onnx")
+    path = os.path.join(process_folder(), f"model-{id(module):x}-{'x'.join(map(str, shape))}.onnx")
     known[shape] = export_model(module, example, path)
     return open_checked_session(path, module, clean)
-
-
-def _folder() -> str:
-    """A temporary folder for this process's exports."""
-    if not _FOLDER:
-        _FOLDER.append(tempfile.mkdtemp(prefix="glas-onnx-"))
-    return _FOLDER[0]
