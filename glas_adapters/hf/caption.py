@@ -39,7 +39,7 @@ from glas_core.config import config_from
 from glas_core.errors import GLASError, fail, quoted
 
 from .._common import Progress, ProgressFn
-from .checks import check_image_size, check_token_ids, check_word_texts, evaluating, in_training
+from .checks import check_image_size, check_token_ids, check_tokenizer, check_word_texts, evaluating, in_training
 from .families import detect_family
 from .family_base import CaptionTokens, Family, TokenLogprobs
 from .pixels import checked_image, model_device_dtype, split_processor
@@ -171,7 +171,8 @@ class CaptionExplainer:
         ``tokenizer`` is given.
     tokenizer : transformers tokenizer, optional
         When ``processor`` is a bare image processor (e.g. Qwen2-VL or SmolVLM without
-        torchvision, whose full processors do not load).
+        torchvision, whose full processors do not load). A tokenizer whose size or special
+        tokens do not match the model's config is refused here, before any caption.
     token_logprobs : callable, optional
         Custom scoring for other model families:
         ``token_logprobs(pixel_values, target_ids) -> (B, T)`` log P(target_ids[t] | image, target_ids[:t])
@@ -187,6 +188,7 @@ class CaptionExplainer:
         self.image_processor, self.tokenizer = split_processor(processor, tokenizer)
         self.layout = layout_of(self.image_processor)
         self.family = detect_family(model, self.tokenizer, token_logprobs)
+        check_tokenizer(model, self.tokenizer)
         self.device, self.dtype = model_device_dtype(model)
 
     def scorer(self, image: Any, caption: str | None = None, *, prompt: str | None = None,

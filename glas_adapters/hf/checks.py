@@ -88,6 +88,65 @@ def _tokenizer_size(tokenizer: Any) -> int | None:
         return None
 
 
+#: A model's vocabulary may be padded beyond its tokenizer (to a multiple of 64, image tokens, ...):
+#: LLaVA 32064 rows for 32002 tokens, Qwen2-VL 151936 for 151657. Below this share it is another tokenizer.
+_MIN_VOCAB_SHARE = 0.9
+#: The config ids that start a caption, which must be special tokens of the tokenizer. EOS and PAD
+#: are left out: configs carry defaults that are ordinary tokens of their own tokenizer (BLIP's
+#: text config names eos_token_id 2, "[unused1]" in its BERT vocabulary).
+_SPECIAL_ID_NAMES = ("bos_token_id", "decoder_start_token_id")
+
+
+def _special_ids(tokenizer: Any) -> set[int] | None:
+    """The ids the tokenizer treats as special tokens, or None when it does not say."""
+    listed = getattr(tokenizer, "all_special_ids", None)
+    if listed is None:
+        return None
+    ids = {int(i) for i in listed}
+    added = getattr(tokenizer, "added_tokens_decoder", None)
+    if isinstance(added, dict):
+        ids |= {int(i) for i, token in added.items() if getattr(token, "special", False)}
+    return ids
+
+
+def _config_special_ids(model: Any) -> list[tuple[str, int]]:
+    """``(name, id)`` of the special token ids the model's config names (top level, text config, decoder)."""
+    config = getattr(model, "config", None)
+    found: list[tuple[str, int]] = []
+    for source in (config, getattr(config, "text_config", None), getattr(config, "decoder", None)):
+        for name in _SPECIAL_ID_NAMES:
+            value = getattr(source, name, None) if source is not None else None
+            values = value if isinstance(value, (list, tuple)) else [value]
+            found += [(name, int(v)) for v in values if isinstance(v, int) and not isinstance(v, bool) and v >= 0]
+    return found
+
+
+def check_tokenizer(model: Any, tokenizer: Any) -> None:
+    """Refuse a tokenizer whose vocabulary does not fit the model's, before anything runs.
+
+    Its size must not exceed the model's vocabulary nor fall far below it (see
+    ``_MIN_VOCAB_SHARE``), and the ids the model's config starts a caption with (BOS, decoder
+    start) must be special tokens of the tokenizer. A tokenizer from another checkpoint otherwise
+    explains a given caption silently, as ids the model reads as other words.
+    """
+    fix = "load it with AutoProcessor.from_pretrained(<the model's name>) or AutoTokenizer.from_pretrained(<the same>)"
+    size, vocab = _tokenizer_size(tokenizer), model_vocab_size(model)
+    if size is not None and vocab is not None and (size > vocab or size < _MIN_VOCAB_SHARE * vocab):
+        raise fail("tokenizer", f"a tokenizer of {size} tokens for a model whose vocabulary has {vocab}",
+                   "the tokenizer the model was trained with", fix)
+    special = _special_ids(tokenizer)
+    if special is None:
+        return
+    for name, token_id in _config_special_ids(model):
+        if token_id not in special and (size is None or token_id < size):
+            try:
+                shown = repr(tokenizer.convert_ids_to_tokens(token_id))
+            except Exception:  # noqa: BLE001 - only for the message
+                shown = "?"
+            raise fail("tokenizer", f"a tokenizer for which token {token_id} ({shown}), the model config's "
+                       f"{name}, is not a special token", "the tokenizer the model was trained with", fix)
+
+
 def check_token_ids(model: Any, tokenizer: Any, tokens: CaptionTokens, generated: bool) -> None:
     """Refuse token ids the model cannot embed, and generated ids the tokenizer does not know."""
     ids = torch.cat([tokens.prefix_ids, tokens.target_ids])

@@ -28,6 +28,8 @@ Output folder
     label         int64      the true class from ``--targets-csv``'s ``label``, else null
     iteration     int64      recursive runs: the iteration (1, 2, ...) of an iteration's
                              map; null for the accumulated map and for non-recursive runs
+    runtime       string     what ran the forward passes: ``torch``, ``onnx`` (ONNX Runtime)
+                             or ``keras``; null in rows of runs before glas recorded it
     ============  =========  ===============================================================
 
 ``OUT/maps/<image_id>.npz``

@@ -17,6 +17,7 @@ import numpy as np
 
 from glas_adapters.jobs.layout import FAILURES, OutputFolder
 from glas_adapters.jobs.manifest import MANIFEST
+from glas_adapters.jobs.models.runtimes import runtime_text
 from glas_adapters.jobs.sources import ImageItem
 from glas_adapters.jobs.work import Explained, ImageExplainer
 from glas_core.errors import GLASError
@@ -47,6 +48,8 @@ class JobReport:
         ``--save-maps`` arrays by image index (empty without it).
     forward_passes : int
         Images the model was run on for the images explained by this run.
+    runtimes : set of (str or None, int or None)
+        ``(runtime, intra-op threads)`` that ran those forward passes (one pair per process setting).
     """
 
     total: int
@@ -57,12 +60,19 @@ class JobReport:
     seconds: float = 0.0
     raw: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     forward_passes: int = 0
+    runtimes: set[tuple[str | None, int | None]] = field(default_factory=set)
 
-    def summary(self, out: str) -> str:
-        """The run's last line: images explained, rate, forward passes, resumed and failed images, the manifest."""
+    def summary(self, out: str, note: str | None = None) -> str:
+        """The run's last line: images explained, rate, forward passes and what ran them (with ``note``),
+        resumed and failed images, the manifest."""
         rate = f", {self.done / self.seconds:.2f} images/s" if self.done and self.seconds > 0 else ""
+        ran = ""
+        if self.runtimes:
+            ran = " on " + " and ".join(runtime_text(*pair) for pair in sorted(self.runtimes, key=str))
         parts = [f"explained {self.done} of {self.total} images in {self.seconds:.1f} s{rate} "
-                 f"({self.forward_passes} forward passes)"]
+                 f"({self.forward_passes} forward passes){ran}"]
+        if note:
+            parts.append(note)
         if self.resumed:
             parts.append(f"{self.resumed} finished by an earlier run")
         if self.failures:
@@ -136,6 +146,7 @@ def run_job(items: Sequence[ImageItem], pending: Sequence[ImageItem], out: Outpu
                     report.raw[index[item.image_id]] = result.raw
                 report.done += 1
                 report.forward_passes += result.n_forward
+                report.runtimes.add((result.runtime, result.threads))
             if bar is not None:
                 bar.update(1)
     finally:

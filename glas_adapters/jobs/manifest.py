@@ -13,7 +13,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("image_id", "string"), ("path", "string"), ("target", "int64"), ("class_name", "string"),
     ("clean_score", "float64"), ("sigma", "string"), ("grid", "int64"), ("mode", "string"),
     ("n_forward", "int64"), ("map_file", "string"), ("map_key", "string"), ("height", "int64"),
-    ("width", "int64"), ("label", "int64"), ("iteration", "int64"),
+    ("width", "int64"), ("label", "int64"), ("iteration", "int64"), ("runtime", "string"),
 )
 
 

@@ -30,11 +30,14 @@ FIGURE_MAX_SIDE = 640
 @dataclass
 class Explained:
     """An :class:`ImageOutput` plus what only the ``glas`` process uses (raw maps for ``--save-maps``,
-    and the image's forward passes: the prediction and every sweep's rows)."""
+    the image's forward passes: the prediction and every sweep's rows, and the runtime that ran
+    them with its intra-op threads, for the summary line)."""
 
     output: ImageOutput
     raw: dict[str, np.ndarray] = field(default_factory=dict)
     n_forward: int = 0
+    runtime: str | None = None
+    threads: int | None = None
 
 
 def peak_normalised(saliency: np.ndarray) -> np.ndarray:
@@ -112,7 +115,8 @@ class ImageExplainer:
         figures = self._figures(item, image, x, results, targets, probs) if spec.figures else {}
         raw = raw_arrays(results, targets, probs, model, spec.recursive) if spec.keep_raw else {}
         n_forward = 1 + sum(int(r.n_forward) for r in results)  # the prediction, then the sweeps
-        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw, n_forward)
+        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw, n_forward,
+                         *self._runtime())
 
     def _caption(self, item: ImageItem, image: np.ndarray, progress: bool) -> Explained:
         spec = self.spec
@@ -131,7 +135,13 @@ class ImageExplainer:
         if spec.keep_raw:
             raw = {"saliency": np.asarray(exp.maps, dtype=np.float32), "labels": np.asarray(exp.words),
                    "scores": np.asarray(exp.word_probs, dtype=np.float64)}
-        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw, int(exp.result.n_forward))
+        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw, int(exp.result.n_forward),
+                         *self._runtime())
+
+    def _runtime(self) -> tuple[str | None, int | None]:
+        """What ran the model's forward passes, and its intra-op threads (None: unknown)."""
+        threads = getattr(self.model, "threads", None)
+        return getattr(self.model, "runtime", None), threads() if callable(threads) else None
 
     def _targets(self, item: ImageItem, probs: np.ndarray) -> list[int]:
         n = int(probs.shape[0])
@@ -149,7 +159,7 @@ class ImageExplainer:
         return {"image_id": item.image_id, "path": item.path, "target": int(target), "class_name": str(name),
                 "clean_score": score, "sigma": sigma, "grid": int(grid if grid is not None else DEFAULT_GRID),
                 "mode": self.spec.mode, "n_forward": int(n_forward), "map_file": f"{MAPS_DIR}/{item.image_id}.npz",
-                "label": item.label}
+                "label": item.label, "runtime": getattr(self.model, "runtime", None)}
 
     @staticmethod
     def _row(common: dict[str, Any], key: str, saliency: np.ndarray, iteration: int | None) -> dict[str, Any]:

@@ -168,6 +168,7 @@ def explain_recursive(
     stop: str = "paper",
     min_evidence: float = 0.1,
     reuse_tol: float | None = None,
+    dim: str = "map",
     grid: int | tuple[int, int] | None = None,
     sigma: Any = None,
     sigma_px: Any = None,
@@ -193,7 +194,11 @@ def explain_recursive(
     relative to the first and ends the loop, adding nothing, at an iteration whose relative
     evidence is below ``min_evidence``.  ``reuse_tol`` (None: full sweeps) keeps the light
     scores of points whose masks saw at most that share of dimming since they were taken
-    (:mod:`glas_core.light_reuse`).  Other parameters as in :func:`explain`; the progress
+    (:mod:`glas_core.light_reuse`).  ``dim="above_t1"`` dims each image only where the
+    normalised map exceeds ``t1`` (``dim="map"``, the default, dims by the whole map,
+    Algorithm 1); with ``sigma=1.0``, ``stop="evidence"``, ``min_evidence=0.5`` and
+    ``max_iter=3`` it is the setting that separates instances
+    (``glas_core.recursive.SEPARATE_INSTANCES``).  Other parameters as in :func:`explain`; the progress
     total grows as the iterations run.
 
     Returns
@@ -204,7 +209,8 @@ def explain_recursive(
     settings = config_from(config, grid=grid, sigma=sigma, sigma_px=sigma_px, mode=mode, lam=lam,
                            batch_size=batch_size)
     backend = OnnxBackend(model, images, layout, session_options, providers)
-    loop = dict(t1=t1, t2=t2, max_iter=max_iter, stop=stop, min_evidence=min_evidence, reuse_tol=reuse_tol)
+    loop = dict(t1=t1, t2=t2, max_iter=max_iter, stop=stop, min_evidence=min_evidence, reuse_tol=reuse_tol,
+                dim=dim)
     return _engine.explain_recursive(backend, _targets(targets, backend), probabilities=probabilities,
                                      config=settings, baseline=baseline, progress=progress,
                                      return_result=return_result, loop=loop)

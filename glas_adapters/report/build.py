@@ -182,7 +182,7 @@ def _map_entry(name: str, row: MapRow, saliency: np.ndarray, targets: list[int],
         "src": sink.add(f"m/{name}.png", assets.encode(assets.colourise(values), "png")) if finite else None,
         "status": status,
         "lo": float(values.min()) if finite else None, "hi": float(values.max()) if finite else None,
-        "grid": row.grid, "mode": row.mode, "n_forward": row.n_forward,
+        "grid": row.grid, "mode": row.mode, "n_forward": row.n_forward, "runtime": row.runtime,
         "shape": list(saliency.shape), "dtype": str(saliency.dtype),
         "file": row.map_file, "key": row.map_key,
     }

@@ -19,6 +19,9 @@ map_key       str            the map's key in that file
 height/width  int            the map's shape
 label         int or null    the true class, when given
 iteration     int or null    recursive runs: the iteration of this map
+runtime       str or null    what ran the forward passes (``torch``, ``onnx`` ...); optional:
+                             a manifest without it (written before glas recorded it) or a
+                             null reads as ``"unknown"``
 ============  =============  ==============================================================
 
 Anything else in the manifest is ignored. Every break of the contract is refused with a
@@ -45,6 +48,8 @@ COLUMNS: dict[str, tuple[str, bool]] = {
     "n_forward": (_INT, False), "map_file": (_TEXT, False), "map_key": (_TEXT, False), "height": (_INT, False),
     "width": (_INT, False), "label": (_INT, True), "iteration": (_INT, True),
 }
+#: optional columns -> (kind, the value of a missing column or a null)
+OPTIONAL: dict[str, tuple[str, Any]] = {"runtime": (_TEXT, "unknown")}
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class MapRow:
     iteration: int | None
     shape: tuple[int, int]  # (height, width)
     row: int                # its row in the manifest, for messages
+    runtime: str = "unknown"  # what ran the forward passes
 
 
 @dataclass
@@ -140,6 +146,15 @@ def _columns(table: Any, manifest: str) -> dict[str, list[Any]]:
             raise fail(f"manifest column {name!r}", f"a null in row {row}", "a value in every row",
                        "rebuild the manifest with glas explain")
         out[name] = values
+    for name, (kind, missing_value) in OPTIONAL.items():
+        if name not in table.column_names:
+            out[name] = [missing_value] * table.num_rows
+            continue
+        field_type = table.schema.field(name).type
+        if not (checks[kind](field_type) or pa.types.is_null(field_type)):
+            raise fail(f"manifest column {name!r}", f"type {field_type}", f"{kind} values",
+                       "rebuild the manifest with glas explain")
+        out[name] = [missing_value if v is None else v for v in table.column(name).to_pylist()]
     return out
 
 
@@ -187,7 +202,7 @@ def _records(folder: str, cols: dict[str, list[Any]], n_rows: int) -> list[Image
     seen: set[tuple[str, int, str, int | None]] = set()
     present: set[str] = set()
     for i in range(n_rows):
-        row = {name: cols[name][i] for name in COLUMNS}
+        row = {name: cols[name][i] for name in (*COLUMNS, *OPTIONAL)}
         image_id = row["image_id"]
         where = f"manifest row {i} (image {image_id!r})"
         rec = records.get(image_id)
@@ -209,7 +224,8 @@ def _records(folder: str, cols: dict[str, list[Any]], n_rows: int) -> list[Image
             present.add(row["map_file"])
         rec.rows.append(MapRow(int(row["target"]), row["class_name"], float(row["clean_score"]), row["sigma"],
                                int(row["grid"]), row["mode"], int(row["n_forward"]), row["map_file"],
-                               row["map_key"], row["iteration"], (int(row["height"]), int(row["width"])), i))
+                               row["map_key"], row["iteration"], (int(row["height"]), int(row["width"])), i,
+                               str(row["runtime"])))
     return list(records.values())
 
 

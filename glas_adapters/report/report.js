@@ -224,7 +224,8 @@
     const rows = [["target", target.name + " (class " + target.target + ")"], ["clean score", fmtScore(target.score)],
       ["sigma", img.sigmas[state.s] + " (grid cells: light, shadow, spatial)"]];
     if (map) {
-      rows.push(["grid", map.grid + " points per axis"], ["mode", map.mode], ["forward passes", String(map.n_forward)],
+      const ran = map.runtime && map.runtime !== "unknown" ? " on " + map.runtime : "";
+      rows.push(["grid", map.grid + " points per axis"], ["mode", map.mode], ["forward passes", String(map.n_forward) + ran],
         ["map", map.shape.join(" \u00d7 ") + " " + map.dtype + ", " + map.file + " [" + map.key + "]"],
         ["map values", map.lo === null ? "not finite" : fmtValue(map.lo) + " \u2026 " + fmtValue(map.hi)]);
     }

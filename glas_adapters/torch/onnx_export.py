@@ -12,7 +12,6 @@ checksums and the cache folder: :mod:`glas_adapters.onnx.exported`.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from typing import Any
 
@@ -21,7 +20,7 @@ import torch
 from glas_core.errors import fail
 
 from .._common import user_stacklevel
-from ..onnx.exported import TOLERANCE, cache_dir, checked_session, checksum_ok, sha256_of, write_export
+from ..onnx.exported import TOLERANCE, cache_dir, checked_session, checksum_ok, process_folder, sha256_of, write_export
 
 __all__ = ["INPUT_NAME", "OUTPUT_NAME", "TOLERANCE", "cache_dir", "cached_export", "checksum_ok", "export_model",
            "open_checked_session", "sha256_of"]
@@ -71,8 +70,7 @@ def cached_export(module: torch.nn.Module, example: torch.Tensor, name: str) -> 
         warnings.warn(f"glas could not write the ONNX export to {cache_dir()!r} ({exc.strerror or exc}); it is "
                       "exported to a temporary folder for this run (set GLAS_CACHE to a writable folder to keep it)",
                       RuntimeWarning, stacklevel=user_stacklevel())
-        folder = tempfile.mkdtemp(prefix="glas-onnx-")
-        return export_model(module, example, os.path.join(folder, f"{name}.onnx")), True
+        return export_model(module, example, os.path.join(process_folder(), f"{name}.onnx")), True
 
 
 def open_checked_session(path: str, module: torch.nn.Module, example: torch.Tensor, providers: Any = None,

@@ -13,8 +13,11 @@ References
   with the GLAS paper's rule (Section 4, "Evaluation on target localization").
 - Deletion / insertion: Petsiuk, Das and Saenko, "RISE", BMVC 2018, Section 4.1.
 - Relevance mass: Arras, Osman and Samek, "CLEVR-XAI", Information Fusion 2022.
+- Instances separated: the recursive benchmark's rule (docs/benchmarks.md, section 3): the
+  centroids of the largest regions above 0.5 must lie in different instances.
 """
 
+from .instances import instances_separated, instances_touched, separated_regions
 from .overlap import DEFAULT_IOU_THRESHOLDS, iou_at_thresholds, mean_iou, relevance_mass
 from .perturbation import (
     ScoreDrop,
@@ -50,6 +53,9 @@ __all__ = [
     "iou_at_thresholds",
     "mean_iou",
     "relevance_mass",
+    "instances_separated",
+    "instances_touched",
+    "separated_regions",
     "blur_substrate",
     "deletion_curve",
     "insertion_curve",

@@ -4,8 +4,8 @@ The quadrant model of the TorchScript tests (class 0 reads the red mean of the t
 quadrant) is exported with ``torch.onnx.export`` and explained through ONNX Runtime; the
 reference recomputes its scores in NumPy, with ``--normalize`` applied after the masks.  The
 ONNX maps are Eq. 3 up to one positive factor per target, so each is compared after division
-by its peak.  torch runs with one thread (the root conftest.py); the command leaves ONNX Runtime at
-its default thread count.
+by its peak.  torch runs with one thread (the root conftest.py), and so does ONNX Runtime:
+the command gives it torch's thread count where torch is imported.
 """
 
 from __future__ import annotations

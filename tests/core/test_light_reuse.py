@@ -78,7 +78,8 @@ def test_the_second_sweep_scores_the_clean_row_every_shadow_row_and_only_stale_l
     # the first dimming multiplied the image by 1 - S: the change a mask saw is S itself
     stale = int((light_overlap(remaining, first.sigma_px[0], glas_core.to_numpy(it.saliency)) > tol).sum())
     assert 0 < stale < len(remaining)
-    second = (len(remaining) + 1) + (stale + 1)
+    # the shadow sweep's clean row is the dimmed image the stop rule scored: reused, not rescored
+    second = len(remaining) + (stale + 1)
     assert run.n_forward == first.n_forward + 1 + second + 1  # each iteration also scores its dimmed image
 
 

@@ -352,3 +352,86 @@ def test_boxes_outside_the_image_logits_and_bad_thresholds_are_refused():
     for bad in ([0.5, 1.5], [-0.1], [1.0]):
         with pytest.raises(GLASError, match="thresholds must be a non-empty 1-d sequence of numbers in"):
             M.iou_at_thresholds(np.ones((4, 4)), np.ones((4, 4), bool), bad)
+
+
+# ----------------------------------------------------------------------------- instances separated
+def _blob(shape, centre, radius, height=1.0):
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    return height * np.exp(-((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2) / (2.0 * radius**2))
+
+
+BOXES = [(4, 6, 16, 14), (36, 40, 50, 52)]  # (x_min, y_min, x_max, y_max): around (10, 10) and (46, 43)
+
+
+def test_two_blobs_one_per_instance_separate_both():
+    s = _blob((64, 64), (10, 10), 3.0) + _blob((64, 64), (46, 43), 3.0, 0.8)
+    assert M.instances_separated(s, BOXES) == 2
+    assert M.instances_touched(s, BOXES) == 2
+    masks = [M.box_to_mask(b, (64, 64)) for b in BOXES]
+    assert M.instances_separated(s, masks) == 2  # masks or boxes alike
+    centroids = M.separated_regions(s)
+    assert len(centroids) == 2 and np.allclose(centroids[0], (10, 10), atol=0.5)
+
+
+def test_one_blob_over_both_instances_touches_both_but_separates_at_most_one():
+    s = _blob((64, 64), (28, 28), 22.0)  # broad: above 0.5 over both boxes, centroid between them
+    assert M.instances_touched(s, BOXES) == 2
+    assert M.instances_separated(s, BOXES) == 0
+    off_centre = np.zeros((64, 64))
+    off_centre[0:20, 0:22] = 1.0  # one region: a square over the first box ...
+    off_centre[np.arange(20, 48), np.arange(20, 48)] = 1.0  # ... and a diagonal into the second
+    assert M.instances_touched(off_centre, BOXES) == 2
+    assert M.instances_separated(off_centre, BOXES) == 1  # its centroid lies in the first box
+
+
+def test_two_blobs_in_the_same_instance_separate_one():
+    s = _blob((64, 64), (8, 7), 1.5) + _blob((64, 64), (12, 14), 1.5)
+    assert len(M.separated_regions(s)) == 2
+    assert M.instances_separated(s, BOXES) == 1
+
+
+def test_constant_and_nearly_constant_maps():
+    assert M.instances_separated(np.full((64, 64), 3.0), BOXES) == 0  # flat: nothing above 0.5
+    assert M.instances_touched(np.full((64, 64), 3.0), BOXES) == 0
+    nearly = np.ones((64, 64))
+    nearly[0, 0] = 0.0  # high everywhere but one pixel: touches every instance, one region
+    assert M.instances_touched(nearly, BOXES) == 2
+    assert M.instances_separated(nearly, BOXES) <= 1
+    assert M.separated_regions(np.zeros((8, 8))) == []
+
+
+def test_random_maps_rarely_separate():
+    """Pixel noise percolates above 0.5 into one giant region; smooth noise lands in both boxes by chance
+    only. Neither comes near a map that knows where the objects are."""
+    rng = np.random.default_rng(0)
+    noise = [M.instances_separated(rng.random((64, 64)), BOXES) for _ in range(20)]
+    assert np.mean([n == 2 for n in noise]) <= 0.1
+    assert np.mean([M.instances_touched(rng.random((64, 64)), BOXES) == 2 for _ in range(20)]) == 1.0
+    cells = np.kron(rng.random((30, 8, 8)), np.ones((8, 8)))  # 8 x 8 cells of 8 px
+    assert np.mean([M.instances_separated(c, BOXES) == 2 for c in cells]) <= 0.2
+
+
+def test_the_two_largest_regions_are_used_and_matched_to_different_instances():
+    s = np.zeros((64, 64))
+    s[8:12, 8:12] = 1.0     # in the first box, 16 px
+    s[42:46, 44:48] = 1.0   # in the second box, 16 px
+    s[25:33, 25:33] = 1.0   # between the boxes, 64 px: the largest region
+    assert M.instances_separated(s, BOXES) == 1
+    assert M.instances_separated(s, BOXES, n_regions=3) == 2
+    overlapping = [(0, 0, 20, 20), (4, 4, 16, 16)]  # a centroid in both boxes may serve either
+    t = np.zeros((64, 64))
+    t[9:11, 9:11] = 1.0
+    t[17:19, 17:19] = 1.0  # only in the first box
+    assert M.instances_separated(t, overlapping) == 2
+
+
+def test_instance_arguments_are_checked():
+    s = np.random.default_rng(1).random((16, 16))
+    with pytest.raises(GLASError, match="instances must be masks of the map's shape"):
+        M.instances_separated(s, [np.zeros((8, 8), bool)])
+    with pytest.raises(GLASError, match="instances must be at least one instance"):
+        M.instances_separated(s, [])
+    with pytest.raises(GLASError, match="level must be a number in"):
+        M.instances_separated(s, [(0, 0, 4, 4)], level=1.5)
+    with pytest.raises(GLASError, match="n_regions must be a positive int"):
+        M.instances_separated(s, [(0, 0, 4, 4)], n_regions=0)

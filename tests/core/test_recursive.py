@@ -125,3 +125,64 @@ def test_evidence_stop_arguments_are_checked():
     with pytest.raises(glas_core.GLASError, match=r"min_evidence must be a number in \[0, 1\), got 1.5"):
         glas_core.explain_recursive(lambda b: b.mean(axis=(1, 2, 3))[:, None], x, grid=2, stop="evidence",
                                     min_evidence=1.5)
+
+
+def test_the_dimmed_image_is_scored_once_and_its_score_is_the_next_sweeps_clean_row():
+    """The stop rule scores the dimmed image; the next sweep's clean row is that image: its score is reused
+    (one pass per later iteration saved) and the maps are those of a sweep that scores it again."""
+    x = np.ones((1, 32, 32))
+    calls = []
+
+    def counted(batch):
+        calls.append(len(batch))
+        return two_objects(batch)
+
+    res = glas_core.explain_recursive(counted, x, grid=16, sigma=1.0, t2=50.0, max_iter=3)
+    its = res.iterations[0]
+    assert len(its) == 3 and res.n_forward == sum(calls)
+    # the first sweep (2P + 1), then per iteration the dimmed image (1) and, after the first, 2P' rows
+    assert res.n_forward == (2 * 256 + 1) + 1 + 2 * its[1].n_points + 1 + 2 * its[2].n_points + 1
+    image, points = x, glas_core.explain(two_objects, x, grid=16, sigma=1.0).points
+    sigma_px = glas_core.explain(two_objects, x, grid=16, sigma=1.0).sigma_px
+    for a, b in zip(its[:-1], its[1:]):
+        image = image * (1.0 - a.saliency)[None]
+        kept = [p for p in points.tolist() if p not in a.removed_points.tolist()]
+        points = np.array(kept)
+        again = glas_core.explain(two_objects, image, points=points, sigma_px=sigma_px)  # with its clean row
+        assert again.n_forward == 2 * len(points) + 1
+        np.testing.assert_array_equal(glas_core.minmax_normalize(again.saliency[0]), b.saliency)
+
+
+def test_dim_above_t1_dims_only_where_the_map_exceeds_t1():
+    x = np.ones((1, 32, 32))
+    res = glas_core.explain_recursive(two_objects, x, grid=16, sigma=1.0, t2=50.0, max_iter=2, dim="above_t1")
+    its = res.iterations[0]
+    s = its[0].saliency
+    shade = np.where(s > 0.8, s, 0.0)
+    assert 0 < (shade > 0).sum() < 0.1 * s.size  # only the peak of object A
+    dimmed = x * (1.0 - shade)[None]
+    assert its[0].score_after == pytest.approx(float(two_objects(dimmed[None])[0, 0]), rel=1e-12)
+    # object B is left as it was: the second iteration finds it
+    assert np.all(dimmed[0][B] == 1.0)
+    assert _near(np.unravel_index(np.argmax(its[1].saliency), (32, 32)), (23.5, 21.5))
+    paper = glas_core.explain_recursive(two_objects, x, grid=16, sigma=1.0, t2=50.0, max_iter=1)
+    np.testing.assert_array_equal(paper.iterations[0][0].saliency, s)  # the first sweep is the same
+    assert paper.iterations[0][0].score_after < its[0].score_after  # the whole map dims more
+
+
+def test_the_separating_setting_is_keywords_of_explain_recursive():
+    from glas_core.recursive import SEPARATE_INSTANCES
+
+    assert dict(SEPARATE_INSTANCES) == dict(sigma=1.0, dim="above_t1", stop="evidence", min_evidence=0.5,
+                                            max_iter=3)
+    x = np.ones((1, 32, 32))
+    res = glas_core.explain_recursive(two_objects, x, grid=16, **SEPARATE_INSTANCES)
+    assert 1 <= len(res.iterations[0]) <= 3
+    with pytest.raises(TypeError):
+        SEPARATE_INSTANCES["max_iter"] = 5  # read-only: copy it to change a value
+
+
+def test_dim_is_checked():
+    x = np.ones((1, 8, 8))
+    with pytest.raises(glas_core.GLASError, match="dim must be 'map' or 'above_t1', got 'region'"):
+        glas_core.explain_recursive(two_objects, x, grid=2, dim="region")

@@ -32,6 +32,29 @@ def test_channels_last_image_with_the_default_axes_is_refused():
     glas_core.explain(_mean_of((0, slice(0, 2), slice(0, 2))), RNG.random((3, 4, 4)), grid=2)
 
 
+def test_small_channels_last_image_with_the_default_axes_is_refused():
+    """(16, 16, 3) with grid=3 used to give a (T, 16, 3) map: the grid fits the colour axis."""
+    hwc = RNG.random((16, 16, 3))
+    score = _mean_of((slice(0, 4), slice(0, 4), 0))
+    message = (r"spatial_axes must be the axes that hold the image's pixels, named explicitly when one of them is "
+               r"this short, got the default \(-2, -1\), i.e. \(1, 2\), for an input of shape \(16, 16, 3\), "
+               r"whose axis 2 of 3 pixel\(s\) beside an axis of 16 looks like a colour axis; for channels-last "
+               r"\(H, W, C\) images pass spatial_axes=\(0, 1\)")
+    with pytest.raises(GLASError, match=message):
+        glas_core.explain(score, hwc, grid=3)
+    with pytest.raises(GLASError, match=message):
+        glas_core.explain_recursive(score, hwc, grid=3)
+    with pytest.raises(GLASError, match=message):
+        glas_core.explain_batch(score, hwc[None], grid=3)
+    assert glas_core.explain(score, hwc, spatial_axes=(0, 1), grid=3).to_numpy().shape == (1, 16, 16)
+    # named explicitly, the same axes are taken as space: the caller said so
+    thin = glas_core.explain(_mean_of((0, slice(0, 4), slice(0, 2))), hwc, spatial_axes=(-2, -1), grid=3)
+    assert thin.to_numpy().shape == (1, 16, 3)
+    # small images whose axes are alike stay fine with the default, and so does a 3 x 8 strip (ratio < 4)
+    glas_core.explain(_mean_of((0, slice(0, 2), slice(0, 2))), RNG.random((1, 4, 4)), grid=2)
+    glas_core.explain(_mean_of((0, slice(0, 2), slice(0, 2))), RNG.random((1, 3, 8)), grid=2, sigma=1.0)
+
+
 def test_a_model_that_ignores_its_input_gets_a_zero_map_and_a_warning():
     x = RNG.random((3, 16, 16))
     const = lambda b: np.tile([[0.7, 0.2]], (len(b), 1))  # noqa: E731

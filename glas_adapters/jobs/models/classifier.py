@@ -48,9 +48,9 @@ class ExplainSettings:
 class Classifier:
     """A loaded image classifier, seen through [0, 1] pixels, explained through its adapter.
 
-    Subclasses set ``input_size``, ``class_names`` (or None), ``description`` and
-    ``probabilities_kind``, and implement :meth:`prepare`, :meth:`outputs`, :meth:`adapter_call`
-    and :meth:`display`; how the clean scores are read and how GLAS is called (one sweep per
+    Subclasses set ``input_size``, ``class_names`` (or None), ``description``,
+    ``probabilities_kind`` and ``runtime``, and implement :meth:`prepare`, :meth:`outputs`,
+    :meth:`adapter_call` and :meth:`display`; how the clean scores are read and how GLAS is called (one sweep per
     scale for every target, the adaptive search, Recursive GLAS) is written here once, for
     every framework, through the adapters' shared contract.
     """
@@ -62,6 +62,14 @@ class Classifier:
     class_names: list[str] | None
     description: str
     probabilities_kind: str | None
+    #: What runs the forward passes, as the manifest's ``runtime`` column says it ("torch", "onnx", ...).
+    runtime: str | None = None
+    #: A note for the run's summary line (e.g. why the built-in model runs on PyTorch), or None.
+    runtime_note: str | None = None
+
+    def threads(self) -> int | None:
+        """Intra-op CPU threads the runtime uses for this model (None: unknown)."""
+        return None
 
     def prepare(self, image: np.ndarray) -> Any:  # pragma: no cover - interface
         """``(H, W, 3)`` [0, 1] image -> the example GLAS perturbs (resized pixels)."""

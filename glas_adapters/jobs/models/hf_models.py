@@ -30,10 +30,18 @@ class Captioner:
     """A local HuggingFace captioner; every word of its caption is explained."""
 
     kind = "captioner"
+    runtime = "torch"
+    runtime_note: str | None = None
 
     def __init__(self, explainer: Any, description: str) -> None:
         self.explainer = explainer
         self.description = description
+
+    def threads(self) -> int | None:
+        """torch's intra-op threads."""
+        import torch
+
+        return int(torch.get_num_threads())
 
     def explain(self, image: np.ndarray, settings: ExplainSettings) -> Any:
         """A :class:`glas_adapters.hf.CaptionExplanation` for the generated caption."""

@@ -22,6 +22,8 @@ class KerasClassifier(Classifier):
     Every target of an image is explained in one sweep per scale.
     """
 
+    runtime = "keras"
+
     def __init__(self, model: Any, input_size: tuple[int, int], normalize: str, device: str | None,
                  class_names: list[str] | None, probabilities: str | None, description: str) -> None:
         mean, std = NORMALIZATIONS[normalize]

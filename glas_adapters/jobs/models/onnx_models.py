@@ -1,5 +1,7 @@
 """ONNX models for the command: ``.onnx`` files run by ONNX Runtime, explained with :mod:`glas_adapters.onnx`.
 
+(The built-in EfficientNet-Lite0 on ONNX Runtime: :mod:`~glas_adapters.jobs.models.efficientnet_onnx`.)
+
 Loading is safe and offline: ONNX Runtime parses the file in C++ and runs no Python code from
 it.  ``--normalize`` is applied to the pixels before the model, and the masks fade to the
 normalised value of black, so a shadow is darkness whatever the normalisation: GLAS's
@@ -10,11 +12,13 @@ normalised value of black, so a shadow is darkness whatever the normalisation: G
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Any
 
 import numpy as np
 
 from glas_adapters.jobs.models.classifier import NORMALIZATIONS, Classifier, resize_image
+from glas_adapters.jobs.models.runtimes import cpu_threads
 from glas_core.errors import fail
 
 #: input side used when the model's height and width are dynamic and --input-size is not given
@@ -38,10 +42,17 @@ class OnnxClassifier(Classifier):
         How outputs become ``P(y|I)``.
     description : str
         Shown in messages and figure titles.
+    threads : int, optional
+        The session's intra-op threads, as the summary line reports them (None: unknown).
+    class_names : list of str, optional
+        Names of the output columns.
     """
 
+    runtime = "onnx"
+
     def __init__(self, session: Any, layout: str, input_size: tuple[int, int], normalize: str,
-                 probabilities: str | None, description: str) -> None:
+                 probabilities: str | None, description: str, threads: int | None = None,
+                 class_names: list[str] | None = None) -> None:
         from glas_adapters.onnx.scoring import SessionRunner
         from glas_adapters.onnx.session import signature_of
 
@@ -52,9 +63,13 @@ class OnnxClassifier(Classifier):
         self.runner = SessionRunner(session, signature_of(session))
         self.layout = layout
         self.input_size = input_size
-        self.class_names = None
+        self.class_names = class_names
         self.probabilities_kind = probabilities
         self.description = description
+        self.n_threads = threads
+
+    def threads(self) -> int | None:
+        return self.n_threads
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         return resize_image(image, self.input_size)
@@ -102,7 +117,8 @@ def load_onnx(path: str, device: str | None, input_size: tuple[int, int] | None,
                    "pip install 'glas[onnx]'")
     from glas_adapters.onnx.session import open_session, signature_of
 
-    session = open_session(path, providers=onnx_providers(device))
+    threads = cpu_threads()
+    session = open_session(path, session_options(threads), providers=onnx_providers(device))
     signature = signature_of(session)
     if signature.layout is None:
         raise fail("--model", f"the ONNX model {path!r}, whose input axes {signature.dims} are all dynamic",
@@ -117,4 +133,21 @@ def load_onnx(path: str, device: str | None, input_size: tuple[int, int] | None,
         raise fail("--input-size", f"{input_size[0]},{input_size[1]}",
                    f"the model's own input size {model_size[0]},{model_size[1]} (or left out)", "drop --input-size")
     size = model_size or input_size or DEFAULT_SIZE
-    return OnnxClassifier(session, signature.layout, size, normalize, probabilities, f"ONNX model {path!r}")
+    return OnnxClassifier(session, signature.layout, size, normalize, probabilities, f"ONNX model {path!r}", threads)
+
+
+def session_options(threads: int) -> Any:
+    """ONNX Runtime options of the command's sessions: ``threads`` intra-op threads, one inter-op thread.
+
+    Where ``OMP_WAIT_POLICY`` is ``PASSIVE`` (the ``glas`` command sets it unless you did), idle
+    threads sleep instead of spinning between runs, as torch's OpenMP threads then do.
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    if os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE":
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+

@@ -39,6 +39,8 @@ class TorchClassifier(Classifier):
         Shown in messages and figure titles.
     """
 
+    runtime = "torch"
+
     def __init__(self, forward: Any, input_size: tuple[int, int], device: Any, class_names: list[str] | None,
                  probabilities: str | None, description: str) -> None:
         self.forward = forward
@@ -47,6 +49,11 @@ class TorchClassifier(Classifier):
         self.class_names = class_names
         self.probabilities_kind = probabilities
         self.description = description
+
+    def threads(self) -> int | None:
+        import torch
+
+        return int(torch.get_num_threads())
 
     def prepare(self, image: np.ndarray) -> Any:
         import torch

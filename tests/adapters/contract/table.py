@@ -39,6 +39,9 @@ CALLS: dict[str, tuple[str, str, Any, dict[str, Any], Any]] = {
     "one image, baseline=0.25": ("explain", "one", 1, {"baseline": 0.25}, (H, W)),
     "recursive, two images, targets=[1, 3]": ("explain_recursive", "two", [1, 3], {"max_iter": 2}, (2, H, W)),
     "recursive, two images, targets=None": ("explain_recursive", "two", None, {"max_iter": 2}, (2, H, W)),
+    "recursive, one image, dim='above_t1', evidence stop": (
+        "explain_recursive", "one", [1, 3], {"max_iter": 2, "dim": "above_t1", "stop": "evidence",
+                                             "min_evidence": 0.5}, (2, H, W)),
     "multiscale, two images, targets=[[1, 3], [0, 2]]": (
         "explain_multiscale", "two", [[1, 3], [0, 2]], {"sigmas": SIGMAS}, (2, S, 2, H, W)),
     "adaptive multiscale, one image, targets=[1, 3]": (

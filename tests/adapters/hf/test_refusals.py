@@ -58,22 +58,58 @@ def test_max_new_tokens_must_be_a_positive_int(value, families, image_processor,
         assert "got '5'" in message
 
 
-def test_tokenizer_smaller_than_the_model_is_refused_not_a_caption_of_blanks(families, image_processor, image,
-                                                                             wordpiece_tokenizer):
-    """The VisionEncoderDecoder speaks the 280-token BPE; with the 22-token WordPiece its generated ids
-    decode to nothing."""
+def test_tokenizer_smaller_than_the_model_is_refused_at_construction(families, image_processor, wordpiece_tokenizer):
+    """The VisionEncoderDecoder speaks the 280-token BPE. With the 22-token WordPiece its generated ids
+    decode to nothing, and a given caption (ids < 22) used to be explained silently, as other words:
+    the sizes are compared when the explainer is built, before any caption."""
     model, _, _ = families["ved"]
-    explainer = CaptionExplainer(model, image_processor, tokenizer=wordpiece_tokenizer)
-    one_line_error(lambda: explainer.explain(image, grid=2, max_new_tokens=5),
-                   r"tokenizer must be the tokenizer the model was trained with")
+    message = one_line_error(lambda: CaptionExplainer(model, image_processor, tokenizer=wordpiece_tokenizer),
+                             r"tokenizer must be the tokenizer the model was trained with, got a tokenizer of 22 "
+                             r"tokens for a model whose vocabulary has \d+")
+    assert "from_pretrained" in message
 
 
-def test_caption_tokens_outside_the_model_vocabulary_are_refused(families, image_processor, image, bpe_tokenizer):
-    """GIT has 22 tokens; the BPE tokenizer gives ids up to 280: a raw IndexError without the check."""
+def test_tokenizer_larger_than_the_model_is_refused_at_construction(families, image_processor, bpe_tokenizer):
+    """GIT has 22 tokens; the BPE tokenizer gives ids up to 280 (a raw IndexError without a check)."""
     model, _, _ = families["git"]
-    explainer = CaptionExplainer(model, image_processor, tokenizer=bpe_tokenizer)
-    one_line_error(lambda: explainer.explain(image, "the cat runs with a red ball", grid=2),
-                   r"token id \d+ \(the model's vocabulary has 22 tokens\)")
+    one_line_error(lambda: CaptionExplainer(model, image_processor, tokenizer=bpe_tokenizer),
+                   r"got a tokenizer of \d+ tokens for a model whose vocabulary has 22")
+
+
+def test_caption_start_token_that_the_tokenizer_reads_as_a_word_is_refused(wordpiece_tokenizer, image_processor):
+    """Same size, other special tokens: the config starts captions with id 8, which this tokenizer reads as
+    'dog'."""
+    import transformers
+
+    from .conftest import _vision
+
+    tok = wordpiece_tokenizer
+    config = transformers.GitConfig(vision_config=_vision(), vocab_size=len(tok), hidden_size=32,
+                                    intermediate_size=37, num_hidden_layers=1, num_attention_heads=4,
+                                    max_position_embeddings=64, bos_token_id=tok.convert_tokens_to_ids("dog"),
+                                    eos_token_id=tok.sep_token_id, pad_token_id=tok.pad_token_id)
+    model = transformers.GitForCausalLM(config).eval()
+    one_line_error(lambda: CaptionExplainer(model, image_processor, tokenizer=tok),
+                   r"got a tokenizer for which token 8 \('dog'\), the model config's bos_token_id, is not a "
+                   r"special token")
+
+
+def test_the_matching_tokenizers_pass_the_construction_check(families, image_processor):
+    for model, tokenizer, _ in families.values():
+        CaptionExplainer(model, image_processor, tokenizer=tokenizer)
+
+
+def test_caption_tokens_outside_the_model_vocabulary_are_refused_when_scored(families, image_processor, image,
+                                                                           bpe_tokenizer):
+    """Past the construction check (a custom scorer on a model without a vocabulary to compare), ids the
+    model cannot embed are still refused before the sweep, not as a raw IndexError."""
+    from glas_adapters.hf.checks import check_token_ids
+    from glas_adapters.hf.family_base import CaptionTokens
+
+    model, _, _ = families["git"]
+    tokens = CaptionTokens(torch.tensor([2]), torch.tensor([7, 250]))
+    one_line_error(lambda: check_token_ids(model, bpe_tokenizer, tokens, generated=False),
+                   r"token id 250 \(the model's vocabulary has 22 tokens\)")
 
 
 def test_processor_of_another_size_is_refused_before_the_sweep(families, image):
