@@ -52,7 +52,8 @@ EXIT_TERMINATED = 143
 #: The largest --input-size side: one row of 2048 x 2048 RGB float32 is 50 MB, a batch of 32 is 1.6 GB.
 MAX_INPUT_SIDE = 2048
 RUNTIME_HELP = ("what runs efficientnet-lite0: onnx (ONNX Runtime, exported once and cached in $GLAS_CACHE, else "
-                "~/.cache/glas) or torch (default: onnx on the CPU when onnxruntime is installed, else torch)")
+                "~/.cache/glas) or torch (default: onnx on the CPU when onnxruntime and onnx are installed, "
+                "else torch)")
 
 
 class Terminated(KeyboardInterrupt):
