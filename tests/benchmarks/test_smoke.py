@@ -73,27 +73,54 @@ def test_recursive_quick(cache):
                            "--stop", "evidence", "--min-evidence", "0.1", "--rise", "100", "--reuse-tol", "0.05"])
     tables = [[ln for ln in block.splitlines() if ln.startswith("|")] for block in text.split("\n\n")]
     tables = [[[c.strip() for c in ln.strip("|").split("|")] for ln in t[2:]] for t in tables if t]
-    iou, found, reuse = ({r[0]: r[1:] for r in t} for t in tables)
+    iou, picture, methods, reuse = ({r[0]: r[1:] for r in t} for t in tables)
     assert list(iou) == ["1", "2", "3", "A", "A (weight 1)", "RISE-100"]
     for cells in iou.values():
-        assert len(cells) == 6
+        assert len(cells) == 7  # five IoUs, both touched, both separated
         for c in cells:
             _rate(c)
-    assert list(found) == ["GLAS (iteration 1)", "RGLAS (A)", "RISE-100", "RGLAS (A, weight 1)"]
-    for name, cells in found.items():
-        shares = [_rate(c) for c in cells[:3]]
-        assert abs(sum(shares) - 1.0) < 1e-9, name  # both + one + none
-    assert int(found["GLAS (iteration 1)"][3]) == 451 and int(found["RISE-100"][3]) == 100
-    assert 451 < int(found["RGLAS (A)"][3])  # at least the first sweep and the score after it
+    assert list(picture)[0] == "1" and int(picture["1"][0]) == 2  # both images ran the first iteration
+    assert list(methods) == ["GLAS (iteration 1)", "RGLAS (A)", "RISE-100", "RGLAS (A, weight 1)", "constant map",
+                             "constant but one pixel", "random map (pixel noise)", "random map (smooth, 8x8 cells)"]
+    for name, cells in methods.items():
+        shares = [_rate(c) for c in cells[:4]]
+        assert abs(sum(shares[:3]) - 1.0) < 1e-9, name  # both + one + none separated
+    assert int(methods["GLAS (iteration 1)"][4]) == 451 and int(methods["RISE-100"][4]) == 100
+    assert 451 < int(methods["RGLAS (A)"][4])  # at least the first sweep and the score after it
+    assert methods["constant map"][:4] == ["0.000", "0.000", "1.000", "0.000"]  # a flat map finds nothing
+    assert methods["constant but one pixel"][3] == "1.000"  # touches both boxes, separates neither
+    assert float(methods["constant but one pixel"][0]) == 0.0
     used = re.search(r"iterations used: mean ([0-9.]+)", text)
     assert used and 1.0 <= float(used.group(1)) <= 3.0
     assert "stop rule evidence (min_evidence = 0.1)" in text and re.search(r"goal .*: (met|NOT met)", text)
     assert list(reuse) == ["none (reference)", "light", "point"]
-    assert reuse["none (reference)"][7] == "0.000" and reuse["none (reference)"][10] == "0.0%"
-    assert int(reuse["light"][8]) <= int(reuse["none (reference)"][8])
-    assert abs(int(reuse["light"][8]) - int(reuse["light"][9]) - 451) <= 1  # the first sweep is never reused (rounding)
+    assert reuse["none (reference)"][8] == "0.000" and reuse["none (reference)"][11] == "0.0%"
+    assert int(reuse["light"][9]) <= int(reuse["none (reference)"][9])
+    assert abs(int(reuse["light"][9]) - int(reuse["light"][10]) - 451) <= 1  # the first sweep is never reused
     # the reference loop without reuse reproduces the adapter's maps and forward counts
     assert "against the adapter's maps: max |dIoU| 0.000, same forward count on 100% of the images" in text
+
+
+def test_recursive_candidates_quick(cache, monkeypatch, tmp_path):
+    """Two candidates, one through the adapter and one on the reference loop, and the iteration figure."""
+    import recursive
+
+    monkeypatch.setattr(recursive, "CANDIDATES", (
+        ("separating", dict(recursive.SEPARATING, max_iter=2), "sum"),
+        ("region (reference loop)", dict(recursive.SEPARATING, max_iter=2, dim="region"), "sum"),
+        ("paper, combined by max", dict(max_iter=2), "max"),
+    ))
+    figure = tmp_path / "iterations.png"
+    text = recursive.main(["--quick", "--n-images", "2", "--cache-dir", cache, "--separating", "--rise", "50",
+                           "--candidates", "--figure", str(figure)])
+    assert "sigma 1.0 grid cells, k = 15, stop rule evidence (min_evidence = 0.5), dim above_t1, at most 3" in text
+    rows = _tables(text)[-1]
+    assert list(rows) == ["separating", "region (reference loop)", "paper, combined by max", "RISE-50"]
+    for name in ("separating", "region (reference loop)", "paper, combined by max"):
+        cells = rows[name]
+        _rate(cells[0]), _rate(cells[2]), _rate(cells[3])
+        assert 451 < int(cells[5]) <= 2 * 451 + 1 and 1.0 <= float(cells[6]) <= 2.0
+    assert figure.stat().st_size > 5_000
 
 
 def test_real_photos_quick(tmp_path):
@@ -221,6 +248,16 @@ def test_overhead_onnx_quick():
     assert "2 image(s) x 33 rows (k = 4)" in text
     parity = re.search(r"parity: max \|ONNX - torch\| of Eq. 3 = (\S+) of the map peak", text)
     assert parity and float(parity.group(1)) <= 1e-4
+
+
+def test_runtime_onnx_quick():
+    pytest.importorskip("onnxruntime")
+    import runtime_onnx
+
+    (row,) = _table(runtime_onnx.main(["--quick", "--threads", "1"]))
+    assert row[0] == "benchmarks' CNN, 64 px" and int(row[3]) == 2 * 6 * 6 + 1
+    assert float(row[4]) <= 1e-4  # the two runtimes' maps, as a share of the peak
+    assert float(row[5]) > 0 and float(row[7]) > 0
 
 
 def test_throughput_quick():
