@@ -9,7 +9,7 @@ caption in one GLAS sweep, checks where each map peaks and saves one map per wor
     python examples/caption_words.py              # -> examples/output/caption_words.png
     python examples/caption_words.py --seed 3     # another scene
 
-Needs PyTorch and HuggingFace transformers: ``pip install "glas[hf]"``.
+Needs PyTorch and HuggingFace transformers: ``pip install "glas-xai[hf]"``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ try:
     from glas_adapters.testing import captioner
 except ImportError as exc:
     sys.exit(f"caption_words.py needs PyTorch, transformers and matplotlib ({exc.name or exc} is missing): "
-             f'pip install "glas[hf]"')
+             f'pip install "glas-xai[hf]"')
 
 from _output import figure_path  # noqa: E402
 

@@ -3,7 +3,7 @@
 The task: 32 x 32 noisy images hold one small square, red (class 0) or blue (class 1), at a
 random place. GLAS must point at the square. Run: ``python examples/captum_quickstart.py``
 (writes captum_quickstart.png to examples/output/). Needs PyTorch, Captum and matplotlib:
-``pip install "glas[torch,viz]"``.
+``pip install "glas-xai[torch,viz]"``.
 """
 
 import sys
@@ -18,7 +18,7 @@ try:
     from glas_adapters.torch import GLASAttribution
 except ImportError as exc:
     sys.exit(f"captum_quickstart.py needs PyTorch, Captum and matplotlib ({exc.name or exc} is missing): "
-             f'pip install "glas[torch,viz]"')
+             f'pip install "glas-xai[torch,viz]"')
 
 from _output import figure_path  # noqa: E402
 

@@ -3,7 +3,7 @@
 The task: 32 x 32 noisy images hold one small square, red (class 0) or blue (class 1), at a
 random place; GLAS must point at the square. Run: ``python examples/keras_quickstart.py``
 (writes keras_quickstart.png to examples/output/). Needs Keras and TensorFlow:
-``pip install "glas[tf]"``.
+``pip install "glas-xai[tf]"``.
 """
 
 import sys
@@ -18,7 +18,7 @@ try:
     # isort: on
 except ImportError as exc:
     sys.exit(f"keras_quickstart.py needs Keras and TensorFlow ({exc.name or exc} is missing): "
-             f'pip install "glas[tf]"')
+             f'pip install "glas-xai[tf]"')
 
 from _output import figure_path  # noqa: E402
 

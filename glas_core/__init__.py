@@ -63,6 +63,6 @@ __all__ = [
 
 # The one place the version is written is pyproject.toml; the installed metadata carries it here.
 try:
-    __version__ = _version("glas")
+    __version__ = _version("glas-xai")
 except _PackageNotFoundError:  # a checkout on sys.path that was never pip-installed
     __version__ = "0+unknown"

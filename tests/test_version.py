@@ -25,7 +25,7 @@ def _pyproject_version() -> str:
 
 
 def test_version_comes_from_the_installed_metadata():
-    installed = importlib.metadata.version("glas")
+    installed = importlib.metadata.version("glas-xai")
     assert glas_core.__version__ == installed
     if hasattr(glas_adapters, "__version__"):
         assert glas_adapters.__version__ == installed
@@ -33,11 +33,11 @@ def test_version_comes_from_the_installed_metadata():
 
 def test_installed_metadata_matches_pyproject():
     # fails on a stale install (pip install -e . again after changing the version)
-    assert importlib.metadata.version("glas") == _pyproject_version()
+    assert importlib.metadata.version("glas-xai") == _pyproject_version()
 
 
 def test_version_literal_is_written_nowhere_in_the_packages():
-    literals = {_pyproject_version(), importlib.metadata.version("glas")}
+    literals = {_pyproject_version(), importlib.metadata.version("glas-xai")}
     written = []
     for package in PACKAGES:
         for folder, dirs, files in os.walk(os.path.join(ROOT, package)):

@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="report an unreadable or failing image (with its path) and explain the rest; exit status 1 "
                          "when any failed")
     ex.add_argument("--engine", choices=("local", "ray"), default="local",
-                    help="local: this process (default); ray: Ray Data actors (pip install 'glas[ray]')")
+                    help="local: this process (default); ray: Ray Data actors (pip install 'glas-xai[ray]')")
     ex.add_argument("--address", default=None,
                     help="with --engine ray: a running Ray cluster (e.g. ray://head:10001 or auto); default: "
                          "start a local one")
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --engine ray: GPUs Ray reserves for each actor (e.g. 1: one GPU each; 0.5: two "
                          "actors share one); the actor's model then runs on its GPU")
     ex.add_argument("--report", action="store_true",
-                    help="also write OUT/report.html when the job is done (see glas report; needs glas[report])")
+                    help="also write OUT/report.html when the job is done (see glas report; needs glas-xai[report])")
     ex.add_argument("--cohort", action="store_true",
                     help="also write OUT/cohort.npz: per target and sigma, the sum of every image's min-max "
                          "normalised map, normalised (summed on the workers with --engine ray)")
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except ModuleNotFoundError as exc:  # an optional dependency of the chosen model is not installed
         print(f"glas: error: this needs the package {exc.name!r}, which is not installed; "
-              f"install the command's extra: pip install \"glas[cli]\" (\"glas[all]\" for Keras and HuggingFace)",
+              f"install the command's extra: pip install \"glas-xai[cli]\" (\"glas-xai[all]\" for Keras and HuggingFace)",
               file=sys.stderr)
         return EXIT_ERROR
     except Terminated:

@@ -44,7 +44,7 @@ def write_report(maps_dir: str, out: str, *, embed: bool = False, title: str | N
     missing = [m for m in ("pyarrow", "matplotlib", "PIL") if importlib.util.find_spec(m) is None]
     if missing:
         raise fail("the Python environment of glas report", f"one without {', '.join(missing)}",
-                   "one with the report extra (pyarrow, matplotlib, Pillow)", "pip install \"glas[report]\"")
+                   "one with the report extra (pyarrow, matplotlib, Pillow)", "pip install \"glas-xai[report]\"")
     from glas_adapters.report import build_report
 
     summary = build_report(maps_dir, out, embed=embed, title=title, progress=not quiet)

@@ -31,7 +31,7 @@ def write_parquet(rows: list[dict[str, Any]], handle: Any) -> None:
         import pyarrow.parquet as pq
     except ImportError:
         raise fail("glas explain", "no pyarrow", "run with pyarrow installed (it writes manifest.parquet)",
-                   "pip install 'glas[cli]'") from None
+                   "pip install 'glas-xai[cli]'") from None
     schema = manifest_schema()
     table = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
     pq.write_table(table, handle)

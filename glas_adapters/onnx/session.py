@@ -34,7 +34,7 @@ def _ort() -> Any:
         import onnxruntime
     except ImportError:
         raise fail("model", "an ONNX model without onnxruntime installed", "run with onnxruntime installed",
-                   "pip install 'glas[onnx]'") from None
+                   "pip install 'glas-xai[onnx]'") from None
     return onnxruntime
 
 

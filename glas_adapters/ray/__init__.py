@@ -14,7 +14,7 @@ the driver, which writes it at once; an actor that dies is restarted by Ray and 
 retried, and an image that arrives twice is written once. Ray is imported only here: the
 command's default engine never imports it.
 
-What each worker needs: ``pip install 'glas[ray]'`` plus the model's own packages (the same as
+What each worker needs: ``pip install 'glas-xai[ray]'`` plus the model's own packages (the same as
 the driver), and read access to the image paths (absolute paths: a shared disk) when the
 Dataset holds paths rather than pixels.
 """

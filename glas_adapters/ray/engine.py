@@ -28,7 +28,7 @@ def ray_module() -> Any:
         import ray.data  # noqa: F401
     except ImportError:
         raise fail("--engine ray", "no importable ray[data]", "used with Ray Data installed",
-                   "pip install 'glas[ray]' (on the driver and on every worker)") from None
+                   "pip install 'glas-xai[ray]' (on the driver and on every worker)") from None
     return ray
 
 

@@ -38,7 +38,7 @@ def tensorflow() -> ModuleType:
     if tf is None:
         raise fail("GLASCallback", "a Python without TensorFlow",
                    "used with TensorFlow installed (it writes TensorBoard summaries with tf.summary)",
-                   'install it with pip install "glas[tf]"')
+                   'install it with pip install "glas-xai[tf]"')
     return tf
 
 
@@ -91,7 +91,7 @@ class GLASCallback(keras.callbacks.Callback):
         if not _tensorflow_installed():
             raise fail("GLASCallback", "a Python without TensorFlow",
                        "used with TensorFlow installed (it writes TensorBoard summaries with tf.summary)",
-                       'install it with pip install "glas[tf]"')
+                       'install it with pip install "glas-xai[tf]"')
         if not isinstance(every_n_epochs, int) or isinstance(every_n_epochs, bool) or every_n_epochs < 1:
             raise fail("every_n_epochs", every_n_epochs, "a positive int", "use every_n_epochs=1")
         self.validation_data = validation_data

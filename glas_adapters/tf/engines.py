@@ -99,6 +99,6 @@ def engine_for(path: str) -> Engine:
             except ImportError as exc:
                 raise fail("model", f"a model on the Keras backend {path!r}, whose framework is not importable "
                            f"({exc})", "a model whose framework is installed",
-                           f"install {path} (pip install \"glas[tf]\" for TensorFlow)") from None
+                           f"install {path} (pip install \"glas-xai[tf]\" for TensorFlow)") from None
             _ENGINES[path] = module.ENGINE_CLASS()
     return _ENGINES[path]

@@ -1,4 +1,4 @@
-"""The ``glas`` command's tests need the command's extra (``pip install "glas[cli]"``): torch and
+"""The ``glas`` command's tests need the command's extra (``pip install "glas-xai[cli]"``): torch and
 captum (the TorchScript and EfficientNet models run through the Captum adapter), matplotlib and
 Pillow. Without any of them this folder is skipped."""
 

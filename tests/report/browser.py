@@ -19,7 +19,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 def missing() -> str | None:
     """Why the browser tests cannot run here, or None."""
     if importlib.util.find_spec("selenium") is None:
-        return "selenium is not installed (pip install 'glas[test]')"
+        return "selenium is not installed (pip install 'glas-xai[test]')"
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not os.access(path, os.X_OK):
             return f"{path} not found: install Debian's {package} (apt-get install chromium chromium-driver)"

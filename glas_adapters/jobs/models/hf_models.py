@@ -64,7 +64,7 @@ def load_huggingface(path: str, device: Any) -> HFClassifier | Captioner:
         from transformers.models.auto import modeling_auto
     except ImportError:
         raise fail("--model", f"the HuggingFace directory {path!r}", "used with transformers installed",
-                   "pip install 'glas[hf]'") from None
+                   "pip install 'glas-xai[hf]'") from None
     from glas_adapters import hf as glas_hf
 
     opts: dict[str, Any] = dict(local_files_only=True, trust_remote_code=False)

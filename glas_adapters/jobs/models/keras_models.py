@@ -73,7 +73,7 @@ def load_keras(path: str, device: str | None, input_size: tuple[int, int] | None
         import keras
     except ImportError:
         raise fail("--model", f"the .keras file {path!r}", "used with keras and tensorflow installed",
-                   "pip install 'glas[tf]'") from None
+                   "pip install 'glas-xai[tf]'") from None
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:

@@ -114,7 +114,7 @@ def load_onnx(path: str, device: str | None, input_size: tuple[int, int] | None,
     """A ``.onnx`` file, opened with ONNX Runtime, with ``--normalize`` applied before the model."""
     if importlib.util.find_spec("onnxruntime") is None:
         raise fail("--model", f"the ONNX file {path!r}", "used with onnxruntime installed",
-                   "pip install 'glas[onnx]'")
+                   "pip install 'glas-xai[onnx]'")
     from glas_adapters.onnx.session import open_session, signature_of
 
     threads = cpu_threads()

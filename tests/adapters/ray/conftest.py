@@ -1,4 +1,4 @@
-"""The Ray engine's tests need Ray Data, torch and pyarrow (``pip install "glas[ray]"``): without
+"""The Ray engine's tests need Ray Data, torch and pyarrow (``pip install "glas-xai[ray]"``): without
 them this folder is skipped."""
 
 import pytest
