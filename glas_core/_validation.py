@@ -62,7 +62,7 @@ def insensitive_targets(xp: Any, scores: Any, log_scores: bool) -> Any:
 #: A spatial axis this small next to a non-spatial axis this many times larger is a channel axis.
 _CHANNEL_SIZES = (1, 3, 4)
 _CHANNEL_RATIO = 8
-#: With the default spatial axes, a spatial axis of at most this many pixels beside a spatial axis
+#: With the default spatial axes, a spatial axis of at most this many pixels beside a non-spatial axis
 #: at least ``_DEFAULT_AXES_RATIO`` times as long is taken for channels too.
 _SHORT_AXIS = 4
 _DEFAULT_AXES_RATIO = 4
@@ -89,10 +89,11 @@ def check_layout(shape: Sequence[int], axes: tuple[int, ...], named: bool = True
     A "spatial" axis of 1, 3 or 4 pixels beside a non-spatial axis at least 8 times larger is
     the colour axis of an image in the other layout; explained as given, the map would be
     computed over the wrong axes and still look plausible. When the caller left ``spatial_axes``
-    at its default (``named=False``), a spatial axis of at most 4 pixels beside a spatial axis at
-    least 4 times as long is refused as well: a small channels-last image such as ``(16, 16, 3)``
-    would otherwise get a ``(T, 16, 3)`` map whenever the grid fits the colour axis. Naming
-    ``spatial_axes`` explicitly accepts such a genuinely thin image.
+    at its default (``named=False``), a spatial axis of at most 4 pixels beside a non-spatial
+    axis at least 4 times as long is refused as well: a small channels-last image such as
+    ``(16, 16, 3)`` would otherwise get a ``(T, 16, 3)`` map whenever the grid fits the colour
+    axis. A ``(C, H, W)`` image never trips it (its non-spatial axis is the short one); naming
+    ``spatial_axes`` explicitly accepts any other genuinely thin input.
     """
     shape = tuple(int(n) for n in shape)
     others = [shape[i] for i in range(len(shape)) if i not in axes]
@@ -104,16 +105,11 @@ def check_layout(shape: Sequence[int], axes: tuple[int, ...], named: bool = True
                        f"looks like a colour axis", "the axes that hold the image's pixels",
                        f"for channels-last (H, W, C) images pass spatial_axes={channels_last}; "
                        "for (C, H, W) keep spatial_axes=(-2, -1) and move the channels first")
-    if named:
-        return
-    longest = max(shape[a] for a in axes)
-    for a in axes:
-        n = shape[a]
-        if n <= _SHORT_AXIS and longest >= _DEFAULT_AXES_RATIO * n:
+        if not named and n <= _SHORT_AXIS and others and max(others) >= _DEFAULT_AXES_RATIO * n:
             raise fail("spatial_axes", f"the default (-2, -1), i.e. {axes}, for an input of shape {shape}, whose "
-                       f"axis {a} of {n} pixel(s) beside an axis of {longest} looks like a colour axis",
-                       "the axes that hold the image's pixels, named explicitly when one of them is this short",
-                       f"for channels-last (H, W, C) images pass spatial_axes={channels_last}; if axis {a} "
+                       f"axis {a} of {n} pixel(s) beside a non-spatial axis of {max(others)} looks like a colour "
+                       "axis", "the axes that hold the image's pixels, named explicitly when one of them is this "
+                       "short", f"for channels-last (H, W, C) images pass spatial_axes={channels_last}; if axis {a} "
                        f"really is space, pass spatial_axes={axes}")
 
 

@@ -66,8 +66,9 @@ def explain(
     spatial_axes : sequence of int
         The 2 or 3 spatial axes of ``x`` (default ``(-2, -1)``). Per-axis values (grid, sigma,
         point coordinates) follow these axes in increasing order. Left at the default, a spatial
-        axis of at most 4 pixels beside one at least 4 times as long (a channels-last image such
-        as ``(16, 16, 3)``) is refused; name the axes to explain such an input.
+        axis of at most 4 pixels beside a non-spatial axis at least 4 times as long (a
+        channels-last image such as ``(16, 16, 3)``) is refused; name the axes to explain such
+        an input.
     grid : int or tuple of int, optional
         ``k`` search points per axis (None: 15, the paper's setting).
     sigma : float or (float, float, float), optional

@@ -197,7 +197,7 @@ def explain_recursive(
     (:mod:`glas_core.light_reuse`).  ``dim="above_t1"`` dims each image only where the
     normalised map exceeds ``t1`` (``dim="map"``, the default, dims by the whole map,
     Algorithm 1); with ``sigma=1.0``, ``stop="evidence"``, ``min_evidence=0.5`` and
-    ``max_iter=3`` it is the setting that separates instances
+    ``max_iter=2`` it is the setting that separates instances
     (``glas_core.recursive.SEPARATE_INSTANCES``).  Other parameters as in :func:`explain`; the progress
     total grows as the iterations run.
 

@@ -158,7 +158,7 @@ def explain_recursive(
     dimming since they were taken (:mod:`glas_core.light_reuse`).  ``dim="above_t1"`` dims
     each image only where the normalised map exceeds ``t1`` (``dim="map"``, the default, dims
     by the whole map, Algorithm 1); with ``sigma=1.0``, ``stop="evidence"``,
-    ``min_evidence=0.5`` and ``max_iter=3`` it is the setting that separates instances
+    ``min_evidence=0.5`` and ``max_iter=2`` it is the setting that separates instances
     (``glas_core.recursive.SEPARATE_INSTANCES``).  Images are
     explained one after the other (each iteration depends on the last); several classes of
     an image share each sweep.  Other parameters as

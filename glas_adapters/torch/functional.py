@@ -156,7 +156,7 @@ def explain_recursive(
     that share of dimming since they were taken (:mod:`glas_core.light_reuse`).
     ``dim="above_t1"`` dims each image only where the normalised map exceeds ``t1``
     (``dim="map"``, the default, dims by the whole map, Algorithm 1); with ``sigma=1.0``,
-    ``stop="evidence"``, ``min_evidence=0.5`` and ``max_iter=3`` it is the setting that
+    ``stop="evidence"``, ``min_evidence=0.5`` and ``max_iter=2`` it is the setting that
     separates instances (``glas_core.recursive.SEPARATE_INSTANCES``). Several classes per
     example share each sweep. The progress total grows as iterations start.
 

@@ -106,14 +106,14 @@ def test_recursive_candidates_quick(cache, monkeypatch, tmp_path):
     import recursive
 
     monkeypatch.setattr(recursive, "CANDIDATES", (
-        ("separating", dict(recursive.SEPARATING, max_iter=2), "sum"),
-        ("region (reference loop)", dict(recursive.SEPARATING, max_iter=2, dim="region"), "sum"),
+        ("separating", dict(recursive.SEPARATING), "sum"),
+        ("region (reference loop)", dict(recursive.SEPARATING, dim="region"), "sum"),
         ("paper, combined by max", dict(max_iter=2), "max"),
     ))
     figure = tmp_path / "iterations.png"
     text = recursive.main(["--quick", "--n-images", "2", "--cache-dir", cache, "--separating", "--rise", "50",
                            "--candidates", "--figure", str(figure)])
-    assert "sigma 1.0 grid cells, k = 15, stop rule evidence (min_evidence = 0.5), dim above_t1, at most 3" in text
+    assert "sigma 1.0 grid cells, k = 15, stop rule evidence (min_evidence = 0.5), dim above_t1, at most 2" in text
     rows = _tables(text)[-1]
     assert list(rows) == ["separating", "region (reference loop)", "paper, combined by max", "RISE-50"]
     for name in ("separating", "region (reference loop)", "paper, combined by max"):

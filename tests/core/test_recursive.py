@@ -174,10 +174,10 @@ def test_the_separating_setting_is_keywords_of_explain_recursive():
     from glas_core.recursive import SEPARATE_INSTANCES
 
     assert dict(SEPARATE_INSTANCES) == dict(sigma=1.0, dim="above_t1", stop="evidence", min_evidence=0.5,
-                                            max_iter=3)
+                                            max_iter=2)
     x = np.ones((1, 32, 32))
     res = glas_core.explain_recursive(two_objects, x, grid=16, **SEPARATE_INSTANCES)
-    assert 1 <= len(res.iterations[0]) <= 3
+    assert 1 <= len(res.iterations[0]) <= 2
     with pytest.raises(TypeError):
         SEPARATE_INSTANCES["max_iter"] = 5  # read-only: copy it to change a value
 

@@ -38,8 +38,8 @@ def test_small_channels_last_image_with_the_default_axes_is_refused():
     score = _mean_of((slice(0, 4), slice(0, 4), 0))
     message = (r"spatial_axes must be the axes that hold the image's pixels, named explicitly when one of them is "
                r"this short, got the default \(-2, -1\), i.e. \(1, 2\), for an input of shape \(16, 16, 3\), "
-               r"whose axis 2 of 3 pixel\(s\) beside an axis of 16 looks like a colour axis; for channels-last "
-               r"\(H, W, C\) images pass spatial_axes=\(0, 1\)")
+               r"whose axis 2 of 3 pixel\(s\) beside a non-spatial axis of 16 looks like a colour axis; for "
+               r"channels-last \(H, W, C\) images pass spatial_axes=\(0, 1\)")
     with pytest.raises(GLASError, match=message):
         glas_core.explain(score, hwc, grid=3)
     with pytest.raises(GLASError, match=message):
@@ -50,9 +50,13 @@ def test_small_channels_last_image_with_the_default_axes_is_refused():
     # named explicitly, the same axes are taken as space: the caller said so
     thin = glas_core.explain(_mean_of((0, slice(0, 4), slice(0, 2))), hwc, spatial_axes=(-2, -1), grid=3)
     assert thin.to_numpy().shape == (1, 16, 3)
-    # small images whose axes are alike stay fine with the default, and so does a 3 x 8 strip (ratio < 4)
+    # (C, H, W) images stay fine with the default however thin: their non-spatial axis is the short one
     glas_core.explain(_mean_of((0, slice(0, 2), slice(0, 2))), RNG.random((1, 4, 4)), grid=2)
-    glas_core.explain(_mean_of((0, slice(0, 2), slice(0, 2))), RNG.random((1, 3, 8)), grid=2, sigma=1.0)
+    glas_core.explain(_mean_of((0, slice(0, 2), slice(0, 2))), RNG.random((3, 4, 16)), grid=2, sigma=1.0)
+    glas_core.explain(_mean_of((0, slice(0, 2), slice(0, 2))), RNG.random((1, 2, 16)), grid=2, sigma=1.0)
+    # a channels-last image at the edge of the rule: 12 = 4 x 3 pixels
+    with pytest.raises(GLASError, match="named explicitly when one of them is this short"):
+        glas_core.explain(score, RNG.random((12, 12, 3)), grid=3)
 
 
 def test_a_model_that_ignores_its_input_gets_a_zero_map_and_a_warning():
