@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> str:
              "| ratio to in-process |",
              "|---|---|---|---|---|"]
     for name, start_s, first_s, steady in rows:
-        lines.append(f"| {name} | {start_s:.1f} | {first_s:.1f} | {steady:.2f} | {steady / local_rate:.2f}x |")
+        lines.append(f"| {name} | {start_s:.2g} | {first_s:.2g} | {steady:.2f} | {steady / local_rate:.2f}x |")
     lines.append("")
     lines.append(f"Goal: Ray with one worker >= 0.85x the in-process throughput after start-up: "
                  f"{_goal(rows, local_rate)}.")
