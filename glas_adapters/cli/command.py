@@ -174,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except ModuleNotFoundError as exc:  # an optional dependency of the chosen model is not installed
         print(f"glas: error: this needs the package {exc.name!r}, which is not installed; "
-              f"install the command's extra: pip install \"glas-xai[cli]\" (\"glas-xai[all]\" for Keras and HuggingFace)",
+              "install the command's extra: pip install \"glas-xai[cli]\" "
+              "(\"glas-xai[all]\" for Keras and HuggingFace)",
               file=sys.stderr)
         return EXIT_ERROR
     except Terminated:

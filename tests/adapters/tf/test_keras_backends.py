@@ -142,4 +142,5 @@ def test_the_jax_backend_needs_no_tensorflow():
     done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW], env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.startswith("GLASCallback must be used with TensorFlow installed") and 'glas-xai[tf]' in done.stdout
+    assert done.stdout.startswith("GLASCallback must be used with TensorFlow installed")
+    assert "glas-xai[tf]" in done.stdout
