@@ -151,13 +151,17 @@ def _unwritable_run(capsys, photo, out, monkeypatch, tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def exports() -> set[str]:
+        folders = [str(scratch), *exported._PROCESS_FOLDER]   # where this process's temporary exports go
+        return {f for folder in folders for f in files_under(folder) if f.endswith((".onnx", ".onnx.sha256"))}
+
+    before = exports()  # other tests of this process may have left their own exports there
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run = _explain(capsys, photo, out)
     messages = [str(w.message) for w in caught if UNWRITABLE in str(w.message)]
-    folders = [str(scratch), *exported._PROCESS_FOLDER]   # where this process's temporary exports go
-    left = [f for folder in folders for f in files_under(folder) if f.endswith((".onnx", ".onnx.sha256"))]
-    return run, messages, left
+    return run, messages, sorted(exports() - before)
 
 
 def test_a_read_only_cache_warns_once_and_still_works(capsys, tmp_path, photo, monkeypatch):

@@ -127,6 +127,7 @@ def test_opacity_slider_and_colour_bar(page, report):
 
 def test_keyboard_moves_between_images(page):
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
     body = page.find_element("tag name", "body")
     page.find_elements("css selector", "#rows .row")[0].click()
@@ -140,7 +141,8 @@ def test_keyboard_moves_between_images(page):
     body.send_keys(Keys.ARROW_LEFT)  # wraps around
     assert shown_name(page) == "d_bottom_right.png"
     body.send_keys(Keys.ESCAPE)
-    assert js(page, "return !document.getElementById('index').hidden")
+    # Esc clears the hash; the index comes back on the hashchange event, asynchronously
+    WebDriverWait(page, 10).until(lambda d: d.execute_script("return !document.getElementById('index').hidden"))
 
 
 def test_filters_and_sorting(page, report):
