@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from glas_core.errors import fail
+from glas_core.errors import fail, quoted
 
 #: largest |ONNX Runtime - framework| allowed on the check input, relative to the outputs' largest magnitude (>= 1)
 TOLERANCE = 1e-4
@@ -56,6 +56,26 @@ def checksum_ok(path: str) -> bool:
         return recorded == sha256_of(path)
     except OSError:
         return False
+
+
+def check_runtime(runtime: Any, framework: str, shown: str) -> str:
+    """Refuse a ``runtime`` other than the framework's own name or "onnx" (``shown``: the framework in words)."""
+    if runtime not in (framework, "onnx"):
+        raise fail("runtime", quoted(runtime), f"{framework!r} or 'onnx'",
+                   f"use runtime='onnx' to run the sweep in ONNX Runtime, {framework!r} (the default) for {shown}")
+    return str(runtime)
+
+
+def export_or_refuse(path: str, export: Callable[[str], None], exporter: str, framework: str) -> str:
+    """:func:`write_export`, with an exporter's failure told as one GLASError (disk errors raised as they are)."""
+    try:
+        return write_export(path, export)
+    except OSError:
+        raise
+    except Exception as exc:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise fail("model", f"a model {exporter} cannot export ({reason})", "a model that exports to ONNX",
+                   f"explain it with runtime={framework!r}") from exc
 
 
 def write_export(path: str, export: Callable[[str], None]) -> str:

@@ -21,24 +21,20 @@ from typing import Any
 
 import numpy as np
 
-from glas_core.errors import GLASError, fail, quoted
+from glas_core.errors import GLASError
 
 from .._common import user_stacklevel
-from ..onnx.exported import checked_session, process_folder, session_outputs, write_export
+from ..onnx import exported
+from ..onnx.exported import checked_session, export_or_refuse, process_folder, session_outputs
 from .backend import KerasBackend
 from .frameworks import keras_layer, to_host
-
-RUNTIMES = ("keras", "onnx")
 
 _EXPORTS: weakref.WeakKeyDictionary[Any, dict[tuple[int, ...], str]] = weakref.WeakKeyDictionary()
 
 
 def check_runtime(runtime: Any) -> str:
     """Refuse a ``runtime`` other than "keras" or "onnx"."""
-    if runtime not in RUNTIMES:
-        raise fail("runtime", quoted(runtime), "'keras' or 'onnx'",
-                   "use runtime='onnx' to run the sweep in ONNX Runtime, 'keras' (the default) for Keras")
-    return str(runtime)
+    return exported.check_runtime(runtime, "keras", "Keras")
 
 
 class OnnxKerasBackend(KerasBackend):
@@ -127,14 +123,7 @@ def _convert(model: Any, shape: tuple[int, ...], path: str) -> str:
         with _tf2onnx_quiet():
             tf2onnx.convert.from_function(function, input_signature=spec, opset=17, output_path=tmp)
 
-    try:
-        return write_export(path, export)
-    except OSError:
-        raise
-    except Exception as exc:
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-        raise fail("model", f"a model tf2onnx cannot convert ({reason})", "a model that converts to ONNX",
-                   "explain it with runtime='keras'") from exc
+    return export_or_refuse(path, export, "tf2onnx", "keras")
 
 
 @contextlib.contextmanager

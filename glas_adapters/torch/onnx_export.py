@@ -20,7 +20,15 @@ import torch
 from glas_core.errors import fail
 
 from .._common import user_stacklevel
-from ..onnx.exported import TOLERANCE, cache_dir, checked_session, checksum_ok, process_folder, sha256_of, write_export
+from ..onnx.exported import (
+    TOLERANCE,
+    cache_dir,
+    checked_session,
+    checksum_ok,
+    export_or_refuse,
+    process_folder,
+    sha256_of,
+)
 
 __all__ = ["INPUT_NAME", "OUTPUT_NAME", "TOLERANCE", "cache_dir", "cached_export", "checksum_ok", "export_model",
            "open_checked_session", "sha256_of"]
@@ -45,14 +53,7 @@ def export_model(module: torch.nn.Module, example: torch.Tensor, path: str) -> s
                               output_names=[OUTPUT_NAME],
                               dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
 
-    try:
-        return write_export(path, export)
-    except OSError:
-        raise
-    except Exception as exc:
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-        raise fail("model", f"a model torch.onnx.export cannot export ({reason})", "a model that exports to ONNX",
-                   "explain it with runtime='torch'") from exc
+    return export_or_refuse(path, export, "torch.onnx.export", "torch")
 
 
 def cached_export(module: torch.nn.Module, example: torch.Tensor, name: str) -> tuple[str, bool]:

@@ -22,15 +22,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from glas_core.errors import GLASError, fail, quoted
+from glas_core.errors import GLASError
 
 from .._common import user_stacklevel
+from ..onnx import exported
 from ..onnx.exported import process_folder, session_outputs
 from .backend import TorchBackend
 from .inputs import ExampleLayout
 from .onnx_export import export_model, open_checked_session
-
-RUNTIMES = ("torch", "onnx")
 
 # one export per (model, example shape) for the life of the process; dropped with the model
 _EXPORTS: weakref.WeakKeyDictionary[torch.nn.Module, dict[tuple[int, ...], str]] = weakref.WeakKeyDictionary()
@@ -38,10 +37,7 @@ _EXPORTS: weakref.WeakKeyDictionary[torch.nn.Module, dict[tuple[int, ...], str]]
 
 def check_runtime(runtime: Any) -> str:
     """Refuse a ``runtime`` other than "torch" or "onnx"."""
-    if runtime not in RUNTIMES:
-        raise fail("runtime", quoted(runtime), "'torch' or 'onnx'",
-                   "use runtime='onnx' to run the sweep in ONNX Runtime, 'torch' (the default) for PyTorch")
-    return str(runtime)
+    return exported.check_runtime(runtime, "torch", "PyTorch")
 
 
 class OnnxRuntimeBackend(TorchBackend):
