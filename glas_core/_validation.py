@@ -26,13 +26,20 @@ def check_score_fn(score_fn: Any, progress: Any) -> None:
 
 
 def normalize_spatial_axes(spatial_axes: Sequence[int], ndim: int) -> tuple[int, ...]:
-    """Validate spatial axes and return them non-negative and increasing."""
-    fix = "use spatial_axes=(-2, -1) for (C, H, W), (0, 1) for (H, W, C), (-3, -2, -1) for volumes"
+    """Validate 1, 2 or 3 spatial axes and return them non-negative and increasing.
+
+    One axis is a signal (a time series ``(C, T)``), two an image, three a volume or a video
+    ``(C, T, H, W)``; the Gaussians of Eq. 1-3 are products of one 1-D Gaussian per axis, so
+    nothing else changes with the number of axes.
+    """
+    fix = ("use spatial_axes=(-2, -1) for (C, H, W), (0, 1) for (H, W, C), (-1,) for (C, T) series, "
+           "(-3, -2, -1) for volumes and (C, T, H, W) videos")
     if not isinstance(spatial_axes, (tuple, list)) or not all(
             isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in spatial_axes):
-        raise fail("spatial_axes", quoted(spatial_axes), "a tuple of 2 or 3 ints", fix)
-    if len(spatial_axes) not in (2, 3):
-        raise fail("spatial_axes", quoted(spatial_axes), "2 axes (images) or 3 axes (volumes)", fix)
+        raise fail("spatial_axes", quoted(spatial_axes), "a tuple of 1, 2 or 3 ints", fix)
+    if len(spatial_axes) not in (1, 2, 3):
+        raise fail("spatial_axes", quoted(spatial_axes), "1 axis (signals), 2 axes (images) or 3 axes "
+                   "(volumes, videos)", fix)
     if any(a < -ndim or a >= ndim for a in spatial_axes):
         raise fail("spatial_axes", quoted(spatial_axes), f"axes of an input with {ndim} dimensions", fix)
     axes = sorted(int(a) % ndim for a in spatial_axes)
@@ -66,6 +73,10 @@ _CHANNEL_RATIO = 8
 #: at least ``_DEFAULT_AXES_RATIO`` times as long is taken for channels too.
 _SHORT_AXIS = 4
 _DEFAULT_AXES_RATIO = 4
+#: Per number of spatial axes: the channels-last and channels-first layouts named in a refusal.
+_LAYOUTS = {1: ("(T, C) series", "for (C, T) pass spatial_axes=(-1,) with the channels first"),
+            2: ("(H, W, C) images", "for (C, H, W) keep spatial_axes=(-2, -1) and move the channels first"),
+            3: ("(D, H, W, C) volumes", "for (C, D, H, W) pass spatial_axes=(-3, -2, -1) with the channels first")}
 
 
 class _DefaultAxes(tuple):
@@ -98,19 +109,22 @@ def check_layout(shape: Sequence[int], axes: tuple[int, ...], named: bool = True
     shape = tuple(int(n) for n in shape)
     others = [shape[i] for i in range(len(shape)) if i not in axes]
     channels_last = tuple(range(len(shape) - 1 - len(axes), len(shape) - 1))
+    last, first = _LAYOUTS[len(axes)]
     for a in axes:
         n = shape[a]
         if n in _CHANNEL_SIZES and others and max(others) >= _CHANNEL_RATIO * n:
+            what, holds = ("a channel axis", "the axis that holds the series' time steps") if len(axes) == 1 \
+                else ("a colour axis", "the axes that hold the image's pixels")
             raise fail("spatial_axes", f"{axes} for an input of shape {shape}, whose axis {a} of size {n} "
-                       f"looks like a colour axis", "the axes that hold the image's pixels",
-                       f"for channels-last (H, W, C) images pass spatial_axes={channels_last}; "
-                       "for (C, H, W) keep spatial_axes=(-2, -1) and move the channels first")
+                       f"looks like {what}", holds, f"for channels-last {last} pass spatial_axes={channels_last}; "
+                       + first)
         if not named and n <= _SHORT_AXIS and others and max(others) >= _DEFAULT_AXES_RATIO * n:
             raise fail("spatial_axes", f"the default (-2, -1), i.e. {axes}, for an input of shape {shape}, whose "
                        f"axis {a} of {n} pixel(s) beside a non-spatial axis of {max(others)} looks like a colour "
                        "axis", "the axes that hold the image's pixels, named explicitly when one of them is this "
-                       "short", f"for channels-last (H, W, C) images pass spatial_axes={channels_last}; if axis {a} "
-                       f"really is space, pass spatial_axes={axes}")
+                       "short", f"for channels-last (H, W, C) images pass spatial_axes={channels_last}; for a "
+                       f"(C, T) series pass spatial_axes=(-1,); if axis {a} really is space, pass "
+                       f"spatial_axes={axes}")
 
 
 def check_input(xp: Any, x: Any) -> None:

@@ -32,13 +32,25 @@ def _check_positive(name: str, value: Any, fix: str) -> float:
     return float(value)
 
 
-def _sigma_entries(name: str, sigma: Any, n_axes: int | None, allow_per_axis: bool) -> tuple:
-    """Normalise a scalar or (light, shadow, spatial) triple into three entries."""
+def _sigma_entries(name: str, sigma: Any) -> tuple:
+    """Normalise a scalar or (light, shadow, spatial) triple into three entries.
+
+    Each entry of a triple is a number (every spatial axis) or a per-axis tuple, checked by
+    :func:`_per_axis` once the number of spatial axes is known.
+    """
     fix = (f"pass a positive number (all three scales) or a (light, shadow, spatial) triple, "
-           f"e.g. {name}=(5, 3, 6)")
+           f"e.g. {name}=(5, 3, 6), whose entries may be per-axis tuples, e.g. {name}=((2, 5, 5), (1, 3, 3), 6)")
     if _is_number(sigma):
+        _check_positive(name, sigma, f"use a positive number, e.g. {name}=1 or {name}=(5, 3, 6)")
         return (sigma, sigma, sigma)
     if isinstance(sigma, (tuple, list)) and len(sigma) == 3:
+        for entry in sigma:
+            if not _is_number(entry) and not (isinstance(entry, (tuple, list)) and entry
+                                              and all(_is_number(e) for e in entry)):
+                raise fail(name, quoted(sigma), "a positive number or a (light, shadow, spatial) triple of "
+                           "numbers or per-axis tuples of numbers", fix)
+            for e in (entry if isinstance(entry, (tuple, list)) else (entry,)):
+                _check_positive(name, e, f"every scale must be above 0 along every axis, e.g. {name}=(5, 3, 6)")
         return tuple(sigma)
     raise fail(name, quoted(sigma), "a positive number or a (light, shadow, spatial) triple", fix)
 
@@ -49,15 +61,16 @@ def _triple(entries: Sequence[tuple[float, ...]]) -> SigmaTriple:
     return light, shadow, spatial
 
 
-def _per_axis(name: str, entry: Any, n_axes: int, allow_per_axis: bool) -> tuple[float, ...]:
+def _per_axis(name: str, entry: Any, n_axes: int) -> tuple[float, ...]:
+    """One entry of a sigma triple as ``n_axes`` positive scales: a number for every axis, or one per axis."""
     fix = f"use positive numbers, e.g. {name}=(5, 3, 6)"
     if _is_number(entry):
         return (_check_positive(name, entry, fix),) * n_axes
-    if allow_per_axis and isinstance(entry, (tuple, list)) and len(entry) == n_axes:
+    if isinstance(entry, (tuple, list)) and len(entry) == n_axes:
         return tuple(_check_positive(name, e, fix) for e in entry)
-    expected = (f"a positive number or a tuple of {n_axes} per-axis positive numbers"
-                if allow_per_axis else "a positive number")
-    raise fail(name, quoted(entry), expected, fix)
+    raise fail(name, f"the per-axis entry {quoted(entry)} for an input with {n_axes} spatial axis(es)",
+               f"a positive number or a tuple of {n_axes} per-axis positive numbers, one per spatial axis",
+               "give one scale per spatial axis (in the order of spatial_axes), or one number for all of them")
 
 
 @dataclass(frozen=True)
@@ -67,11 +80,16 @@ class GLASConfig:
     Parameters
     ----------
     grid : int or tuple of int or None
-        Search grid, ``k`` or one ``k`` per spatial axis. None with custom ``points``.
-    sigma : float or (float, float, float)
-        (light, shadow, spatial) scales in grid cells (see docs/paper-readings.md, "sigma units").
+        Search grid, ``k`` or one ``k`` per spatial axis (e.g. ``(8, 14, 14)`` for a
+        ``(T, H, W)`` video). None with custom ``points``.
+    sigma : float or triple
+        (light, shadow, spatial) scales in grid cells, where one cell along axis ``a`` is
+        ``n_a / k_a`` pixels (see docs/paper-readings.md, "sigma units"). A number sets all three
+        scales on every axis; each entry of a triple is a number (every axis) or a tuple with one
+        scale per spatial axis, in the order of ``spatial_axes``: ``sigma=((2, 5, 5), (1, 3, 3), 6)``
+        gives a video lights of 2 cells along time and 5 across the frame.
     sigma_px : float or triple or None
-        The same scales in pixels; each entry may be a per-axis tuple. Overrides ``sigma``.
+        The same scales in pixels (samples, voxels), with the same per-axis rule. Overrides ``sigma``.
     mode : {"fusion", "light", "shadow"}
         Eq. 3 weights: ``f_l * f_s``, ``f_l`` or ``f_s`` (the paper's Table 2 ablation).
     lam : float
@@ -106,9 +124,9 @@ class GLASConfig:
             raise fail("sigma_px", None, "given (in pixels) when custom points are used",
                        "sigma in grid cells has no meaning without a grid: pass sigma_px=, "
                        "e.g. sigma_px=10 as in the paper's MRI appendix")
-        _sigma_entries("sigma", self.sigma, None, False)
+        _sigma_entries("sigma", self.sigma)
         if self.sigma_px is not None:
-            _sigma_entries("sigma_px", self.sigma_px, None, True)
+            _sigma_entries("sigma_px", self.sigma_px)
 
     def resolve(self, spatial_shape: Sequence[int]) -> SearchPlan:
         """Turn the settings into points and pixel scales for one image size."""
@@ -123,12 +141,12 @@ class GLASConfig:
             grid = _validate_grid(self.grid, spatial_shape)
             points = grid_points(spatial_shape, grid)
         if self.sigma_px is not None:
-            entries = _sigma_entries("sigma_px", self.sigma_px, n_axes, True)
-            sig = _triple([_per_axis("sigma_px", e, n_axes, True) for e in entries])
+            entries = _sigma_entries("sigma_px", self.sigma_px)
+            sig = _triple([_per_axis("sigma_px", e, n_axes) for e in entries])
         else:
             assert grid is not None  # validate() refuses custom points without sigma_px
-            entries = _sigma_entries("sigma", self.sigma, n_axes, False)
-            cells = [_per_axis("sigma", e, n_axes, False) for e in entries]
+            entries = _sigma_entries("sigma", self.sigma)
+            cells = [_per_axis("sigma", e, n_axes) for e in entries]
             # one grid cell along axis a is n_a / k_a pixels
             sig = _triple([tuple(c[a] * spatial_shape[a] / grid[a] for a in range(n_axes)) for c in cells])
         if grid is not None:
@@ -311,9 +329,12 @@ def _validate_grid(grid: Any, spatial_shape: Sequence[int]) -> tuple[int, ...]:
         raise fail("grid", quoted(grid), expected, fix)
     too_big = [a for a in range(n_axes) if ks[a] > spatial_shape[a]]
     if too_big:
-        largest = min(15, *spatial_shape)
-        raise fail("grid", quoted(grid), f"at most the image size {tuple(spatial_shape)} along every spatial axis",
-                   f"use fewer search points than pixels, e.g. grid={largest}")
+        fitted = tuple(min(k, n) for k, n in zip(ks, spatial_shape))
+        shown = fitted[0] if len(fitted) == 1 else fitted
+        hint = "; for a (C, T) series pass spatial_axes=(-1,)" if n_axes == 2 and min(spatial_shape) <= 4 else ""
+        raise fail("grid", quoted(grid), f"at most the input's size {tuple(spatial_shape)} along every spatial axis "
+                   f"(spatial axis {too_big[0]} has {spatial_shape[too_big[0]]} samples)",
+                   f"use fewer search points than samples along each axis, e.g. grid={shown}{hint}")
     return ks
 
 

@@ -62,19 +62,22 @@ def explain(
         ``score_fn(batch) -> (B, T)`` probabilities in [0, 1] of T targets, for a batch
         ``(B, *x.shape)`` in ``x``'s namespace, device and dtype. A ``(B,)`` output is one target.
     x : array
-        One example, e.g. ``(C, H, W)``, ``(H, W, C)`` or ``(C, D, H, W)``.
+        One example, e.g. ``(C, T)`` (a series), ``(C, H, W)``, ``(H, W, C)``, ``(C, D, H, W)``
+        or ``(C, T, H, W)`` (a video).
     spatial_axes : sequence of int
-        The 2 or 3 spatial axes of ``x`` (default ``(-2, -1)``). Per-axis values (grid, sigma,
-        point coordinates) follow these axes in increasing order. Left at the default, a spatial
-        axis of at most 4 pixels beside a non-spatial axis at least 4 times as long (a
-        channels-last image such as ``(16, 16, 3)``) is refused; name the axes to explain such
-        an input.
+        The 1, 2 or 3 spatial axes of ``x`` (default ``(-2, -1)``; ``(-1,)`` for a ``(C, T)``
+        series). Per-axis values (grid, sigma, point coordinates) follow these axes in increasing
+        order. Left at the default, a spatial axis of at most 4 pixels beside a non-spatial axis at
+        least 4 times as long (a channels-last image such as ``(16, 16, 3)``) is refused; name the
+        axes to explain such an input.
     grid : int or tuple of int, optional
-        ``k`` search points per axis (None: 15, the paper's setting).
-    sigma : float or (float, float, float), optional
-        (light, shadow, spatial) scales in grid cells (None: ``DEFAULT_SIGMA`` = (5, 3, 6)).
+        ``k`` search points per axis, or one ``k`` per spatial axis, e.g. ``(8, 14, 14)`` for a
+        video (None: 15, the paper's setting).
+    sigma : float or triple, optional
+        (light, shadow, spatial) scales in grid cells (None: ``DEFAULT_SIGMA`` = (5, 3, 6)); each
+        entry of the triple may be a tuple with one scale per spatial axis (see :class:`GLASConfig`).
     sigma_px : float or triple, optional
-        The scales in pixels instead; each entry may be per-axis. Required with ``points``.
+        The scales in pixels instead, with the same per-axis rule. Required with ``points``.
     mode : {"fusion", "light", "shadow"}, optional
         Eq. 3 weight (None: "fusion"): ``f_l f_s`` (the paper's GLAS), ``f_l`` or ``f_s`` (Table 2 ablation).
         The ablation modes skip the rows they do not need.

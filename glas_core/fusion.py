@@ -2,8 +2,8 @@
 
 ``S(x) = 1/|Omega| sum_i exp(-D(x, mu_i) / sigma_spatial^2) v_i`` with ``v = f_l * f_s``
 (or ``f_l``, ``f_s`` for the ablation modes). The weight is separable over spatial axes,
-so a grid fuses as ``Gy^T @ V @ Gx`` (and its 3-D analogue) and arbitrary points as one
-matrix product, never as a loop over pixels.
+so a grid fuses as ``Gy^T @ V @ Gx`` (``V @ Gt`` for a signal, one more contraction for a volume
+or video) and arbitrary points as one matrix product, never as a loop over pixels.
 """
 
 from __future__ import annotations
@@ -97,6 +97,8 @@ def fuse_points(xp: Any, values: Any, weights: Sequence[Any]) -> Any:
         ``(T, n_0, ..., n_{m-1})``.
     """
     n_targets, n_points = values.shape
+    if len(weights) == 1:  # a signal: one matrix product
+        return xp.matmul(values, weights[0]) / n_points
     first = xp.permute_dims(weights[0], (1, 0))  # (n_0, P)
     rest = weights[1]
     for w in weights[2:]:

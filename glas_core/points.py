@@ -1,4 +1,4 @@
-"""Search points: regular grids over 2 or 3 spatial axes, or custom point sets.
+"""Search points: regular grids over 1, 2 or 3 spatial axes, or custom point sets.
 
 Coordinates are pixel indices: pixel ``i`` sits at ``i``; grid point ``j`` of ``k``
 along an axis of ``n`` pixels sits at the centre of its cell, ``(j + 0.5) * n / k - 0.5``
@@ -24,9 +24,9 @@ def grid_points(spatial_shape: Sequence[int], grid: Sequence[int]) -> np.ndarray
     Parameters
     ----------
     spatial_shape : sequence of int
-        Image size along each spatial axis, e.g. ``(H, W)`` or ``(D, H, W)``.
+        Size along each spatial axis, e.g. ``(T,)``, ``(H, W)`` or ``(D, H, W)``.
     grid : sequence of int
-        Number of cells along each spatial axis, e.g. ``(15, 15)``.
+        Number of cells along each spatial axis, e.g. ``(15,)``, ``(15, 15)`` or ``(8, 14, 14)``.
 
     Returns
     -------

@@ -3,7 +3,7 @@
 The paper explains a 3-D CNN on MRI with the centroids of atlas regions as search points,
 reads each region's impact off its point directly, and sums the maps of a whole cohort,
 then normalises, to find the regions that matter across patients. This module does the same
-for any label volume (or 2-D label image).
+for any label volume (or 2-D label image, or 1-D labelled segments of a signal).
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ def regions_from_labels(labels: Any, *, background: int | None = 0,
         Region names, by label value (dict) or in increasing label order (sequence).
     """
     lab = to_numpy(labels)
-    if lab.ndim not in (2, 3) or not (np.issubdtype(lab.dtype, np.integer) or np.issubdtype(lab.dtype, np.bool_)):
+    if lab.ndim not in (1, 2, 3) or not (np.issubdtype(lab.dtype, np.integer) or np.issubdtype(lab.dtype, np.bool_)):
         raise fail("labels", f"an array of dtype {lab.dtype} and shape {lab.shape}",
-                   "an integer label image (2-D) or volume (3-D)",
+                   "integer labels of a signal (1-D), an image (2-D) or a volume (3-D)",
                    "pass the atlas as integer labels, e.g. labels.astype(int)")
     ids, inverse, sizes = np.unique(lab.reshape(-1), return_inverse=True, return_counts=True)
     keep = ids != background if background is not None else np.ones(len(ids), dtype=bool)
