@@ -34,12 +34,15 @@ are passed to the model unchanged and get zero attribution (see :mod:`~glas_adap
 Modules: ``attribution`` (the Captum class), ``functional`` (``explain*``,
 ``to_visualization``), ``inputs`` (Captum-style inputs cut into examples), ``backend`` (the
 model on perturbed rows), ``scores`` (``log_softmax``), ``model_state`` (train mode),
-``diagnose`` (a model's failure on the input explained).
+``diagnose`` (a model's failure on the input explained), ``objects`` (``explain_detections``,
+``explain_segments``: one map per detection or segmentation region).
 """
 
 from __future__ import annotations
 
 from .attribution import GLASAttribution
 from .functional import explain, explain_multiscale, explain_recursive, to_visualization
+from .objects import explain_detections, explain_segments
 
-__all__ = ["GLASAttribution", "explain", "explain_recursive", "explain_multiscale", "to_visualization"]
+__all__ = ["GLASAttribution", "explain", "explain_detections", "explain_multiscale", "explain_recursive",
+           "explain_segments", "to_visualization"]
