@@ -15,6 +15,7 @@ from importlib.metadata import version as _version
 
 from ._array_api import register_namespace, to_numpy
 from .autoscale import AutoScaleResult, explain_auto
+from .baselines import signal_baseline
 from .config import DEFAULT_SIGMA, GLASConfig
 from .engine import explain, explain_batch
 from .errors import GLASError
@@ -58,6 +59,7 @@ __all__ = [
     "grid_points",
     "log_probabilities",
     "register_namespace",
+    "signal_baseline",
     "to_numpy",
 ]
 

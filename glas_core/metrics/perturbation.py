@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import normalize_spatial_axes, resolve_baseline
+from ..baselines import gaussian_lowpass
 from ..errors import fail
 from ..masks import dim_by_map
 from ..normalize import minmax_normalize
@@ -34,17 +35,8 @@ def blur_substrate(x, *, sigma: float = 5.0, spatial_axes: Sequence[int] = (-2, 
     out = as_numpy(x, "x").astype(np.float64)
     if sigma <= 0:
         raise fail("sigma", sigma, "a positive number of pixels", "use sigma=5.0 (Petsiuk et al.)")
-    radius = max(1, int(round(2 * sigma)))
-    k = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2.0 * sigma**2))
-    k /= k.sum()
-    for a in (ax % out.ndim for ax in spatial_axes):
-        pad = [(0, 0)] * out.ndim
-        pad[a] = (radius, radius)
-        padded = np.pad(out, pad, mode="reflect" if out.shape[a] > radius else "edge")
-        moved = np.moveaxis(padded, a, -1)
-        windows = np.lib.stride_tricks.sliding_window_view(moved, k.size, axis=-1)
-        out = np.moveaxis(windows @ k, -1, a)
-    return out
+    axes = [ax % out.ndim for ax in spatial_axes]
+    return gaussian_lowpass(out, [float(sigma)] * len(axes), axes)
 
 
 def _substrate(x: np.ndarray, substrate, spatial_axes) -> np.ndarray:
