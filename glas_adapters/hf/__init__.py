@@ -8,8 +8,13 @@
 >>> from glas_adapters.hf import HFImageClassifier                      # doctest: +SKIP
 >>> clf = HFImageClassifier(model, processor)        # takes [0, 1] pixels: use it with glas_adapters.torch
 
+>>> from glas_adapters.hf import HFVideoClassifier                      # doctest: +SKIP
+>>> HFVideoClassifier(model, processor).explain(clip, targets=[3, 7]).maps.shape   # doctest: +SKIP
+(2, 16, 224, 224)
+
 Modules: ``caption`` (:class:`CaptionExplainer`, one sweep for every word), ``classifier``
-(:class:`HFImageClassifier`), ``families`` and ``decoder_only`` (teacher-forced token scores
+(:class:`HFImageClassifier`), ``video`` (:class:`HFVideoClassifier`, every class of a clip over
+time and space in one sweep), ``families`` and ``decoder_only`` (teacher-forced token scores
 of each captioner family), ``prompts`` (chat prompts with their image tokens), ``vision``
 (what the vision encoder is fed: normalised pixels, or the processor's patches and crops
 rebuilt from masked pixels), ``pixels`` (processor pixels in [0, 1], image checks),
@@ -21,7 +26,8 @@ from __future__ import annotations
 from .caption import CaptionExplainer, CaptionExplanation, CaptionScorer
 from .classifier import HFImageClassifier
 from .families import CUSTOM_HINT
+from .video import HFVideoClassifier, VideoExplanation
 from .words import group_words
 
-__all__ = ["CaptionExplainer", "CaptionExplanation", "CaptionScorer", "HFImageClassifier", "group_words",
-           "CUSTOM_HINT"]
+__all__ = ["CaptionExplainer", "CaptionExplanation", "CaptionScorer", "HFImageClassifier", "HFVideoClassifier",
+           "VideoExplanation", "group_words", "CUSTOM_HINT"]

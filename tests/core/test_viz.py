@@ -230,3 +230,68 @@ def test_results_render_inline_in_a_notebook():
     vol = glas_core.explain(lambda b: b.mean(axis=(1, 2, 3, 4))[:, None] * 0 + b[:, 0, 0, 0, 0][:, None],
                             np.random.default_rng(1).random((1, 4, 4, 4)), spatial_axes=(-3, -2, -1), grid=2)
     assert vol._repr_png_() is None  # a volume has no single picture: the notebook shows the text
+
+
+def test_series_draws_every_channel_above_a_band_coloured_by_the_map():
+    t = np.arange(50, dtype=np.float64)
+    signal = np.stack([np.sin(t / 5), np.cos(t / 7)])
+    sal = np.zeros(50)
+    sal[30:35] = 4.0
+    sal[5] = 1.0
+    fig = viz.series(signal, sal[None], times=t / 10, channel_names=["x", "y"], xlabel="seconds")
+    axes = fig.axes
+    assert len(axes) == 3 and [a.get_ylabel() for a in axes] == ["x", "y", "map"]
+    for ax, channel in zip(axes[:2], signal):
+        (line,) = ax.get_lines()
+        np.testing.assert_allclose(line.get_ydata(), channel)
+        np.testing.assert_allclose(line.get_xdata(), t / 10)
+    np.testing.assert_allclose(axes[2].images[0].get_array()[0], sal / 4.0)  # min-max normalised
+    rgb = _render(fig)
+    band = axes[2]
+    assert _is_red(_pixel_at(fig, rgb, band, 3.2, 0.5))        # sample 32 is the map's peak: jet's top
+    assert _is_blue(_pixel_at(fig, rgb, band, 1.5, 0.5))       # sample 15 is 0: jet's bottom
+    hot, cold = _pixel_at(fig, rgb, band, 0.5, 0.5), _pixel_at(fig, rgb, band, 1.0, 0.5)
+    assert not np.allclose(hot, cold)                          # sample 5 (0.25) is not sample 10 (0)
+    one = viz.series(np.sin(t), sal)
+    assert len(one.axes) == 2 and one.axes[0].get_ylabel() == "signal"
+
+
+def test_series_refuses_a_map_of_another_length():
+    with pytest.raises(GLASError, match=r"signal \(T >= 2\) and a \(T,\) map, got signal \(2, 50\) and map \(40,\)"):
+        viz.series(np.zeros((2, 50)), np.zeros(40))
+    with pytest.raises(GLASError, match="times must be 50 increasing finite times"):
+        viz.series(np.zeros(50), np.zeros(50), times=np.zeros(50))
+    with pytest.raises(GLASError, match="channel_names must be 2 names"):
+        viz.series(np.zeros((2, 50)), np.zeros(50), channel_names=["a"])
+
+
+def test_video_frames_one_panel_per_frame_on_one_colour_scale():
+    clip = np.zeros((5, 12, 16, 3), np.uint8)
+    sal = np.zeros((5, 6, 8))
+    sal[3, 1, 6] = 2.0     # the clip's peak: frame 3, top right
+    sal[1, 4, 1] = 1.0     # half of it in frame 1, bottom left
+    fig = viz.video_frames(clip, sal, title="clip")
+    axes = fig.axes
+    assert [a.get_title() for a in axes] == [f"frame {t}" for t in range(5)]
+    for t, ax in enumerate(axes):  # one scale for the whole clip: frame 1's cell stays at 0.5
+        np.testing.assert_allclose(ax.images[1].get_array(), sal[t] / 2.0)
+    rgb = _render(fig)
+    # cell (1, 6) of a 6 x 8 map covers image pixels y 2-3, x 12-13
+    assert _is_red(_pixel_at(fig, rgb, axes[3], 12.5, 2.5))
+    assert _is_blue(_pixel_at(fig, rgb, axes[3], 2.5, 9.5))
+    mid = _pixel_at(fig, rgb, axes[1], 2.5, 8.5)   # 0.5 of jet is green: neither red nor blue
+    assert mid[1] > mid[0] and mid[1] > mid[2]
+    assert _is_blue(_pixel_at(fig, rgb, axes[0], 12.5, 2.5))
+
+
+def test_video_frames_shows_evenly_spaced_frames_of_a_long_clip():
+    clip = np.random.default_rng(0).random((20, 6, 6))
+    sal = np.random.default_rng(1).random((20, 6, 6))
+    fig = viz.video_frames(clip, sal, ncols=4)
+    titles = [a.get_title() for a in fig.axes]
+    assert len(titles) == viz.signals.MAX_FRAMES and titles[0] == "frame 0" and titles[-1] == "frame 19"
+    assert len(viz.video_frames(clip, sal, frames=[2, 7]).axes) == 2
+    with pytest.raises(GLASError, match=r"frames must be frame indices in \[0, 20\)"):
+        viz.video_frames(clip, sal, frames=[20])
+    with pytest.raises(GLASError, match="a \\(T, h, w\\) map of as many frames"):
+        viz.video_frames(clip, sal[:4])
