@@ -251,8 +251,9 @@ class Detections:
         if self.boxes is None:
             keep = np.flatnonzero(found.scores >= self.min_score)
             if keep.size == 0:
-                best = f"the highest score was {found.scores.max():.4g}" if found.scores.size else "it found no box"
-                raise fail("min_score", self.min_score, f"at least one detection scoring that much ({best})",
+                best = f"the highest score was {found.scores.max():.4g}" if found.scores.size else \
+                    "the detector found no box at all"
+                raise fail("min_score", self.min_score, f"at most the best detection's score on this image ({best})",
                            "lower min_score, or pass the boxes to explain with boxes= and labels=")
             keep = keep[np.argsort(-found.scores[keep], kind="stable")][: self.max_detections]
             return DetectionTargets(found.boxes[keep], found.labels[keep], found.scores[keep], self.probabilities)
