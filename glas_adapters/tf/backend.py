@@ -23,32 +23,38 @@ from .._engine import Backend
 from . import engines
 from .failures import model_failure, root_cause
 from .frameworks import framework_of, keras_layer, like, path_for, to_host
-from .inputs import as_images, check_model_inputs, image_shape
+from .inputs import as_images, check_model_inputs, image_shape, model_input_shape, series_shape, takes_series
 from .scoring import balanced_chunk
 
 #: the spatial axes of one channels-last image (H, W, C)
 HWC_SPATIAL_AXES = (0, 1)
+#: the spatial axis of one channels-last series (T, C), for a Keras model whose input is (None, T, C)
+SERIES_SPATIAL_AXES = (0,)
 
 
 class KerasBackend(Backend):
-    """A Keras model (or a callable on ``(B, H, W, C)`` batches) and the images of one call."""
+    """A Keras model (or a callable on ``(B, H, W, C)`` batches) and the images (or series) of one call."""
 
-    spatial_axes = HWC_SPATIAL_AXES
+    spatial_axes: tuple[int, ...] = HWC_SPATIAL_AXES
 
     def __init__(self, model: Any, images: Any) -> None:
         if not callable(model):
             raise fail("model", type(model).__name__, "a Keras model or a callable returning (N, num_classes) scores",
                        "pass the model itself, e.g. explain(model, images)")
         images = as_images(images)
-        batch_shape, self.single = image_shape(images)
-        if keras_layer(model):
-            check_model_inputs(model, batch_shape)
+        if keras_layer(model) and takes_series(model):
+            batch_shape, self.single = series_shape(images, model_input_shape(model) or ())
+            self.spatial_axes = SERIES_SPATIAL_AXES
+        else:
+            batch_shape, self.single = image_shape(images)
+            if keras_layer(model):
+                check_model_inputs(model, batch_shape)
         self.given = images
         self.engine = engines.engine_for(path_for(model, images))
         self.batch = self._work_batch(images)
         self.host_scores = framework_of(self.batch) == "numpy" or not self.engine.on_accelerator(self.batch)
         self.n_examples = int(batch_shape[0])
-        self.spatial_shape = (int(batch_shape[1]), int(batch_shape[2]))
+        self.spatial_shape = tuple(int(n) for n in batch_shape[1:1 + len(self.spatial_axes)])
         self._run = self.engine.runner(model, keras_layer(model))
         self.chunk = 1
 

@@ -1,4 +1,8 @@
-"""Validation of what Keras users pass to :mod:`glas_adapters.tf`: images, targets and model outputs.
+"""Validation of what Keras users pass to :mod:`glas_adapters.tf`: images, series, targets and model outputs.
+
+A Keras model whose one input has rank 3, ``(None, T, C)``, takes channels-last series: its
+``(N, T, C)`` batches are explained along T (one spatial axis). Every other model takes
+``(N, H, W, C)`` images; a plain callable is always given images.
 
 Framework-free on purpose (NumPy plus shape/dtype attributes), so the same checks serve the
 TensorFlow path and the NumPy path used for Keras 3 on other backends.
@@ -51,6 +55,55 @@ def image_shape(images: Any) -> tuple[tuple[int, ...], bool]:
                    "convert them, e.g. images.astype('float32') / 255 for 8-bit images")
     if not dtype.startswith(("float", "bfloat")):
         raise fail("images", f"dtype {dtype}", "floating-point images", "cast them with images.astype('float32')")
+    return batch_shape, single
+
+
+def model_input_shape(model: Any) -> tuple[Any, ...] | None:
+    """The input shape of a Keras model with one input (``(None, T, C)``, ``(None, H, W, C)``), else None."""
+    try:
+        inputs = list(getattr(model, "inputs", None) or [])
+    except (AttributeError, ValueError):  # a subclassed model that was never called has none
+        return None
+    return tuple(inputs[0].shape) if len(inputs) == 1 else None
+
+
+def takes_series(model: Any) -> bool:
+    """Whether a Keras model's one input is a channels-last series ``(N, T, C)`` (rank 3)."""
+    shape = model_input_shape(model)
+    return shape is not None and len(shape) == 3
+
+
+def series_shape(series: Any, model_shape: tuple[Any, ...]) -> tuple[tuple[int, ...], bool]:
+    """Check a channels-last series batch ``(N, T, C)`` or one series ``(T, C)``; return ``((N, T, C), single)``.
+
+    ``model_shape`` is the model's input shape ``(None, T, C)``. A series in ``(N, C, T)`` (torch's
+    layout) is refused where the model's channel count is on axis 1 and not on the last axis.
+    """
+    shape = tuple(int(s) for s in getattr(series, "shape", np.shape(series)))
+    if len(shape) not in (2, 3):
+        raise fail("images", f"an array of shape {shape} (rank {len(shape)}) for a model taking series "
+                   f"{model_shape}", "a channels-last batch of series (N, T, C) or one series (T, C)",
+                   "add a channel axis to one-channel series (x[..., None]) and a batch axis with x[None] if needed")
+    single = len(shape) == 2
+    batch_shape = (1, *shape) if single else shape
+    want_t, want_c = model_shape[1], model_shape[2]
+    if want_c is not None and batch_shape[2] != int(want_c) and batch_shape[1] == int(want_c):
+        fix = "np.transpose(x, (1, 0))" if single else "np.transpose(x, (0, 2, 1))"
+        raise fail("images", f"shape {shape}, whose axis of {int(want_c)} (the model's channels) comes before its "
+                   f"last axis of {batch_shape[2]}: a channels-first (N, C, T) series",
+                   f"a channels-last (N, T, C) series, the layout of the model's input {model_shape}",
+                   f"transpose it with {fix}")
+    for axis, what, want in ((2, "channels", want_c), (1, "time steps", want_t)):
+        if want is not None and int(want) != batch_shape[axis]:
+            raise fail("images", f"{batch_shape[axis]} {what} (shape {batch_shape})",
+                       f"{int(want)} {what}, as the model's input shape {model_shape} says",
+                       f"give the model series of its input shape {model_shape}")
+    if 0 in batch_shape:
+        raise fail("images", f"an empty array of shape {shape}", "at least one series of at least one step",
+                   "pass non-empty series")
+    dtype = dtype_name(series)
+    if not dtype.startswith(("float", "bfloat")):
+        raise fail("images", f"dtype {dtype}", "a floating-point series", "cast it with x.astype('float32')")
     return batch_shape, single
 
 

@@ -78,9 +78,12 @@ class GLASAttribution(PerturbationAttribution):
         Parameters
         ----------
         inputs : Tensor or tuple of Tensor
-            ``(N, C, H, W)`` images or ``(N, C, D, H, W)`` volumes (GLAS on the 3 spatial
-            axes). A tuple: entries sharing the first entry's spatial size are perturbed
-            with the same mask; the others are passed through unchanged.
+            ``(N, C, T)`` series (GLAS along T), ``(N, C, H, W)`` images or ``(N, C, D, H, W)``
+            volumes and ``(N, C, T, H, W)`` clips (GLAS on the 3 spatial axes). A ``(N, T, C)``
+            series is refused when the model's first layer shows it (see
+            :func:`glas_adapters.torch.inputs.check_series_layout`). A tuple: entries sharing the
+            first entry's spatial size are perturbed with the same mask; the others are passed
+            through unchanged.
         target : int, list of int, Tensor or None
             Captum's rule: one class for all examples (int, 0-d tensor) or one per example
             (list or 1-D tensor of N). None only for models with one output per example.
@@ -90,8 +93,9 @@ class GLASAttribution(PerturbationAttribution):
         grid : int or tuple of int, optional
             Search points per spatial axis (``k``; None: 15, the paper's setting).
         sigma : float or (light, shadow, spatial), optional
-            Gaussian scales in grid cells (None: (5, 3, 6)); a scalar sets all three. One grid
-            cell is the image side over ``k`` (``docs/paper-readings.md``, "sigma units").
+            Gaussian scales in grid cells (None: (5, 3, 6)); a scalar sets all three, and each
+            entry may be a per-axis tuple. One grid cell is the side over ``k`` along each axis
+            (``docs/paper-readings.md``, "sigma units").
         sigma_px : float or triple, optional
             The scales in pixels instead of ``sigma`` (giving both is an error).
         mode : {"fusion", "light", "shadow"}, optional
@@ -135,7 +139,7 @@ class GLASAttribution(PerturbationAttribution):
             The model is in train mode (Dropout, BatchNorm: call ``model.eval()``), or it
             already ends in softmax while ``probabilities="softmax"``.
         """
-        layout = layout_of(inputs)
+        layout = layout_of(inputs, self.forward_func)
         targets, single_output = format_targets(target, layout.num_examples)
         request = _engine.TargetRequest(torch.stack(targets).numpy(), several=False, single_output=single_output,
                                         name="target")

@@ -28,7 +28,7 @@ from glas_core.errors import fail
 from .. import _engine
 from .._common import ProgressFn, user_stacklevel
 from .backend import TorchBackend
-from .inputs import layout_of
+from .inputs import layout_of, spatial_dims_of
 from .onnx_runtime import check_runtime, torch_backend
 
 TensorOrTuple: TypeAlias = Tensor | tuple[Tensor, ...]
@@ -51,7 +51,7 @@ def explain(
     baseline: Any = None,
     probabilities: Probabilities = "softmax",
     batch_size: int | None = None,
-    spatial_dims: int = 2,
+    spatial_dims: int | None = None,
     progress: ProgressArg = False,
     config: glas_core.GLASConfig | None = None,
     return_result: bool = False,
@@ -64,9 +64,10 @@ def explain(
     model : callable
         Returns ``(B, num_classes)`` logits or probabilities for a batch.
     x : Tensor or tuple of Tensor
-        One example ``(C, *spatial)`` or a batch ``(N, C, *spatial)``; ``spatial_dims`` (2 or
-        3) tells which: a 4-axis tensor is a batch of images with ``spatial_dims=2`` and one
-        volume with ``spatial_dims=3``.
+        One example ``(C, *spatial)`` or a batch ``(N, C, *spatial)``; ``spatial_dims`` (1, 2
+        or 3) tells which: a 3-axis tensor is a batch of series ``(N, C, T)`` with
+        ``spatial_dims=1`` and one image with ``spatial_dims=2``; a 4-axis tensor is a batch of
+        images with ``spatial_dims=2`` and one volume with ``spatial_dims=3``.
     targets : int, list, (N, T) nested list / tensor, or None
         The contract of every adapter: an int is that class for every example; None each
         example's predicted class; a list is one class per example of a batch (Captum's
@@ -85,8 +86,9 @@ def explain(
     probabilities : "softmax", "sigmoid", None or callable
         How outputs become ``P(y|I)``; softmax and sigmoid are scored as log-probabilities,
         None and a callable as probabilities (see :mod:`glas_adapters._engine.scores`).
-    spatial_dims : int
-        2 for images, 3 for volumes.
+    spatial_dims : int, optional
+        1 for series ``(C, T)``, 2 for images, 3 for volumes and ``(C, T, H, W)`` clips. None
+        (default): from the model's first convolution (Conv1d: 1, Conv3d: 3), else 2.
     progress : bool or callable
         True for a tqdm bar over all forward rows; a callable gets ``(done_rows, total_rows)``.
     config : glas_core.GLASConfig, optional
@@ -138,7 +140,7 @@ def explain_recursive(
     baseline: Any = None,
     probabilities: Probabilities = "softmax",
     batch_size: int | None = None,
-    spatial_dims: int = 2,
+    spatial_dims: int | None = None,
     progress: ProgressArg = False,
     config: glas_core.GLASConfig | None = None,
     return_result: bool = False,
@@ -190,7 +192,7 @@ def explain_multiscale(
     baseline: Any = None,
     probabilities: Probabilities = "softmax",
     batch_size: int | None = None,
-    spatial_dims: int = 2,
+    spatial_dims: int | None = None,
     progress: ProgressArg = False,
     config: glas_core.GLASConfig | None = None,
     return_result: bool = False,
@@ -245,23 +247,26 @@ def to_visualization(attribution: Tensor | np.ndarray) -> np.ndarray:
 
 
 def _prepare(model: Callable[..., Any], x: TensorOrTuple, targets: Any, additional_forward_args: Any,
-             spatial_dims: int, runtime: str) -> tuple[TorchBackend, _engine.TargetRequest]:
+             spatial_dims: int | None, runtime: str) -> tuple[TorchBackend, _engine.TargetRequest]:
     """The backend and the target request of one functional call, checked before any forward pass."""
     check_runtime(runtime)
-    if spatial_dims not in (2, 3) or isinstance(spatial_dims, bool):
-        raise fail("spatial_dims", spatial_dims, "2 (images) or 3 (volumes)",
-                   "use spatial_dims=3 for (C, D, H, W) volumes")
+    if spatial_dims is None:
+        spatial_dims = spatial_dims_of(model)
+    if spatial_dims not in (1, 2, 3) or isinstance(spatial_dims, bool):
+        raise fail("spatial_dims", spatial_dims, "1 (series), 2 (images) or 3 (volumes, clips)",
+                   "use spatial_dims=1 for (C, T) series, 3 for (C, D, H, W) volumes")
     entries = tuple(x) if isinstance(x, (tuple, list)) else (x,)
     first = entries[0] if entries else None
     if not isinstance(first, Tensor) or first.ndim not in (spatial_dims + 1, spatial_dims + 2):
         shown = f"shape {tuple(first.shape)}" if isinstance(first, Tensor) else type(first).__name__
-        kind = "(C, H, W)" if spatial_dims == 2 else "(C, D, H, W)"
+        kind = {1: "(C, T)", 2: "(C, H, W)", 3: "(C, D, H, W)"}[spatial_dims]
         raise fail("x", shown, f"one example {kind} or a batch (N, {kind[1:]} with spatial_dims={spatial_dims}",
-                   "add a channel axis for grey images (x[None]) and pass spatial_dims=3 for volumes")
+                   "add a channel axis for grey images and one-channel series (x[None]); pass spatial_dims=1 for "
+                   "series, 3 for volumes")
     batched = first.ndim == spatial_dims + 2
     if not batched:
         entries = tuple(t.unsqueeze(0) if isinstance(t, Tensor) else t for t in entries)
-    layout = layout_of(entries if isinstance(x, (tuple, list)) else entries[0])
+    layout = layout_of(entries if isinstance(x, (tuple, list)) else entries[0], model, "x")
     _warn_flat_list(targets, layout.num_examples, batched)
     request = _engine.read_targets(targets, layout.num_examples, single=not batched)
     backend = torch_backend(model, layout, not batched, additional_forward_args, runtime, input_name="x",

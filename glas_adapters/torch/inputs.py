@@ -1,9 +1,17 @@
 """Captum-style inputs, targets, baselines and extra arguments, split into GLAS examples.
 
-``glas_core.explain`` explains ONE example. A Captum call brings a batch ``(N, C, H, W)``
-(or ``(N, C, D, H, W)``), possibly a tuple of such tensors, one target per example and
-``additional_forward_args``. This module slices all of that per example and puts the
-pieces back around each perturbed chunk.
+``glas_core.explain`` explains ONE example. A Captum call brings a batch ``(N, C, T)`` of
+series, ``(N, C, H, W)`` of images or ``(N, C, D, H, W)`` of volumes (Captum's layout: the
+channels first, every later axis spatial), possibly a tuple of such tensors, one target per
+example and ``additional_forward_args``. This module slices all of that per example and puts
+the pieces back around each perturbed chunk.
+
+Series
+------
+A 3-axis batch is ``(N, C, T)``, as ``torch.nn.Conv1d`` takes it. A model whose first layer
+reads the last axis as channels (an LSTM or a Linear embedding on ``(N, T, C)``), or a Conv1d
+given ``(N, T, C)``, would be explained along the wrong axis; :func:`check_series_layout`
+refuses that when the first layer's input size says so.
 
 Tuple inputs
 ------------
@@ -28,8 +36,10 @@ from torch import Tensor
 
 from glas_core.errors import fail, quoted
 
-_SHAPE_HINT = ("pass a batch of shape (N, C, H, W) or (N, C, D, H, W); add the batch axis "
-               "with x.unsqueeze(0) and a channel axis with x.unsqueeze(1) for grey images")
+from .diagnose import module_of
+
+_SHAPE_HINT = ("pass a batch of shape (N, C, T), (N, C, H, W) or (N, C, D, H, W); add the batch axis "
+               "with x.unsqueeze(0) and a channel axis with x.unsqueeze(1) for grey images and one-channel series")
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,7 @@ class ExampleLayout:
     channels : tuple of int
         Channels of each perturbed entry, in order.
     n_spatial : int
-        2 for images, 3 for volumes.
+        1 for series, 2 for images, 3 for volumes (and ``(N, C, T, H, W)`` videos).
     """
 
     is_tuple: bool
@@ -146,8 +156,12 @@ class ExampleLayout:
         return tuple(out)
 
 
-def layout_of(inputs: Any) -> ExampleLayout:
-    """Validate Captum-style ``inputs`` (a batch tensor or a tuple of them) and plan the split."""
+def layout_of(inputs: Any, model: Any = None, input_name: str = "inputs") -> ExampleLayout:
+    """Validate Captum-style ``inputs`` (a batch tensor or a tuple of them) and plan the split.
+
+    With ``model`` (the forward function), a series batch is checked against the model's first
+    layer (:func:`check_series_layout`); ``input_name`` is the caller's name in that message.
+    """
     is_tuple = isinstance(inputs, (tuple, list))
     entries = tuple(inputs) if is_tuple else (inputs,)
     if not entries:
@@ -160,9 +174,9 @@ def layout_of(inputs: Any) -> ExampleLayout:
                        "convert it with torch.as_tensor(x, dtype=torch.float32)")
     first = entries[0]
     name = "inputs[0]" if is_tuple else "inputs"
-    if first.ndim not in (4, 5):
+    if first.ndim not in (3, 4, 5):
         raise fail(name, f"shape {tuple(first.shape)} ({first.ndim} axes)",
-                   "a tensor with 4 axes (N, C, H, W) or 5 axes (N, C, D, H, W)", _SHAPE_HINT)
+                   "a tensor with 3 axes (N, C, T), 4 axes (N, C, H, W) or 5 axes (N, C, D, H, W)", _SHAPE_HINT)
     if not first.is_floating_point():
         raise fail(name, f"dtype {first.dtype}", "a floating tensor",
                    "convert it, e.g. x.float() / 255 for 8-bit images")
@@ -178,7 +192,79 @@ def layout_of(inputs: Any) -> ExampleLayout:
     perturbed = tuple(j for j, t in enumerate(entries)
                       if t.is_floating_point() and t.ndim == first.ndim and t.shape[2:] == first.shape[2:])
     channels = tuple(int(entries[j].shape[1]) for j in perturbed)
+    if first.ndim == 3 and model is not None:
+        check_series_layout(model, tuple(int(n) for n in first.shape), input_name + name[len("inputs"):])
     return ExampleLayout(is_tuple, entries, perturbed, channels, first.ndim - 2)
+
+
+#: Layers whose input size names the channel axis of a series.
+_FIRST_LAYERS = (torch.nn.Conv1d, torch.nn.Linear, torch.nn.RNNBase)
+
+
+def first_layer(model: Any) -> torch.nn.Module | None:
+    """The first Conv1d, Conv2d, Conv3d, Linear or recurrent layer of ``model``, in registration order.
+
+    ``model`` is a module or a bound method of one. Registration order is the forward order of
+    ``nn.Sequential`` and of most models; None for a plain function or a model without such a layer.
+    """
+    module = module_of(model)
+    if module is None:
+        return None
+    kinds = _FIRST_LAYERS + (torch.nn.Conv2d, torch.nn.Conv3d)
+    return next((m for m in module.modules() if isinstance(m, kinds)), None)
+
+
+def spatial_dims_of(model: Any) -> int:
+    """The spatial axes a model's first layer implies: 1 after Conv1d, 3 after Conv3d, else 2 (images)."""
+    layer = first_layer(model)
+    if isinstance(layer, torch.nn.Conv1d):
+        return 1
+    if isinstance(layer, torch.nn.Conv3d):
+        return 3
+    return 2
+
+
+def _input_size(layer: torch.nn.Module) -> int | None:
+    """How many channels (features) a layer reads: Conv1d's in_channels, Linear's in_features, an RNN's input_size."""
+    for attribute in ("in_channels", "in_features", "input_size"):
+        value = getattr(layer, attribute, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def check_series_layout(model: Any, shape: tuple[int, ...], name: str = "inputs") -> None:
+    """Refuse a ``(N, T, C)`` series given where the adapter reads ``(N, C, T)``.
+
+    The model's first layer says how many channels it reads: a Conv1d whose ``in_channels``
+    (an LSTM's ``input_size``) differs from the tensor's axis 1 but equals its last axis means
+    the last axis holds the channels, and GLAS would light and shade channels instead of time
+    steps. A Linear first layer reads the last axis by design, so it is refused only when
+    ``in_features`` equals the last axis, not axis 1, and axis 1 is the longer one (time
+    steps outnumber channels; an MLP over the time steps of ``(N, 1, T)`` is fine). A 3-axis
+    batch for a model that starts with Conv2d or Conv3d is an example without its batch axis.
+    A model given as a plain function is not inspected.
+    """
+    layer = first_layer(model)
+    if isinstance(layer, (torch.nn.Conv2d, torch.nn.Conv3d)):
+        kind = type(layer).__name__
+        raise fail(name, f"shape {shape} (3 axes, read as a batch of series (N, C, T)) for a model whose first "
+                   f"layer is {kind}", f"a batch of {'images (N, C, H, W)' if kind == 'Conv2d' else 'volumes'}",
+                   "add the batch axis of a single example with x.unsqueeze(0)")
+    if layer is None or not isinstance(layer, _FIRST_LAYERS):
+        return
+    size = _input_size(layer)
+    _, axis1, last = shape
+    if size is None or size == axis1 or size != last:
+        return
+    if isinstance(layer, torch.nn.Linear) and not axis1 > last:
+        return
+    kind = type(layer).__name__
+    raise fail(name, f"shape {shape}, read as (N, C={axis1}, T={last}), while the model's first layer {kind} "
+               f"reads {size} channels, the size of the last axis: a channels-last (N, T, C) series",
+               "a (N, C, T) series, channels before time steps (Captum's and Conv1d's layout)",
+               "pass x.transpose(1, 2); for a model that takes (N, T, C) itself (an LSTM with batch_first, "
+               "a Linear embedding), explain lambda x: model(x.transpose(1, 2)) on x.transpose(1, 2)")
 
 
 def format_baselines(baselines: Any, layout: ExampleLayout, name: str = "baselines") -> tuple[Any, ...]:
