@@ -1,4 +1,4 @@
-"""GLAS for HuggingFace models: every word of an image caption, and image classifiers.
+"""GLAS for HuggingFace models: every word of an image caption; image, video and audio classifiers.
 
 >>> from glas_adapters.hf import CaptionExplainer                       # doctest: +SKIP
 >>> exp = CaptionExplainer(model, processor).explain(image)             # doctest: +SKIP
@@ -11,10 +11,14 @@
 >>> from glas_adapters.hf import HFVideoClassifier                      # doctest: +SKIP
 >>> HFVideoClassifier(model, processor).explain(clip, targets=[3, 7]).maps.shape   # doctest: +SKIP
 (2, 16, 224, 224)
+>>> from glas_adapters.hf import HFAudioClassifier                      # doctest: +SKIP
+>>> HFAudioClassifier(model, extractor).explain(wave, sampling_rate=16000).maps.shape   # doctest: +SKIP
+(1, 16000)
 
 Modules: ``caption`` (:class:`CaptionExplainer`, one sweep for every word), ``classifier``
 (:class:`HFImageClassifier`), ``video`` (:class:`HFVideoClassifier`, every class of a clip over
-time and space in one sweep), ``families`` and ``decoder_only`` (teacher-forced token scores
+time and space in one sweep), ``audio`` (:class:`HFAudioClassifier`, every class of a waveform
+over its samples in one sweep), ``families`` and ``decoder_only`` (teacher-forced token scores
 of each captioner family), ``prompts`` (chat prompts with their image tokens), ``vision``
 (what the vision encoder is fed: normalised pixels, or the processor's patches and crops
 rebuilt from masked pixels), ``pixels`` (processor pixels in [0, 1], image checks),
@@ -23,11 +27,12 @@ rebuilt from masked pixels), ``pixels`` (processor pixels in [0, 1], image check
 
 from __future__ import annotations
 
+from .audio import AudioExplanation, HFAudioClassifier
 from .caption import CaptionExplainer, CaptionExplanation, CaptionScorer
 from .classifier import HFImageClassifier
 from .families import CUSTOM_HINT
 from .video import HFVideoClassifier, VideoExplanation
 from .words import group_words
 
-__all__ = ["CaptionExplainer", "CaptionExplanation", "CaptionScorer", "HFImageClassifier", "HFVideoClassifier",
-           "VideoExplanation", "group_words", "CUSTOM_HINT"]
+__all__ = ["AudioExplanation", "CaptionExplainer", "CaptionExplanation", "CaptionScorer", "HFAudioClassifier",
+           "HFImageClassifier", "HFVideoClassifier", "VideoExplanation", "group_words", "CUSTOM_HINT"]
