@@ -9,9 +9,11 @@ dtype and batch axis come from the model's own metadata; loading a file runs no 
 
 Modules: ``functional`` (:func:`explain`, :func:`explain_multiscale`, :func:`explain_recursive`), ``session`` (opening
 the model, reading its input and output), ``inputs`` (images and targets), ``scoring``
-(session runs -> checked outputs), ``backend`` (the orchestrator's ONNX Runtime backend).
+(session runs -> checked outputs), ``backend`` (the orchestrator's ONNX Runtime backend), ``objects``
+(:func:`explain_detections`, :func:`explain_segments`: a detector's or segmenter's named outputs).
 """
 
 from glas_adapters.onnx.functional import explain, explain_multiscale, explain_recursive
+from glas_adapters.onnx.objects import explain_detections, explain_segments
 
-__all__ = ["explain", "explain_multiscale", "explain_recursive"]
+__all__ = ["explain", "explain_detections", "explain_multiscale", "explain_recursive", "explain_segments"]

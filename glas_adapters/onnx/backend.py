@@ -31,9 +31,9 @@ class OnnxBackend(Backend):
     """
 
     def __init__(self, model: Any, images: Any, layout: str | None, session_options: Any,
-                 providers: Sequence[Any] | None) -> None:
+                 providers: Sequence[Any] | None, output_names: Sequence[str] | None = None) -> None:
         session = open_session(model, session_options, providers)
-        signature = signature_of(session)
+        signature = signature_of(session, output_names)
         self.images = check_images(images, signature, layout)
         self.runner = SessionRunner(session, signature)
         self.n_examples = int(self.images.batch.shape[0])
@@ -47,7 +47,9 @@ class OnnxBackend(Backend):
     def clean_batch(self, start: int, stop: int) -> np.ndarray:
         return self.images.batch[start:stop]
 
-    def outputs(self, batch: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    def outputs(self, batch: np.ndarray, owners: np.ndarray) -> Any:
+        if self.runner.signature.output_names:
+            return self.runner.named_outputs(batch)
         return self.runner.outputs(batch)
 
     def chunk_for(self, rows: int, batch_size: int) -> int:

@@ -29,6 +29,17 @@ class SessionRunner:
 
     def outputs(self, batch: np.ndarray) -> np.ndarray:
         """Raw outputs of ``batch``, ``(B, K)`` (a ``(B,)`` output becomes one column)."""
+        return self._in_pieces(batch, lambda piece: [self._checked(self._run(piece, [self.signature.output_name])[0],
+                                                                   int(piece.shape[0]))])[0]
+
+    def named_outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """The signature's ``output_names`` on ``batch``, as the model returns them (a detector's boxes,
+        scores and labels; a segmenter's logits), each with one row per image."""
+        return self._in_pieces(batch, lambda piece: self._run(piece, list(self.signature.output_names)))
+
+    def _in_pieces(self, batch: np.ndarray, run: Any) -> list[np.ndarray]:
+        """``run`` on runs of the model's fixed batch size (the last padded with zeros, its padded rows
+        dropped), or on the whole batch; each output's rows concatenated."""
         rows = int(batch.shape[0])
         step = self.signature.batch or rows
         parts = []
@@ -37,14 +48,16 @@ class SessionRunner:
             if piece.shape[0] < step:  # only with a fixed batch axis
                 pad = np.zeros((step - piece.shape[0],) + piece.shape[1:], dtype=piece.dtype)
                 piece = np.concatenate([piece, pad], axis=0)
-            parts.append(self._run(piece)[:min(step, rows - start)])
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+            parts.append([np.asarray(o)[:min(step, rows - start)] for o in run(piece)])
+        if len(parts) == 1:
+            return parts[0]
+        return [np.concatenate([p[k] for p in parts], axis=0) for k in range(len(parts[0]))]
 
-    def _run(self, piece: np.ndarray) -> np.ndarray:
+    def _run(self, piece: np.ndarray, names: list[str]) -> list[np.ndarray]:
         sig = self.signature
         feed = {sig.input_name: np.ascontiguousarray(piece, dtype=sig.dtype)}
         try:
-            out = np.asarray(self.session.run([sig.output_name], feed, self.run_options)[0])
+            return [np.asarray(o) for o in self.session.run(names, feed, self.run_options)]
         except Exception as exc:  # ONNX Runtime's own exception types: one line, ours
             reason = " ".join(str(exc).split())[:200]
             fix = ("if the model only runs one image at a time, pass batch_size=1 or re-export it with a dynamic "
@@ -52,7 +65,6 @@ class SessionRunner:
                    if piece.shape[0] > 1 else "check that the model runs on these images with session.run")
             raise fail("model", f"a session run on a batch of shape {piece.shape} that failed ({reason})",
                        "a model that runs on batches of images", fix) from None
-        return self._checked(out, int(piece.shape[0]))
 
     def _checked(self, out: np.ndarray, rows: int) -> np.ndarray:
         if out.ndim == 1:

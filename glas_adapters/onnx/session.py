@@ -121,6 +121,8 @@ class Signature:
         The input's four dimensions: an int where fixed, None where dynamic (symbolic).
     layout : str or None
         "NCHW" or "NHWC" when the metadata tells, None when it does not (every axis dynamic).
+    output_names : tuple of str
+        The outputs a detector or segmenter is read from (empty for a classifier's one output).
     """
 
     input_name: str
@@ -128,6 +130,7 @@ class Signature:
     dtype: np.dtype
     dims: tuple[int | None, ...]
     layout: str | None
+    output_names: tuple[str, ...] = ()
 
     @property
     def batch(self) -> int | None:
@@ -139,21 +142,35 @@ class Signature:
         return {axis: d for axis, d in zip(layout[1:], self.dims[1:]) if d is not None}
 
 
-def signature_of(session: Any) -> Signature:
+def signature_of(session: Any, output_names: Sequence[str] | None = None) -> Signature:
     """Read and check the input and output of ``session``.
+
+    Parameters
+    ----------
+    session : onnxruntime.InferenceSession
+    output_names : sequence of str, optional
+        The outputs to fetch, for a detector or segmenter (any number, any rank); None for a
+        classifier's single ``(N, num_classes)`` output.
 
     Raises
     ------
     GLASError
         Several inputs or outputs, an input that is not a 4-D float tensor, an output whose
-        known rank is not 1 or 2.
+        known rank is not 1 or 2; an output name the model does not have.
     """
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1:
         names = ", ".join(repr(i.name) for i in inputs)
         raise fail("model", f"a model with {len(inputs)} inputs ({names})", "a model with one image input",
                    _EXPORT_FIX)
-    if len(outputs) != 1:
+    if output_names is not None:
+        have = [o.name for o in outputs]
+        missing = [n for n in output_names if n not in have]
+        if missing:
+            raise fail("output_names", f"{missing[0]!r}", f"names of the model's outputs {have}",
+                       "name the outputs as the exported model does (session.get_outputs())")
+        outputs = [o for o in outputs if o.name == output_names[0]]
+    elif len(outputs) != 1:
         names = ", ".join(repr(o.name) for o in outputs)
         raise fail("model", f"a model with {len(outputs)} outputs ({names})",
                    "a model with one (N, num_classes) output", _EXPORT_FIX)
@@ -166,10 +183,11 @@ def signature_of(session: Any) -> Signature:
         raise fail("model", f"an input {image.name!r} of type {image.type}",
                    "a model with a float input (float32, float64 or float16)",
                    "re-export it with a float input and the cast to integers (if any) inside the graph")
-    if out.shape is not None and len(out.shape) not in (1, 2):
+    if output_names is None and out.shape is not None and len(out.shape) not in (1, 2):
         raise fail("model", f"an output {out.name!r} of shape {out.shape}", "a model with one (N, num_classes) output",
                    _EXPORT_FIX)
-    return Signature(image.name, out.name, np.dtype(INPUT_DTYPES[image.type]), dims, layout_from_dims(dims))
+    return Signature(image.name, out.name, np.dtype(INPUT_DTYPES[image.type]), dims, layout_from_dims(dims),
+                     tuple(output_names or ()))
 
 
 def layout_from_dims(dims: Sequence[int | None]) -> str | None:

@@ -5,6 +5,7 @@
 
 * :func:`explain`, :func:`explain_recursive` (the paper's Algorithm 1) and
   :func:`explain_multiscale` (the coarse-to-fine maps of the paper's Figure 1);
+* :func:`explain_detections` and :func:`explain_segments`: one map per box or region;
 * :class:`GLASExplainer` (tf-explain's interface), :class:`GLAS` (Xplique's interface) and
   :class:`GLASCallback` (overlays written to TensorBoard during ``fit``).
 
@@ -23,13 +24,15 @@ from typing import Any
 from glas_adapters.tf.explainers import GLAS, GLASExplainer
 from glas_adapters.tf.frameworks import upcoming_keras_backend
 from glas_adapters.tf.functional import explain, explain_multiscale, explain_recursive
+from glas_adapters.tf.objects import explain_detections, explain_segments
 
 if "keras" not in sys.modules and upcoming_keras_backend() == "tensorflow":
     from glas_adapters.tf.runtime import load_tensorflow
 
     load_tensorflow()
 
-__all__ = ["GLAS", "GLASCallback", "GLASExplainer", "explain", "explain_multiscale", "explain_recursive"]
+__all__ = ["GLAS", "GLASCallback", "GLASExplainer", "explain", "explain_detections", "explain_multiscale",
+           "explain_recursive", "explain_segments"]
 
 
 def __getattr__(name: str) -> Any:

@@ -96,12 +96,24 @@ class KerasBackend(Backend):
             raise
         except Exception as exc:  # noqa: BLE001 - any error of the user's model
             raise model_failure(exc, padded) from root_cause(exc)
-        if got == rows or not hasattr(out, "shape") or len(out.shape) not in (1, 2) or int(out.shape[0]) != rows:
-            return out  # a wrong shape is refused, as it is, by the orchestrator's output check
-        return out[:got]
+        if got == rows:
+            return out
+        if isinstance(out, dict):  # a detector's named outputs
+            return {k: _unpadded(v, rows, got) for k, v in out.items()}
+        if isinstance(out, (tuple, list)):
+            return type(out)(_unpadded(v, rows, got) for v in out)
+        return _unpadded(out, rows, got)
 
     def to_caller(self, maps: Any) -> Any:
         if framework_of(maps) == framework_of(self.given):
             return maps
         return like(glas_core.to_numpy(maps), self.given)
 
+
+
+def _unpadded(out: Any, rows: int, got: int) -> Any:
+    """The first ``got`` rows of an output padded to ``rows``; anything else as it is (a wrong shape
+    is refused, as it is, by the orchestrator's output check)."""
+    if not hasattr(out, "shape") or len(out.shape) == 0 or int(out.shape[0]) != rows:
+        return out
+    return out[:got]
