@@ -91,12 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Explain images, folders (recursively) or glob patterns with GLAS. Writes "
                                     "OUT/manifest.parquet and OUT/maps/<image_id>.npz, image by image as each is "
                                     "done; a rerun computes only unfinished images. Classifiers: one map per target "
-                                    "class (all targets in one sweep). Captioners: one map per caption word.")
+                                    "class (all targets in one sweep). Captioners: one map per caption word. "
+                                    "Detectors: one map per detection. Segmenters: one map per class region.")
     ex.add_argument("images", nargs="+", metavar="IMAGE_DIR_OR_GLOB",
                     help="image files, folders (searched recursively) or quoted glob patterns ('photos/**/*.jpg')")
     ex.add_argument("--model", default="efficientnet-lite0",
                     help="efficientnet-lite0 (default), a TorchScript file, a .keras file or a local "
-                         "HuggingFace directory (image classifier or captioner)")
+                         "HuggingFace directory (image classifier, captioner, object detector or semantic "
+                         "segmenter)")
     which = ex.add_mutually_exclusive_group()
     which.add_argument("--target", nargs="+", metavar="CLASS",
                        help="class indices or class names to explain in every image (default: the predicted class)")
@@ -152,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "mean/std, [-1, 1] or [0, 255]; applied after the GLAS masks")
     ex.add_argument("--probabilities", choices=("softmax", "sigmoid", "none"), default="softmax",
                     help="how model outputs become probabilities (default softmax over logits)")
+    ex.add_argument("--min-score", type=_unit_float, default=None, metavar="P",
+                    help="detectors: explain every detection scoring at least P (default 0.5); an image with "
+                         "none is refused, naming its highest score")
+    ex.add_argument("--max-detections", type=_positive_int, default=None, metavar="N",
+                    help="detectors: explain at most the N best-scoring detections of each image (default: all "
+                         "above --min-score)")
     ex.add_argument("--quiet", action="store_true", help="no progress bars")
     ex.set_defaults(run=run_explain)
     add_report_parser(sub)
@@ -224,6 +232,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
     return value
 
 

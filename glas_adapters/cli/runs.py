@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from glas_adapters.jobs.models.classifier import Classifier, ExplainSettings
+from glas_adapters.jobs.models.objects import DEFAULT_MIN_SCORE
 from glas_adapters.jobs.models.runtimes import runtime_text
 from glas_adapters.jobs.outputs import check_output_file, save_figure, write_atomically
 from glas_adapters.jobs.spec import sigma_text
@@ -86,7 +87,8 @@ def run_explain(args: argparse.Namespace) -> int:
     maps_file = _checked_save_maps(args.save_maps, items) if args.save_maps else None
     spec = JobSpec(targets=tuple(args.target) if args.target else None, top_k=args.top_k, sigmas=sigmas,
                    grid=args.grid, mode=args.mode, recursive=args.recursive, batch_size=args.batch_size,
-                   figures=args.figures, keep_raw=maps_file is not None, adaptive=not args.exhaustive)
+                   figures=args.figures, keep_raw=maps_file is not None, adaptive=not args.exhaustive,
+                   min_score=args.min_score, max_detections=args.max_detections)
     out = OutputFolder(args.out, _job_settings(args, sigmas))
     pending = pending_items(items, out, spec.figures, recompute=maps_file is not None)
     options = dict(device=args.device, input_size=args.input_size, normalize=args.normalize,
@@ -169,10 +171,15 @@ def model_loader(spec: str, **options: Any) -> Callable[[], Any]:
 
 def _checked_model(args: argparse.Namespace, loader: Callable[[], Any]) -> Any:
     """The loaded model, refused with the options it cannot take."""
+    from glas_adapters.jobs.objects import check_object_options
+
     model = loader()
     if model.kind == "captioner" and (args.target or args.top_k or args.targets_csv):
         raise fail("--target/--top-k/--targets-csv", "a captioner (every caption word is explained)",
                    "used with classifiers", "drop them")
+    check_object_options(model.kind, targets=bool(args.target or args.top_k or args.targets_csv), cohort=args.cohort,
+                         min_score=args.min_score is not None, max_detections=args.max_detections is not None,
+                         scales=len(args.sigma or (None,)), recursive=args.recursive)
     return model
 
 
@@ -203,6 +210,11 @@ def _job_settings(args: argparse.Namespace, sigmas: tuple[Any, ...]) -> dict[str
                 "mode": args.mode, "recursive": args.recursive}
     if len(sigmas) > 1:  # one scale is the same map either way
         settings["search"] = "exhaustive" if args.exhaustive else "adaptive"
+    # detectors' settings, only when they differ from the defaults (folders of other runs stay resumable)
+    if args.min_score is not None and args.min_score != DEFAULT_MIN_SCORE:
+        settings["min_score"] = args.min_score
+    if args.max_detections is not None:
+        settings["max_detections"] = args.max_detections
     return settings
 
 

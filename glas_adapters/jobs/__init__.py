@@ -30,7 +30,17 @@ Output folder
                              map; null for the accumulated map and for non-recursive runs
     runtime       string     what ran the forward passes: ``torch``, ``onnx`` (ONNX Runtime)
                              or ``keras``; null in rows of runs before glas recorded it
+    object        int64      detectors and segmenters: the detection's (region's) rank on
+                             the image, 0 first; null for classifiers and captioners
+    box_x1 ...    float64    detectors: ``box_x1, box_y1, box_x2, box_y2``, the box in pixels
+                             of the explained image (``width`` x ``height``); else null
+    region_pixels int64      segmenters: the region's size on the model's output grid
+    mask_key      string     segmenters: the region's 0/1 mask (output grid) in ``map_file``
     ============  =========  ===============================================================
+
+    For a detector, ``target`` is the detection's class and ``clean_score`` its score; for a
+    segmenter, ``target`` is the region's class and ``clean_score`` its geometric-mean
+    probability over the region (:mod:`glas_adapters.jobs.objects`).
 
 ``OUT/maps/<image_id>.npz``
     One float16 ``(H, W)`` array per ``map_key``, each map divided by its maximum (peak 1, an

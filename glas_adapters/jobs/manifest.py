@@ -14,6 +14,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("clean_score", "float64"), ("sigma", "string"), ("grid", "int64"), ("mode", "string"),
     ("n_forward", "int64"), ("map_file", "string"), ("map_key", "string"), ("height", "int64"),
     ("width", "int64"), ("label", "int64"), ("iteration", "int64"), ("runtime", "string"),
+    # detectors and segmenters (null in other rows): see glas_adapters.jobs.objects
+    ("object", "int64"), ("box_x1", "float64"), ("box_y1", "float64"), ("box_x2", "float64"),
+    ("box_y2", "float64"), ("region_pixels", "int64"), ("mask_key", "string"),
 )
 
 

@@ -37,6 +37,9 @@ class JobSpec:
         (the default; ``--exhaustive`` turns it off).
     progress : bool
         A progress bar inside each sweep; :meth:`settings` sets it per image.
+    min_score, max_detections : float, int, optional
+        Detectors: explain the detections scoring at least ``min_score`` (None: 0.5), the
+        ``max_detections`` best of them (None: all).
     """
 
     targets: tuple[str, ...] | None = None
@@ -50,6 +53,8 @@ class JobSpec:
     keep_raw: bool = False
     adaptive: bool = True
     progress: bool = False
+    min_score: float | None = None
+    max_detections: int | None = None
 
     def settings(self, progress: bool = False) -> JobSpec:
         """The settings passed to the model's ``explain``: this spec with ``progress`` set."""

@@ -75,6 +75,8 @@ class ImageExplainer:
             image = load_image(item.path) if pixels is None else rgb01(pixels)
             if self.model.kind == "captioner":
                 return self._caption(item, image, progress)
+            if self.model.kind in ("detector", "segmenter"):
+                return self._objects(item, image, progress)
             return self._classify(item, image, progress)
         except GLASError as exc:
             raise GLASError(f"{item.path}: {' '.join(str(exc).split())}") from None
@@ -137,6 +139,22 @@ class ImageExplainer:
                    "scores": np.asarray(exp.word_probs, dtype=np.float64)}
         return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw, int(exp.result.n_forward),
                          *self._runtime())
+
+    def _objects(self, item: ImageItem, image: np.ndarray, progress: bool) -> Explained:
+        """A detector's detections or a segmenter's regions, one map and one row each (:mod:`.objects`)."""
+        from glas_adapters.jobs.objects import object_figure, object_output
+
+        spec = self.spec
+        exp = self.model.explain(image, spec.settings(progress))
+        output, raw = object_output(item.image_id, exp, self.model, spec.sigmas[0], self._object_common(item),
+                                    peak_normalised)
+        if spec.figures:
+            output.figures = {f"{item.image_id}.png": object_figure(image, exp, self.model, item.relpath, spec.mode,
+                                                                    max_side=FIGURE_MAX_SIDE, dpi=FIGURE_DPI)}
+        return Explained(output, raw if spec.keep_raw else {}, int(exp.passes), *self._runtime())
+
+    def _object_common(self, item: ImageItem) -> Any:
+        return lambda t, name, score, sigma, n: self._common(item, t, name, score, sigma, n)
 
     def _runtime(self) -> tuple[str | None, int | None]:
         """What ran the model's forward passes, and its intra-op threads (None: unknown)."""

@@ -36,7 +36,9 @@ SIZE = 16
 CONTRACT = [("image_id", "string"), ("path", "string"), ("target", "int64"), ("class_name", "string"),
             ("clean_score", "double"), ("sigma", "string"), ("grid", "int64"), ("mode", "string"),
             ("n_forward", "int64"), ("map_file", "string"), ("map_key", "string"), ("height", "int64"),
-            ("width", "int64"), ("label", "int64"), ("iteration", "int64"), ("runtime", "string")]
+            ("width", "int64"), ("label", "int64"), ("iteration", "int64"), ("runtime", "string"),
+            ("object", "int64"), ("box_x1", "double"), ("box_y1", "double"), ("box_x2", "double"),
+            ("box_y2", "double"), ("region_pixels", "int64"), ("mask_key", "string")]  # null for a classifier
 RELPATHS = ["a.png", "b.png", "sub/deeper/c.png"]
 
 
@@ -90,7 +92,7 @@ def test_folder_run_writes_the_contracted_manifest_and_maps(capsys, tmp_path, ph
         assert r["target"] in (0, 1) and r["class_name"] == f"class {r['target']}"
         assert r["clean_score"] == pytest.approx(probs[r["target"]], rel=1e-5)
         assert (r["grid"], r["mode"], r["n_forward"], r["height"], r["width"]) == (4, "fusion", 2 * 16 + 1, SIZE, SIZE)
-        assert r["label"] is None and r["iteration"] is None
+        assert r["label"] is None and r["iteration"] is None and r["object"] is None and r["mask_key"] is None
         assert r["map_file"] == f"maps/{r['image_id']}.npz"
         assert r["map_key"] == f"target{r['target']}_sigma{r['sigma']}"
         saved = np.load(out / r["map_file"])[r["map_key"]]
