@@ -318,3 +318,19 @@ def test_overhead_tf_quick(backend):
     assert "2 image(s) x 33 rows (grid 4) = 66 rows, batch_size 64: 2 calls of 33 rows" in text
     ratios = re.search(r"median ratio GLAS / bare forward: wall ([0-9.]+), cpu ([0-9.]+)", text)
     assert ratios and float(ratios.group(1)) > 0 and float(ratios.group(2)) > 0
+
+
+def test_signals_quick():
+    import signals
+
+    text = signals.main(["--quick", "--n-series", "3", "--length", "64"])
+    rows = _rows(text)
+    assert list(rows) == ["GLAS (sigma 1)", "GLAS (sigma (5,3,6))", "GLAS (sigma (2,1,2))",
+                          "Occlusion (window 8, stride 4)", "FeatureAblation (32 segments)", "constant map",
+                          "random map"]
+    for cells in rows.values():
+        _rate(cells[0]), _rate(cells[1])  # pointing, deletion AUC
+    # the forward passes each budget implies on 64 samples: 2k + 1, 1 + windows, 1 + segments
+    assert [int(rows[name][2]) for name in rows] == [33, 33, 33, 1 + (64 - 8) // 4 + 1, 33, 0, 0]
+    assert rows["constant map"][0] == "0.000"  # a flat map points nowhere
+    assert rows["GLAS (sigma 1)"][4] == "1.00x"
