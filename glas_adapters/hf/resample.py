@@ -1,0 +1,160 @@
+"""The resizes of HuggingFace image processors, rebuilt in torch for batches of perturbed images.
+
+A processor resizes with Pillow on uint8 images (the ``pil`` backend) or, for OWLv2, with a
+Gaussian anti-aliasing filter and a linear zoom of SciPy on floats. GLAS perturbs the image at
+its own size, so every perturbed row must go through the same resize as the clean image:
+
+- :func:`pil_resize` is Pillow's two-pass convolution resize of 8-bit images
+  (``libImaging/Resample.c``): per-axis filter weights normalised to one, stored as 22-bit
+  fixed-point integers, each pass rounded and clipped to uint8. Done here in float64 matrix
+  products, where those integer sums are exact, so a clean image comes out bit for bit as
+  Pillow's. Pillow picks which axis goes first from the sizes; the caller chooses the order
+  that reproduces the processor on the clean image (:func:`pil_pass_orders`).
+- :func:`scipy_axis_operator` is any linear, separable float resize along one axis as a
+  matrix, obtained by running the processor's own function on the identity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from glas_core.errors import fail
+
+#: Pillow's fixed-point precision of 8-bit resampling weights (``32 - 8 - 2``)
+PRECISION_BITS = 22
+
+
+def _box(x: float) -> float:
+    return 1.0 if -0.5 < x <= 0.5 else 0.0
+
+
+def _bilinear(x: float) -> float:
+    x = abs(x)
+    return 1.0 - x if x < 1.0 else 0.0
+
+
+_F054, _F046 = float(np.float32(0.54)), float(np.float32(0.46))  # Pillow's single-precision constants
+
+
+def _hamming(x: float) -> float:
+    x = abs(x)
+    if x == 0.0:
+        return 1.0
+    if x >= 1.0:
+        return 0.0
+    x = x * math.pi
+    return math.sin(x) / x * (_F054 + _F046 * math.cos(x))
+
+
+def _bicubic(x: float) -> float:
+    a = -0.5
+    x = abs(x)
+    if x < 1.0:
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1
+    if x < 2.0:
+        return (((x - 5) * x + 8) * x - 4) * a
+    return 0.0
+
+
+def _sinc(x: float) -> float:
+    if x == 0.0:
+        return 1.0
+    x = x * math.pi
+    return math.sin(x) / x
+
+
+def _lanczos(x: float) -> float:
+    return _sinc(x) * _sinc(x / 3) if -3.0 <= x < 3.0 else 0.0
+
+
+#: Pillow's resampling filters by their ``PIL.Image.Resampling`` value: (filter, support)
+PIL_FILTERS: dict[int, tuple[Callable[[float], float], float]] = {
+    1: (_lanczos, 3.0), 2: (_bilinear, 1.0), 3: (_bicubic, 2.0), 4: (_box, 0.5), 5: (_hamming, 1.0)}
+PIL_FILTER_NAMES = {0: "NEAREST", 1: "LANCZOS", 2: "BILINEAR", 3: "BICUBIC", 4: "BOX", 5: "HAMMING"}
+
+
+def pil_weights(in_size: int, out_size: int, resample: int) -> np.ndarray:
+    """Pillow's fixed-point weights of one axis, ``(out_size, in_size)`` integers in float64.
+
+    Pillow's ``precompute_coeffs`` and ``normalize_coeffs_8bpc``: the filter stretched by the
+    downscale factor, each output pixel's weights divided by their sum, then rounded to
+    ``PRECISION_BITS`` bits.
+    """
+    if resample not in PIL_FILTERS:
+        name = PIL_FILTER_NAMES.get(int(resample), str(resample))
+        raise fail("processor", f"an image processor resizing with resample={name}",
+                   "a Pillow filter rebuilt here (BILINEAR, BICUBIC, LANCZOS, BOX, HAMMING)",
+                   "set processor.resample to PIL.Image.Resampling.BILINEAR, or explain the resized pixels with "
+                   "glas_adapters.torch")
+    filt, filter_support = PIL_FILTERS[resample]
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = filter_support * filterscale
+    inv = 1.0 / filterscale
+    out = np.zeros((out_size, in_size), dtype=np.float64)
+    for xx in range(out_size):
+        center = (xx + 0.5) * scale
+        xmin = max(int(center - support + 0.5), 0)
+        xmax = min(int(center + support + 0.5), in_size) - xmin
+        w = [filt((x + xmin - center + 0.5) * inv) for x in range(xmax)]
+        total = 0.0
+        for v in w:
+            total += v
+        for x in range(xmax):
+            k = w[x] / total if total != 0.0 else w[x]
+            out[xx, xmin + x] = int(k * (1 << PRECISION_BITS) + (0.5 if k >= 0 else -0.5))
+    return out
+
+
+def _clip8(sums: torch.Tensor) -> torch.Tensor:
+    """Pillow's ``clip8`` of fixed-point sums: ``(s + 2^21) >> 22`` clipped to [0, 255]."""
+    return torch.clamp(torch.floor((sums + (1 << (PRECISION_BITS - 1))) / (1 << PRECISION_BITS)), 0, 255)
+
+
+def pil_pass_orders() -> tuple[str, str]:
+    """The two pass orders Pillow may use: horizontal then vertical, or the reverse."""
+    return ("hv", "vh")
+
+
+def pil_resize(values: torch.Tensor, size: tuple[int, int], resample: int, order: str = "hv") -> torch.Tensor:
+    """Pillow's 8-bit resize of ``(B, C, H, W)`` integer values in [0, 255] (float64), to ``size``.
+
+    Parameters
+    ----------
+    values : torch.Tensor
+        Integer-valued float64 pixels, as Pillow's uint8 image holds them.
+    size : (int, int)
+        ``(height, width)`` out.
+    resample : int
+        The ``PIL.Image.Resampling`` filter.
+    order : {"hv", "vh"}
+        Which axis is resampled first (each pass rounds to uint8).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C, height, width)`` float64 integer values, as Pillow's resized uint8 image.
+    """
+    height, width = size
+    x = values
+    for axis in order:
+        if axis == "h" and int(x.shape[-1]) != width:
+            kernel = torch.as_tensor(pil_weights(int(x.shape[-1]), width, resample), device=x.device)
+            x = _clip8(x @ kernel.T)
+        elif axis == "v" and int(x.shape[-2]) != height:
+            kernel = torch.as_tensor(pil_weights(int(x.shape[-2]), height, resample), device=x.device)
+            x = _clip8(kernel @ x)
+    return x
+
+
+def scipy_axis_operator(resize_1d: Callable[[np.ndarray], np.ndarray], in_size: int) -> np.ndarray:
+    """A linear resize of one axis as an ``(out, in)`` matrix: ``resize_1d`` applied to the identity.
+
+    ``resize_1d`` takes an ``(in_size, n)`` array and resizes its first axis (each column on its
+    own, as a separable filter does).
+    """
+    return np.asarray(resize_1d(np.eye(in_size, dtype=np.float64)), dtype=np.float64)
