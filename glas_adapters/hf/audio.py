@@ -133,6 +133,11 @@ class HFAudioClassifier:
                        "pass a longer clip (a convolutional front end needs at least its receptive field), "
                        "and the feature extractor saved with the model") from error
 
+    def probabilities(self, waveform: Any, sampling_rate: int) -> np.ndarray:
+        """``(K,)`` softmax probabilities of one waveform (checked as :meth:`explain` checks it)."""
+        wave = checked_waveform(waveform, sampling_rate, self.sampling_rate)
+        return torch.softmax(self._clean_logits(wave), dim=-1)[0].cpu().numpy()
+
     def explain(self, waveform: Any, targets: Any = None, *, sampling_rate: int,
                 grid: int | Sequence[int] | None = None, sigma: Any = None, sigma_px: Any = None,
                 mode: str | None = None, lam: float | None = None,

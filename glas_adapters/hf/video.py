@@ -252,6 +252,11 @@ class HFVideoClassifier(torch.nn.Module):
         names = getattr(getattr(self.model, "config", None), "id2label", None) or {}
         return str(names.get(index, names.get(str(index), index)))
 
+    def probabilities(self, clip: Any) -> np.ndarray:
+        """``(K,)`` softmax probabilities of one clip (prepared as :meth:`explain` prepares it)."""
+        with torch.no_grad():
+            return torch.softmax(self(self.prepare(clip)[None]).float(), dim=-1)[0].cpu().numpy()
+
     def explain(self, clip: Any, targets: Any = None, *, grid: int | Sequence[int] | None = None,
                 sigma: Any = None, sigma_px: Any = None, mode: str | None = None, lam: float | None = None,
                 baseline: Any = None, probabilities: Any = "softmax", batch_size: int | None = None,

@@ -66,3 +66,29 @@ def caption_figure(exp: Any, max_side: int, dpi: int) -> bytes:
     fig = viz.caption_words(figure_copy(np.asarray(exp.image), max_side), exp.words, exp.maps,
                             caption=exp.caption)
     return png_bytes(fig, dpi)
+
+
+#: Samples a waveform figure draws at most; a longer waveform is drawn from every n-th sample.
+MAX_SERIES_POINTS = 20000
+
+
+def series_figure(waveform: np.ndarray, saliency: np.ndarray, sampling_rate: int, title: str, *, dpi: int = 110
+                  ) -> bytes:
+    """A waveform over seconds with its map as a colour band below it (:func:`glas_core.viz.series`).
+
+    A waveform longer than :data:`MAX_SERIES_POINTS` samples is drawn from every n-th sample
+    (the map from the same samples), which the figure's width cannot tell apart.
+    """
+    from glas_core import viz
+
+    step = max(1, -(-int(waveform.shape[-1]) // MAX_SERIES_POINTS))
+    times = np.arange(waveform.shape[-1])[::step] / float(sampling_rate)
+    fig = viz.series(waveform[..., ::step], saliency[::step], times=times, xlabel="seconds", title=title)
+    return png_bytes(fig, dpi)
+
+
+def video_figure(frames: np.ndarray, saliency: np.ndarray, title: str, *, dpi: int = 110) -> bytes:
+    """A strip of the clip's frames with the map over them (:func:`glas_core.viz.video_frames`)."""
+    from glas_core import viz
+
+    return png_bytes(viz.video_frames(frames, saliency, title=title), dpi)

@@ -1,4 +1,7 @@
-"""Which images a job explains: folders, globs and files, sorted, each with a stable id.
+"""Which images (or signals) a job explains: folders, globs and files, sorted, each with a stable id.
+
+A folder is walked for images; a folder holding none is walked for signal files
+(``.npy``, ``.wav``, ``.flac``: :mod:`~glas_adapters.jobs.signals`).
 
 An image's id comes from its path relative to the input that found it (the folder itself or a
 glob's folder part), so a folder of photos gives the same ids from any working directory and on
@@ -20,6 +23,8 @@ from glas_core.errors import fail, quoted
 
 #: File name endings read as images when a folder is walked (a file named explicitly is always tried).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".ppm", ".pgm", ".jfif")
+#: Signal files (:mod:`~glas_adapters.jobs.signals`), walked in a folder that holds no image.
+SIGNAL_SUFFIXES = (".npy", ".wav", ".flac")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _ID_PREFIX_CHARS = 80
 
@@ -91,9 +96,12 @@ def _expand(arg: str, skip: str | None) -> list[tuple[str, str]]:
     if os.path.isdir(arg):
         _check_not_output(arg, skip)
         pairs = [(p, _rel(p, arg)) for p in _walk(arg, skip)]
+        if not pairs:  # a folder without images is walked for signals (.npy, .wav, .flac)
+            pairs = [(p, _rel(p, arg)) for p in _walk(arg, skip, SIGNAL_SUFFIXES)]
         if not pairs:
-            raise fail("IMAGE", f"the folder {arg!r}, which holds no image files ({', '.join(IMAGE_SUFFIXES[:4])} ...)",
-                       "a folder with images", "check the folder, or pass a glob such as 'photos/**/*.raw.png'")
+            raise fail("IMAGE", f"the folder {arg!r}, which holds no image files ({', '.join(IMAGE_SUFFIXES[:4])} ...) "
+                       f"nor signal files ({', '.join(SIGNAL_SUFFIXES)})", "a folder with images or signals",
+                       "check the folder, or pass a glob such as 'photos/**/*.raw.png'")
         return pairs
     if os.path.exists(arg):
         _check_not_excluded(arg, skip)
@@ -109,11 +117,11 @@ def _expand(arg: str, skip: str | None) -> list[tuple[str, str]]:
     raise fail("IMAGE", f"{arg!r}, which was not found", "an image file, a folder or a glob pattern", "check the path")
 
 
-def _walk(folder: str, skip: str | None) -> Iterable[str]:
+def _walk(folder: str, skip: str | None, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> Iterable[str]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _inside(os.path.join(root, d), skip))
         for name in sorted(files):
-            if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
+            if not name.startswith(".") and name.lower().endswith(suffixes):
                 yield os.path.join(root, name)
 
 

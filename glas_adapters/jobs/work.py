@@ -72,6 +72,11 @@ class ImageExplainer:
         ``item.path``.
         """
         try:
+            if self.model.kind in ("audio", "video"):  # signal files: glas_adapters.jobs.signals
+                from glas_adapters.jobs.signals import explain_signal
+
+                output, raw, n_forward = explain_signal(self.model, self.spec, item, progress)
+                return Explained(output, raw, n_forward, *self._runtime())
             image = load_image(item.path) if pixels is None else rgb01(pixels)
             if self.model.kind == "captioner":
                 return self._caption(item, image, progress)

@@ -1,4 +1,5 @@
-"""Local HuggingFace models for the command: image classifiers and captioners (every word explained).
+"""Local HuggingFace models for the command: image classifiers and captioners (every word explained);
+audio and video classifiers are loaded by :mod:`~glas_adapters.jobs.models.hf_signals`.
 
 Loading is offline and runs no remote code (``local_files_only=True``, ``trust_remote_code=False``).
 Both kinds are explained with :mod:`glas_adapters.hf`.
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from glas_adapters.jobs.models.classifier import ExplainSettings
+from glas_adapters.jobs.models.hf_signals import SignalModel, load_signal_model
 from glas_adapters.jobs.models.torch_models import TorchClassifier
 from glas_core.errors import GLASError, fail
 
@@ -57,8 +59,8 @@ class Captioner:
                                       max_new_tokens=max_new_tokens)
 
 
-def load_huggingface(path: str, device: Any) -> HFClassifier | Captioner:
-    """An image classifier or captioner saved with ``save_pretrained`` in the directory ``path``."""
+def load_huggingface(path: str, device: Any) -> HFClassifier | Captioner | SignalModel:
+    """An image, audio or video classifier or a captioner saved with ``save_pretrained`` in the directory ``path``."""
     try:
         import transformers
         from transformers.models.auto import modeling_auto
@@ -78,13 +80,17 @@ def load_huggingface(path: str, device: Any) -> HFClassifier | Captioner:
             id2label = getattr(config, "id2label", None) or {}
             names = [str(id2label.get(i, f"class {i}")) for i in range(int(config.num_labels))]
             return HFClassifier(clf, device, names, f"HuggingFace classifier {path!r}")
+        signal_model = load_signal_model(path, config, device)  # audio and video classifiers
+        if signal_model is not None:
+            return signal_model
         if model_type == "vision-encoder-decoder":
             model = transformers.VisionEncoderDecoderModel.from_pretrained(path, **opts)
         elif model_type in modeling_auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
             model = transformers.AutoModelForImageTextToText.from_pretrained(path, **opts)
         else:
             raise fail("--model", f"a HuggingFace {model_type!r} model in {path!r}",
-                       "an image classifier or an image captioner (vision-encoder-decoder, BLIP, GIT, LLaVA ...)",
+                       "an image, audio or video classifier or an image captioner (vision-encoder-decoder, BLIP, "
+                       "GIT, LLaVA ...)",
                        "use glas_adapters.hf from Python for other models")
         model = model.eval().to(device)
         processor, tokenizer = _processor(path, opts)
