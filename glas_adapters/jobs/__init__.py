@@ -10,7 +10,7 @@ Output folder
     One row per (image, target, sigma) (and per iteration of recursive runs), read with
     ``pandas.read_parquet`` or ``pyarrow.parquet.read_table``. Columns, in order:
 
-    ============  =========  ===============================================================
+    ============= =========  ===============================================================
     image_id      string     stable id from the image's relative path (see ``sources``)
     path          string     the image file as found
     target        int64      class index (word position for captioners)
@@ -36,7 +36,7 @@ Output folder
                              of the explained image (``width`` x ``height``); else null
     region_pixels int64      segmenters: the region's size on the model's output grid
     mask_key      string     segmenters: the region's 0/1 mask (output grid) in ``map_file``
-    ============  =========  ===============================================================
+    ============= =========  ===============================================================
 
     For a detector, ``target`` is the detection's class and ``clean_score`` its score; for a
     segmenter, ``target`` is the region's class and ``clean_score`` its geometric-mean
