@@ -9,7 +9,9 @@ CSS, JavaScript and data inline, and its pictures in ``report_files/`` beside it
 * one view per image: the photo, the map over it with an opacity slider, a colour bar with
   the map's values, selectors for the target class, sigma and recursive iteration, the
   scales side by side from coarse to fine, the iterations side by side, and the settings
-  with the forward-pass count; the arrow keys (or j / k) move to the next or previous image.
+  with the forward-pass count; the arrow keys (or j / k) move to the next or previous image;
+* for a detector's or a segmenter's output, one target per detection or region: its box (with
+  its class and score) or its region's outline drawn over the photo and over its map.
 
 Nothing is fetched from the network (a Content-Security-Policy in the page forbids it). The
 maps are drawn with the colour map and normalisation of glas's PNG figures
@@ -26,6 +28,6 @@ extra.
 """
 
 from .build import ReportSummary, build_report
-from .manifest import ImageRecord, MapRow, load_maps, read_output
+from .manifest import ImageRecord, MapRow, load_maps, load_masks, read_output
 
-__all__ = ["build_report", "ReportSummary", "read_output", "load_maps", "ImageRecord", "MapRow"]
+__all__ = ["build_report", "ReportSummary", "read_output", "load_maps", "load_masks", "ImageRecord", "MapRow"]

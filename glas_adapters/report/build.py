@@ -14,8 +14,9 @@ from glas_adapters._common import Progress
 from glas_core.errors import GLASError, fail, quoted
 
 from . import assets
-from .manifest import MANIFEST, ImageRecord, MapRow, load_maps, read_output
+from .manifest import MANIFEST, ImageRecord, MapRow, load_maps, load_masks, read_output
 from .page import render_page
+from .shapes import add_shapes
 
 
 @dataclass
@@ -104,7 +105,9 @@ def build_report(maps_dir: str | os.PathLike, out: str | os.PathLike = "report.h
         images = []
         for n, rec in enumerate(records):
             saliency = load_maps(folder, rec)  # one image's maps in memory at a time
-            images.append(_image_entry(n, rec, saliency, photos[rec.image_id], sink, label_names, summary))
+            entry = _image_entry(n, rec, saliency, photos[rec.image_id], sink, label_names, summary)
+            add_shapes(entry, rec, load_masks(folder, rec))
+            images.append(entry)
             if tick is not None:
                 tick(n + 1, len(records))
         data = {
@@ -138,9 +141,10 @@ def _image_entry(n: int, rec: ImageRecord, saliency: list[np.ndarray], photo_pat
     photo, note = _read_photo(rec, photo_path)
     if note:
         summary.missing_photos.append(f"{rec.image_id}: {note}")
-    scores: dict[int, tuple[str, float]] = {}
+    # a classifier's targets are its classes; a detector's (segmenter's) its detections (regions)
+    scores: dict[tuple[str, int], tuple[str, float, int]] = {}
     for row in rec.rows:
-        scores.setdefault(row.target, (row.class_name, row.clean_score))
+        scores.setdefault(row.key, (row.class_name, row.clean_score, row.target))
     targets = sorted(scores, key=lambda t: (-scores[t][1], t))
     sigmas = sorted({row.sigma for row in rec.rows}, key=sigma_sort_key)
     iterations = sorted({row.iteration for row in rec.rows}, key=lambda i: -1 if i is None else i)
@@ -163,22 +167,22 @@ def _image_entry(n: int, rec: ImageRecord, saliency: list[np.ndarray], photo_pat
         "aspect": ((photo.shape[0] / photo.shape[1]) if photo is not None
                    else rec.rows[0].shape[0] / rec.rows[0].shape[1]),
         "thumb": None if thumb is None else sink.add(f"t/{n}.{tfmt}", assets.encode(thumb, tfmt)),
-        "targets": [{"target": t, "name": scores[t][0], "score": scores[t][1]} for t in targets],
+        "targets": [{"target": scores[t][2], "name": scores[t][0], "score": scores[t][1]} for t in targets],
         "sigmas": sigmas, "iterations": iterations, "maps": maps,
-        "top": top, "top_name": scores[top][0], "score": scores[top][1],
+        "top": scores[top][2], "top_name": scores[top][0], "score": scores[top][1],
         "label": rec.label, "label_name": None if rec.label is None else label_names.get(rec.label),
-        "wrong": _wrong(rec.label, top, targets),
+        "wrong": _wrong(rec.label, scores[top][2], [scores[t][2] for t in targets]),
     }
     return entry
 
 
-def _map_entry(name: str, row: MapRow, saliency: np.ndarray, targets: list[int], sigmas: list[str],
+def _map_entry(name: str, row: MapRow, saliency: np.ndarray, targets: list[tuple[str, int]], sigmas: list[str],
                iterations: list[int | None], sink: assets.Assets) -> dict[str, Any]:
     status = assets.map_status(saliency)
     finite = status != "nonfinite"
     values = np.asarray(saliency, dtype=np.float64)
     return {
-        "t": targets.index(row.target), "s": sigmas.index(row.sigma), "i": iterations.index(row.iteration),
+        "t": targets.index(row.key), "s": sigmas.index(row.sigma), "i": iterations.index(row.iteration),
         "src": sink.add(f"m/{name}.png", assets.encode(assets.colourise(values), "png")) if finite else None,
         "status": status,
         "lo": float(values.min()) if finite else None, "hi": float(values.max()) if finite else None,
@@ -188,9 +192,10 @@ def _map_entry(name: str, row: MapRow, saliency: np.ndarray, targets: list[int],
     }
 
 
-def _thumbnail_map(rows: list[MapRow], saliency: list[np.ndarray], top: int, sigmas: list[str]) -> np.ndarray | None:
-    """The top class's map at the coarsest scale (final map of a recursive run), if it is finite."""
-    candidates = [(r, m) for r, m in zip(rows, saliency) if r.target == top and r.sigma == sigmas[0]]
+def _thumbnail_map(rows: list[MapRow], saliency: list[np.ndarray], top: tuple[str, int], sigmas: list[str]
+                   ) -> np.ndarray | None:
+    """The top target's map at the coarsest scale (final map of a recursive run), if it is finite."""
+    candidates = [(r, m) for r, m in zip(rows, saliency) if r.key == top and r.sigma == sigmas[0]]
     candidates.sort(key=lambda rm: (rm[0].iteration is not None, -(rm[0].iteration or 0)))
     for _, m in candidates:
         if assets.map_status(m) != "nonfinite":

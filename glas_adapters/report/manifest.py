@@ -22,10 +22,18 @@ iteration     int or null    recursive runs: the iteration of this map
 runtime       str or null    what ran the forward passes (``torch``, ``onnx`` ...); optional:
                              a manifest without it (written before glas recorded it) or a
                              null reads as ``"unknown"``
+object        int or null    detectors and segmenters: the detection's (region's) rank;
+                             optional, like the four below (null in a classifier's rows)
+box_x1 ...    float or null  a detection's box, ``box_x1, box_y1, box_x2, box_y2``, in pixels
+                             of the map's ``width`` x ``height`` image (all four or none)
+region_pixels int or null    a region's size on the segmenter's output grid
+mask_key      str or null    a region's 0/1 mask in ``map_file`` (:func:`load_masks`)
 ============  =============  ==============================================================
 
-Anything else in the manifest is ignored. Every break of the contract is refused with a
-:class:`glas_core.GLASError` naming the row's image and the column.
+For detection and region rows the report's targets are the objects (two detections of one
+class are two targets), not the classes. Anything else in the manifest is ignored. Every
+break of the contract is refused with a :class:`glas_core.GLASError` naming the row's image
+and the column.
 """
 
 from __future__ import annotations
@@ -49,7 +57,11 @@ COLUMNS: dict[str, tuple[str, bool]] = {
     "width": (_INT, False), "label": (_INT, True), "iteration": (_INT, True),
 }
 #: optional columns -> (kind, the value of a missing column or a null)
-OPTIONAL: dict[str, tuple[str, Any]] = {"runtime": (_TEXT, "unknown")}
+OPTIONAL: dict[str, tuple[str, Any]] = {
+    "runtime": (_TEXT, "unknown"), "object": (_INT, None), "box_x1": (_FLOAT, None), "box_y1": (_FLOAT, None),
+    "box_x2": (_FLOAT, None), "box_y2": (_FLOAT, None), "region_pixels": (_INT, None), "mask_key": (_TEXT, None),
+}
+_BOX = ("box_x1", "box_y1", "box_x2", "box_y2")
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,15 @@ class MapRow:
     shape: tuple[int, int]  # (height, width)
     row: int                # its row in the manifest, for messages
     runtime: str = "unknown"  # what ran the forward passes
+    object: int | None = None  # a detection's or region's rank on its image
+    box: tuple[float, float, float, float] | None = None  # x1, y1, x2, y2 in pixels of the map's image
+    region_pixels: int | None = None
+    mask_key: str | None = None  # the region's mask in map_file
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What the report's target selector tells apart: the object on the image, else the class."""
+        return ("object", self.object) if self.object is not None else ("class", self.target)
 
 
 @dataclass
@@ -199,7 +220,7 @@ def load_maps(out_dir: str | os.PathLike, record: ImageRecord) -> list[np.ndarra
 
 def _records(folder: str, cols: dict[str, list[Any]], n_rows: int) -> list[ImageRecord]:
     records: dict[str, ImageRecord] = {}
-    seen: set[tuple[str, int, str, int | None]] = set()
+    seen: set[tuple[str, int, str, int | None, int | None]] = set()
     present: set[str] = set()
     for i in range(n_rows):
         row = {name: cols[name][i] for name in (*COLUMNS, *OPTIONAL)}
@@ -211,11 +232,13 @@ def _records(folder: str, cols: dict[str, list[Any]], n_rows: int) -> list[Image
         elif (rec.path, rec.label) != (row["path"], row["label"]):
             raise fail(where, "another path or label than its earlier rows",
                        "one path and one label per image_id", "rebuild the manifest with glas explain")
-        key = (image_id, row["target"], row["sigma"], row["iteration"])
+        key = (image_id, row["target"], row["sigma"], row["iteration"], row["object"])
         if key in seen:
             raise fail(where, f"a second map for target {row['target']}, sigma {row['sigma']!r}"
-                       + ("" if row["iteration"] is None else f", iteration {row['iteration']}"),
-                       "one map per image, target, sigma and iteration", "rebuild the manifest with glas explain")
+                       + ("" if row["iteration"] is None else f", iteration {row['iteration']}")
+                       + ("" if row["object"] is None else f", object {row['object']}"),
+                       "one map per image, target, sigma, iteration and object",
+                       "rebuild the manifest with glas explain")
         seen.add(key)
         if not math.isfinite(row["clean_score"]):
             raise fail(where, f"clean_score {row['clean_score']}", "a finite score", "rerun glas explain on this image")
@@ -225,8 +248,55 @@ def _records(folder: str, cols: dict[str, list[Any]], n_rows: int) -> list[Image
         rec.rows.append(MapRow(int(row["target"]), row["class_name"], float(row["clean_score"]), row["sigma"],
                                int(row["grid"]), row["mode"], int(row["n_forward"]), row["map_file"],
                                row["map_key"], row["iteration"], (int(row["height"]), int(row["width"])), i,
-                               str(row["runtime"])))
+                               str(row["runtime"]), row["object"], _box(row, where), row["region_pixels"],
+                               row["mask_key"]))
     return list(records.values())
+
+
+def _box(row: dict[str, Any], where: str) -> tuple[float, float, float, float] | None:
+    """A detection row's box, checked: all four corners or none, finite, x1 <= x2 and y1 <= y2."""
+    values = [row[c] for c in _BOX]
+    if all(v is None for v in values):
+        return None
+    if any(v is None or not math.isfinite(v) for v in values) or values[0] > values[2] or values[1] > values[3]:
+        raise fail(f"{where} box", f"{values}", "four finite corners x1 <= x2, y1 <= y2 (or four nulls)",
+                   "rebuild the manifest with glas explain")
+    return (float(values[0]), float(values[1]), float(values[2]), float(values[3]))
+
+
+def load_masks(out_dir: str | os.PathLike, record: ImageRecord) -> list[np.ndarray | None]:
+    """The boolean region of each of one image's rows (None for rows without ``mask_key``), in row order.
+
+    Raises
+    ------
+    GLASError
+        A missing key, or a mask that is not a 2-D array of 0s and 1s.
+    """
+    folder = os.fspath(out_dir)
+    masks: list[np.ndarray | None] = []
+    opened: dict[str, Any] = {}
+    try:
+        for row in record.rows:
+            if row.mask_key is None:
+                masks.append(None)
+                continue
+            where = f"manifest row {row.row} (image {record.image_id!r})"
+            if row.map_file not in opened:
+                opened[row.map_file] = np.load(os.path.join(folder, row.map_file), allow_pickle=False)
+            npz = opened[row.map_file]
+            if row.mask_key not in npz.files:
+                raise fail(f"{where} mask_key", quoted(row.mask_key), f"a key of {row.map_file}",
+                           "rebuild the output with glas explain")
+            arr = npz[row.mask_key]
+            if arr.ndim != 2 or not np.all((arr == 0) | (arr == 1)):
+                raise fail(f"{where} mask {row.mask_key!r}", f"an array of shape {arr.shape} with values other "
+                           "than 0 and 1" if arr.ndim == 2 else f"an array of shape {arr.shape}",
+                           "a 2-D mask of 0s and 1s", "rebuild the output with glas explain")
+            masks.append(arr.astype(bool))
+    finally:
+        for npz in opened.values():
+            npz.close()
+    return masks
 
 
 def _check_map_file(folder: str, rel: str, where: str) -> None:

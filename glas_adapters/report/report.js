@@ -25,6 +25,50 @@
   const iterText = (it) => (it === null ? "final (all iterations)" : "iteration " + it);
   const labelText = (img) => (img.label === null ? "" : img.label_name ? img.label_name + " (" + img.label + ")" : "class " + img.label);
   const verdict = (img) => (img.wrong === true ? "wrong" : img.wrong === false ? "right" : "unknown");
+  const NOUN = { detections: ["detection", "detections"], regions: ["region", "regions"] };
+  const targetCount = (img) => {
+    const [one, many] = NOUN[img.kind] || ["class", "classes"];
+    return img.targets.length + " " + (img.targets.length > 1 ? many : one);
+  };
+  const fmtPx = (v) => String(+v.toFixed(1));
+
+  // ---------------------------------------------------------------- boxes and regions
+  // A detection's box (corners in pixels of its map's frame) or a region's outline (a path on the
+  // segmenter's grid) as an SVG whose viewBox is that frame, stretched over the photo like the map.
+  // SVG's namespace, read from an element the HTML parser makes (the page holds no URL at all)
+  const SVG_NS = Object.assign(document.createElement("div"), { innerHTML: "<svg></svg>" }).firstChild.namespaceURI;
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    return node;
+  }
+  function shapeLayer(img, only) {
+    const layer = el("div", { className: "shapes" });
+    img.targets.forEach((t, k) => {
+      if ((!t.box && !t.outline) || (only !== null && k !== only)) return;
+      const [h, w] = t.box ? t.frame : t.grid;
+      const root = svg("svg", { viewBox: "0 0 " + w + " " + h, preserveAspectRatio: "none", "data-t": k,
+                                class: "shape" + (k === state.t ? " current" : "") });
+      for (const cls of ["halo", "line"]) {
+        const attrs = { class: cls, "vector-effect": "non-scaling-stroke" };
+        if (t.box) {
+          const [x1, y1, x2, y2] = t.box;
+          root.appendChild(svg("rect", Object.assign(attrs, { x: x1, y: y1, width: x2 - x1, height: y2 - y1 })));
+        } else {
+          root.appendChild(svg("path", Object.assign(attrs, { d: t.outline })));
+        }
+      }
+      layer.appendChild(root);
+      if (t.box && only === null) {
+        const tag = el("span", { className: "tag" + (k === state.t ? " current" : ""), "data-t": k,
+                                 text: t.name + " " + fmtScore(t.score) });
+        tag.style.left = (100 * t.box[0] / w) + "%";
+        tag.style.top = (100 * t.box[1] / h) + "%";
+        layer.appendChild(tag);
+      }
+    });
+    return layer;
+  }
 
   // ---------------------------------------------------------------- index
   function buildIndex() {
@@ -53,7 +97,7 @@
         cell(String(n + 1)), el("div", { role: "cell", className: "thumb" }, [thumb]),
         el("div", { role: "cell" }, [el("a", { href: "#image=" + n, text: img.name, title: img.path })]),
         cell(img.top_name), cell(fmtScore(img.score)), label,
-        cell(img.targets.length + " class" + (img.targets.length > 1 ? "es" : "") + " \u00d7 " +
+        cell(targetCount(img) + " \u00d7 " +
              img.sigmas.length + " \u03c3" + (img.maps.length > img.targets.length * img.sigmas.length
              ? ", " + img.maps.length + " maps" : "")),
       ]);
@@ -121,7 +165,7 @@
     return node;
   }
 
-  function stack(img, map, opacity) {
+  function stack(img, map, opacity, target) {
     const box = el("div", { className: "stack" });
     box.style.aspectRatio = String(1 / img.aspect);
     if (img.photo) box.appendChild(photoImg(img));
@@ -132,6 +176,7 @@
     } else {
       box.appendChild(el("div", { className: "missing", text: map ? "map not drawn: it has NaN or infinite values" : "no map" }));
     }
+    if (img.kind) box.appendChild(shapeLayer(img, target));  // the target's box or outline over its map
     return box;
   }
 
@@ -162,7 +207,8 @@
 
   function fillSelectors(img) {
     $("s-target").replaceChildren(...img.targets.map((t, k) =>
-      el("option", { value: k, text: t.name + " (" + t.target + "), " + fmtScore(t.score) })));
+      el("option", { value: k, text: t.name + " (" + t.target + ")" + (img.kind ? " #" + (k + 1) : "") + ", " +
+                                      fmtScore(t.score) })));
     $("s-sigma").replaceChildren(...img.sigmas.map((s, k) => el("option", { value: k, text: s })));
     $("s-iter").replaceChildren(...img.iterations.map((it, k) => el("option", { value: k, text: iterText(it) })));
     $("s-iter-box").hidden = img.iterations.length < 2 && img.iterations[0] === null;
@@ -179,8 +225,9 @@
     const photo = el("div", { className: "stack", id: "v-photo" }, [img.photo ? photoImg(img)
       : el("div", { className: "missing", text: img.photo_note || "no photo" })]);
     photo.style.aspectRatio = String(1 / img.aspect);
+    if (img.kind) photo.appendChild(shapeLayer(img, null));  // every box or outline, the selected one solid
     $("v-photo").replaceWith(photo);
-    $("v-overlay").replaceWith(Object.assign(stack(img, map, state.opacity), { id: "v-overlay" }));
+    $("v-overlay").replaceWith(Object.assign(stack(img, map, state.opacity, state.t), { id: "v-overlay" }));
     $("v-caption").textContent = target.name + ", " + sigmaText(img.sigmas[state.s]) +
       (img.iterations.length > 1 || img.iterations[0] !== null ? ", " + iterText(img.iterations[state.i]) : "");
     drawColourBar(map);
@@ -205,7 +252,7 @@
   function strip(box, items) {
     $(box).replaceChildren(...items.map(([map, caption, current, pick]) => {
       const fig = el("figure", { className: current ? "current" : "" },
-        [stack(IMAGES[state.current], map, state.opacity), el("figcaption", { text: caption })]);
+        [stack(IMAGES[state.current], map, state.opacity, state.t), el("figcaption", { text: caption })]);
       fig.addEventListener("click", pick);
       return fig;
     }));
@@ -223,6 +270,14 @@
   function drawSettings(img, map, target) {
     const rows = [["target", target.name + " (class " + target.target + ")"], ["clean score", fmtScore(target.score)],
       ["sigma", img.sigmas[state.s] + " (grid cells: light, shadow, spatial)"]];
+    if (target.box) {
+      rows.splice(1, 0, ["box", target.box.map(fmtPx).join(", ") + " (x1, y1, x2, y2 in pixels of the " +
+        target.frame[1] + " \u00d7 " + target.frame[0] + " image)"]);
+    }
+    if (target.outline) {
+      rows.splice(1, 0, ["region", target.pixels + " of the " + target.grid[1] + " \u00d7 " + target.grid[0] +
+        " output grid's pixels (outlined)"]);
+    }
     if (map) {
       const ran = map.runtime && map.runtime !== "unknown" ? " on " + map.runtime : "";
       rows.push(["grid", map.grid + " points per axis"], ["mode", map.mode], ["forward passes", String(map.n_forward) + ran],
