@@ -334,3 +334,28 @@ def test_signals_quick():
     assert [int(rows[name][2]) for name in rows] == [33, 33, 33, 1 + (64 - 8) // 4 + 1, 33, 0, 0]
     assert rows["constant map"][0] == "0.000"  # a flat map points nowhere
     assert rows["GLAS (sigma 1)"][4] == "1.00x"
+
+
+def test_signals_video_quick():
+    import signals_video
+
+    clips = signals_video.make_clips(4, 4, 8, seed=0)
+    for i, label in enumerate(clips.y):  # the tube holds the class colour: +1 in its channel, 0 in the others
+        tube = clips.evidence(i)
+        assert tube.sum(axis=(1, 2)).tolist() == [4, 4, 4, 4]  # a 2 x 2 patch in each of the 4 frames
+        means = [float(clips.x[i, c][tube].mean()) for c in range(3)]
+        assert abs(means[label] - 1.0) < 0.35 and all(abs(m) < 0.35 for c, m in enumerate(means) if c != label)
+
+    text = signals_video.main(["--quick", "--n-clips", "3", "--n-tune", "2", "--frames", "4", "--size", "8"])
+    rows = _rows(text.split("\n\n")[1])  # the results; the tuning table comes last
+    chosen = re.search(r"grid \(2, 4, 4\): (GLAS \(sigma .+\))\n", text)
+    assert chosen and list(rows)[0] == chosen.group(1)
+    assert list(rows)[1:] == ["Occlusion (window 1x2x2, stride 1x2x2)", "FeatureAblation (1x2x2 blocks)",
+                              "Occlusion (window 2x2x2, stride 1x2x2)", "constant map", "random map"]
+    for cells in rows.values():
+        _rate(cells[0]), _rate(cells[1])  # pointing, deletion AUC
+    # on 4 x 8 x 8 voxels: 2P + 1 with P = 2 * 4 * 4 points; 1 + windows; 1 + blocks; 1 + 3 * 4 * 4 windows
+    assert [int(cells[2]) for cells in rows.values()] == [65, 65, 65, 49, 0, 0]
+    assert rows["constant map"][0] == "0.000"  # a flat map points nowhere
+    assert rows[chosen.group(1)][4] == "1.00x"
+    assert text.count("| GLAS (sigma ") == 1 + len(signals_video.SIGMA_CANDIDATES)  # the reported row and the tuning
