@@ -135,7 +135,8 @@ class ProcessorPixels:
         resized_values = _pixel_values(image_processor(images=image_hwc, return_tensors="pt", **flags))
         resized_values = resized_values.to(torch.float64)
         resized = (int(resized_values.shape[-2]), int(resized_values.shape[-1]))
-        resample = int(getattr(image_processor, "resample", 2) or 2)
+        resample = getattr(image_processor, "resample", None)
+        resample = 2 if resample is None else int(resample)  # Pillow's BILINEAR when the processor leaves it unset
         clean = torch.from_numpy(image_hwc).permute(2, 0, 1)[None].to(torch.float64)
         order = "hv"
         if bool(getattr(image_processor, "do_resize", True)) and resized != tuple(image_hwc.shape[:2]):
