@@ -1,5 +1,6 @@
 """Local HuggingFace models for the command: image classifiers and captioners (every word explained);
-audio and video classifiers are loaded by :mod:`~glas_adapters.jobs.models.hf_signals`.
+audio and video classifiers are loaded by :mod:`~glas_adapters.jobs.models.hf_signals`, detectors
+and semantic segmenters by :mod:`~glas_adapters.jobs.models.hf_objects`.
 
 Loading is offline and runs no remote code (``local_files_only=True``, ``trust_remote_code=False``).
 Both kinds are explained with :mod:`glas_adapters.hf`.
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from glas_adapters.jobs.models.classifier import ExplainSettings
+from glas_adapters.jobs.models.hf_objects import HFObjectModel, load_object_model
 from glas_adapters.jobs.models.hf_signals import SignalModel, load_signal_model
 from glas_adapters.jobs.models.torch_models import TorchClassifier
 from glas_core.errors import GLASError, fail
@@ -59,8 +61,9 @@ class Captioner:
                                       max_new_tokens=max_new_tokens)
 
 
-def load_huggingface(path: str, device: Any) -> HFClassifier | Captioner | SignalModel:
-    """An image, audio or video classifier or a captioner saved with ``save_pretrained`` in the directory ``path``."""
+def load_huggingface(path: str, device: Any) -> HFClassifier | Captioner | SignalModel | HFObjectModel:
+    """An image, audio or video classifier, a captioner, an object detector or a semantic segmenter saved with
+    ``save_pretrained`` in the directory ``path``."""
     try:
         import transformers
         from transformers.models.auto import modeling_auto
@@ -73,6 +76,9 @@ def load_huggingface(path: str, device: Any) -> HFClassifier | Captioner | Signa
     try:
         config = transformers.AutoConfig.from_pretrained(path, **opts)
         model_type = getattr(config, "model_type", "")
+        objects = load_object_model(path, config, device, opts)  # detectors and semantic segmenters
+        if objects is not None:
+            return objects
         if model_type in modeling_auto.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES:
             model = transformers.AutoModelForImageClassification.from_pretrained(path, **opts).eval().to(device)
             processor = transformers.AutoImageProcessor.from_pretrained(path, **opts)
@@ -89,8 +95,8 @@ def load_huggingface(path: str, device: Any) -> HFClassifier | Captioner | Signa
             model = transformers.AutoModelForImageTextToText.from_pretrained(path, **opts)
         else:
             raise fail("--model", f"a HuggingFace {model_type!r} model in {path!r}",
-                       "an image, audio or video classifier or an image captioner (vision-encoder-decoder, BLIP, "
-                       "GIT, LLaVA ...)",
+                       "an image, audio or video classifier, an image captioner (vision-encoder-decoder, BLIP, "
+                       "GIT, LLaVA ...), an object detector or a semantic segmenter",
                        "use glas_adapters.hf from Python for other models")
         model = model.eval().to(device)
         processor, tokenizer = _processor(path, opts)

@@ -11,7 +11,8 @@
 * a ``.keras`` file (``keras.saving.load_model(safe_mode=True)``, :mod:`~glas_adapters.jobs.models.keras_models`);
 * a local HuggingFace directory (``local_files_only=True``, no remote code): an image
   classifier, or an image captioner whose every word gets a map (:mod:`~glas_adapters.jobs.models.hf_models`),
-  or an audio or video classifier (:mod:`~glas_adapters.jobs.models.hf_signals`).
+  or an audio or video classifier (:mod:`~glas_adapters.jobs.models.hf_signals`), or an object
+  detector or semantic segmenter, one map per detection or region (:mod:`~glas_adapters.jobs.models.hf_objects`).
 
 Failures raise :class:`glas_core.GLASError` with one line.
 """
@@ -23,6 +24,7 @@ import sys
 
 from glas_adapters.jobs.models.classifier import NORMALIZATIONS, Classifier
 from glas_adapters.jobs.models.hf_models import Captioner, load_huggingface
+from glas_adapters.jobs.models.hf_objects import HFObjectModel
 from glas_adapters.jobs.models.hf_signals import SignalModel
 from glas_adapters.jobs.models.keras_models import load_keras
 from glas_adapters.jobs.models.runtimes import check_runtime, exporter_missing, onnxruntime_missing
@@ -84,7 +86,7 @@ def _runs_on_cpu(device: str | None) -> bool:
 
 def load_model(spec: str, *, device: str | None = None, input_size: tuple[int, int] | None = None,
                normalize: str | None = None, probabilities: str | None = "softmax",
-               runtime: str | None = None) -> Classifier | Captioner | SignalModel:
+               runtime: str | None = None) -> Classifier | Captioner | SignalModel | HFObjectModel:
     """Load ``spec`` (see the module docstring) for explanation.
 
     Parameters
