@@ -1,4 +1,7 @@
-"""Explain every word of an image caption with GLAS (paper Figure 11), offline.
+"""Every word of a caption
+=======================
+
+Explain every word of an image caption with GLAS (paper Figure 11), offline.
 
 The toy captioner of ``glas_adapters.testing.captioner`` (a tiny ViT + GPT-2
 VisionEncoderDecoder model) learns to caption synthetic scenes such as "a red circle left of
@@ -37,7 +40,7 @@ from _output import figure_path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=7, help="which synthetic scene to caption and explain")
     parser.add_argument("--grid", type=int, default=15, help="search points per axis")
     args = parser.parse_args(argv)

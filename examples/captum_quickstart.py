@@ -1,4 +1,7 @@
-"""Captum quickstart: GLAS as a ``captum.attr`` attribution, on a CNN trained here in seconds.
+"""Captum quickstart
+=================
+
+GLAS as a ``captum.attr`` attribution, on a CNN trained here in seconds.
 
 The task: 32 x 32 noisy images hold one small square, red (class 0) or blue (class 1), at a
 random place. GLAS must point at the square. Run: ``python examples/captum_quickstart.py``

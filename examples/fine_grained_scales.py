@@ -1,15 +1,19 @@
-"""Coarse to fine (the paper's Figure 1): smaller sigmas move GLAS from the object to the part
+"""Coarse to fine
+==============
+
+Coarse to fine (the paper's Figure 1): smaller sigmas move GLAS from the object to the part
 that tells fine-grained classes apart.
 
 Synthetic "birds": a large grey body with a small face patch; the face is red in class 0 and
 yellow in class 1, so only the face separates the classes (as a red face separates the
 Red-faced Cormorant from its cousins). A small CNN learns this in seconds; GLAS explains it at
 sigma = 5, 3 and 1 grid cells, and the share of the map on the face is printed per scale.
-Run: ``python examples/fine_grained_scales.py`` (writes fine_grained_scales.png).
+Run: ``python examples/fine_grained_scales.py`` (writes fine_grained_scales.png to examples/output/).
 """
 
 import numpy as np
 import torch
+from _output import figure_path
 from torch import nn
 
 from glas_adapters.torch import explain_multiscale
@@ -65,5 +69,6 @@ for s, sigma in enumerate(SIGMAS):
 strip = np.stack([r.to_numpy()[0] for r in per_bird[0]])      # (scales, H, W) of bird 0
 fig = viz.multiscale_strip(x[0], strip, scale_labels=[f"sigma = {s:g}" for s in SIGMAS],
                            row_labels=[f"class {int(y[0])}"], title="coarse to fine")
-fig.savefig("fine_grained_scales.png")
-print("wrote fine_grained_scales.png")
+path = figure_path("fine_grained_scales.png")
+fig.savefig(path)
+print(f"wrote {path}")

@@ -1,4 +1,7 @@
-"""Keras quickstart: ``glas_adapters.tf.explain`` on a Keras CNN trained here in seconds.
+"""Keras quickstart
+================
+
+``glas_adapters.tf.explain`` on a Keras CNN trained here in seconds.
 
 The task: 32 x 32 noisy images hold one small square, red (class 0) or blue (class 1), at a
 random place; GLAS must point at the square. Run: ``python examples/keras_quickstart.py``

@@ -1,14 +1,18 @@
-"""Recursive GLAS (Algorithm 1, the paper's Figure 10): find every instance, not just the first.
+"""Recursive GLAS
+==============
+
+Algorithm 1 (the paper's Figure 10): find every instance, not just the first.
 
 Synthetic scenes hold red squares (the class "red") or only blue ones. A small CNN learns
 "is there a red square" in seconds. On a scene with two red squares, plain GLAS lights up the
 most convincing one; recursive GLAS dims what it found, removes those search points and looks
 again, so its next iteration finds the other square.
-Run: ``python examples/recursive_instances.py`` (writes recursive_instances.png).
+Run: ``python examples/recursive_instances.py`` (writes recursive_instances.png to examples/output/).
 """
 
 import numpy as np
 import torch
+from _output import figure_path
 from torch import nn
 
 from glas_adapters.torch import explain_recursive
@@ -66,5 +70,6 @@ for k, step in enumerate(result.iterations[0]):
     print(f"iteration {k + 1}: peak at {tuple(int(v) for v in peak)} -> {found[0] if found else 'background'}, "
           f"P(red) after dimming = {step.score_after:.2f}")
 print(f"stopped by: {result.stop_reasons[0]}")
-viz.recursive_iterations(x, result, title="recursive GLAS, class 'red'").savefig("recursive_instances.png")
-print("wrote recursive_instances.png")
+path = figure_path("recursive_instances.png")
+viz.recursive_iterations(x, result, title="recursive GLAS, class 'red'").savefig(path)
+print(f"wrote {path}")

@@ -1,4 +1,7 @@
-"""3-D GLAS with atlas regions as search points (the paper's MRI appendix), offline in seconds.
+"""3-D volumes, region by region
+=============================
+
+3-D GLAS with atlas regions as search points (the paper's MRI appendix), offline in seconds.
 
 A synthetic cohort: 24^3 "brain" volumes carved into 12 atlas regions. A subject is "AD" when
 two known regions (``hippocampus`` and ``amygdala`` here) are both brighter than usual; a small
@@ -95,7 +98,7 @@ def cohort_ranking(model: nn.Module, vols: np.ndarray, atlas: np.ndarray, sigma_
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--plot", default=None,
                         help="write slice views and the ranking bar chart to PREFIX_slices.png / PREFIX_ranking.png")
