@@ -9,10 +9,17 @@ run them through the one orchestrator and return a :class:`DetectionExplanation`
 """
 
 from .boxes import box_iou
-from .detections import Detections, DetectionSet, DetectionTargets, drise_similarity, parse_detections
+from .detections import (
+    Detections,
+    DetectionSet,
+    DetectionTargets,
+    NoDetectionError,
+    drise_similarity,
+    parse_detections,
+)
 from .explanations import DetectionExplanation, SegmentExplanation
 from .segments import RegionTargets, SegmentRegions, region_log_scores
 
-__all__ = ["DetectionExplanation", "DetectionSet", "DetectionTargets", "Detections", "RegionTargets",
-           "SegmentExplanation", "SegmentRegions", "box_iou", "drise_similarity", "parse_detections",
+__all__ = ["DetectionExplanation", "DetectionSet", "DetectionTargets", "Detections", "NoDetectionError",
+           "RegionTargets", "SegmentExplanation", "SegmentRegions", "box_iou", "drise_similarity", "parse_detections",
            "region_log_scores"]

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 import glas_core
-from glas_core.errors import fail, quoted
+from glas_core.errors import GLASError, fail, quoted
 
 from .._common import check_probabilities, numpy_probabilities
 from .boxes import as_boxes, box_iou, check_box_order, check_pixel_boxes
@@ -196,6 +196,19 @@ def _set_prediction(outputs: Sequence[Any], rows: int, probabilities: Any) -> li
     return sets
 
 
+class NoDetectionError(GLASError):
+    """No detection of the clean image scores ``min_score``; ``best_score`` is the highest one
+    (None when the detector found no box at all), for callers that word their own fix."""
+
+    def __init__(self, min_score: float, best_score: float | None) -> None:
+        best = f"the highest score was {best_score:.4g}" if best_score is not None else \
+            "the detector found no box at all"
+        super().__init__(str(fail("min_score", min_score, f"at most the best detection's score on this image ({best})",
+                                  "lower min_score, or pass the boxes to explain with boxes= and labels=")))
+        self.min_score = min_score
+        self.best_score = best_score
+
+
 @dataclasses.dataclass(frozen=True)
 class Detections:
     """Explain a detector's detections: one map per box, all from one sweep.
@@ -251,10 +264,7 @@ class Detections:
         if self.boxes is None:
             keep = np.flatnonzero(found.scores >= self.min_score)
             if keep.size == 0:
-                best = f"the highest score was {found.scores.max():.4g}" if found.scores.size else \
-                    "the detector found no box at all"
-                raise fail("min_score", self.min_score, f"at most the best detection's score on this image ({best})",
-                           "lower min_score, or pass the boxes to explain with boxes= and labels=")
+                raise NoDetectionError(self.min_score, float(found.scores.max()) if found.scores.size else None)
             keep = keep[np.argsort(-found.scores[keep], kind="stable")][: self.max_detections]
             return DetectionTargets(found.boxes[keep], found.labels[keep], found.scores[keep], self.probabilities)
         boxes, labels = self._given(example, n_examples, image_size, n_classes)

@@ -11,12 +11,13 @@ PyTorch callable through :func:`glas_adapters.torch.explain_detections` /
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 
 from glas_core.errors import GLASError, fail
+
+from ...targets.detections import NoDetectionError
 
 #: ``--min-score`` when none is given: the adapters' default.
 DEFAULT_MIN_SCORE = 0.5
@@ -111,14 +112,12 @@ class TorchObjectModel(ObjectModel):
 
 def _min_score_error(exc: GLASError, min_score: float) -> GLASError:
     """The adapters' "no detection above min_score" refusal in the command's words; other errors as they are."""
-    text = str(exc)
-    if not text.startswith("min_score must be"):
+    if not isinstance(exc, NoDetectionError):
         return exc
-    found = re.search(r"the highest score was ([-+.\deE]+)", text)
-    if found is None:  # the detector found no box at all
+    if exc.best_score is None:
         return fail("--min-score", min_score, "at most the score of a detection on this image (the detector found "
                     "no box on it)", "check the image and the model, or skip it with --keep-going")
-    best = float(found.group(1))
+    best = exc.best_score
     return fail("--min-score", min_score, f"at most the highest detection score on this image, {best:.4g}",
                 f"lower it (e.g. --min-score {_below(best)}), or skip such images with --keep-going")
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glas_adapters.targets import Detections, DetectionSet, box_iou, drise_similarity, parse_detections
+from glas_adapters.targets import (
+    Detections,
+    DetectionSet,
+    NoDetectionError,
+    box_iou,
+    drise_similarity,
+    parse_detections,
+)
 from glas_core import GLASError
 
 
@@ -91,10 +98,12 @@ def test_min_score_and_max_detections_keep_the_best_in_score_order():
     got = Detections(min_score=0.5).resolve(out, 0, 1, (10, 10))
     assert got.scores.tolist() == [0.9, 0.6] and got.labels.tolist() == [2, 1]
     assert Detections(min_score=0.2, max_detections=1).resolve(out, 0, 1, (10, 10)).scores.tolist() == [0.9]
-    with pytest.raises(GLASError, match=r"min_score.*highest score was 0.9.*lower min_score"):
+    with pytest.raises(NoDetectionError, match=r"min_score.*highest score was 0.9.*lower min_score") as err:
         Detections(min_score=0.95).resolve(out, 0, 1, (10, 10))
-    with pytest.raises(GLASError, match="found no box at all"):
+    assert err.value.best_score == pytest.approx(0.9) and isinstance(err.value, GLASError)
+    with pytest.raises(NoDetectionError, match="found no box at all") as err:
         Detections().resolve(clean(np.zeros((0, 4)), [], []), 0, 1, (10, 10))
+    assert err.value.best_score is None
 
 
 def test_given_boxes_score_their_clean_match_and_bad_boxes_are_refused():
