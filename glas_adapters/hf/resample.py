@@ -6,8 +6,8 @@ its own size, so every perturbed row must go through the same resize as the clea
 
 - :func:`pil_resize` is Pillow's two-pass convolution resize of 8-bit images
   (``libImaging/Resample.c``): per-axis filter weights normalised to one, stored as 22-bit
-  fixed-point integers, each pass rounded and clipped to uint8. Done here in float64 matrix
-  products, where those integer sums are exact, so a clean image comes out bit for bit as
+  fixed-point integers, each pass rounded and clipped to uint8. Done here as banded weighted
+  sums in float64 (sparse products), where those integer sums are exact, so a clean image comes out bit for bit as
   Pillow's. Pillow picks which axis goes first from the sizes; the caller chooses the order
   that reproduces the processor on the clean image (:func:`pil_pass_orders`).
 - :func:`scipy_axis_operator` is any linear, separable float resize along one axis as a
@@ -16,6 +16,7 @@ its own size, so every perturbed row must go through the same resize as the clea
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -77,8 +78,9 @@ PIL_FILTERS: dict[int, tuple[Callable[[float], float], float]] = {
 PIL_FILTER_NAMES = {0: "NEAREST", 1: "LANCZOS", 2: "BILINEAR", 3: "BICUBIC", 4: "BOX", 5: "HAMMING"}
 
 
+@functools.lru_cache(maxsize=32)
 def pil_weights(in_size: int, out_size: int, resample: int) -> np.ndarray:
-    """Pillow's fixed-point weights of one axis, ``(out_size, in_size)`` integers in float64.
+    """Pillow's fixed-point weights of one axis, ``(out_size, in_size)`` integers in float64 (cached: read only).
 
     Pillow's ``precompute_coeffs`` and ``normalize_coeffs_8bpc``: the filter stretched by the
     downscale factor, each output pixel's weights divided by their sum, then rounded to
@@ -107,12 +109,23 @@ def pil_weights(in_size: int, out_size: int, resample: int) -> np.ndarray:
         for x in range(xmax):
             k = w[x] / total if total != 0.0 else w[x]
             out[xx, xmin + x] = int(k * (1 << PRECISION_BITS) + (0.5 if k >= 0 else -0.5))
+    out.flags.writeable = False
     return out
 
 
 def _clip8(sums: torch.Tensor) -> torch.Tensor:
     """Pillow's ``clip8`` of fixed-point sums: ``(s + 2^21) >> 22`` clipped to [0, 255]."""
     return torch.clamp(torch.floor((sums + (1 << (PRECISION_BITS - 1))) / (1 << PRECISION_BITS)), 0, 255)
+
+
+def _sparse_pass(weights: np.ndarray, x: torch.Tensor) -> torch.Tensor:
+    """``clip8(weights @ x)`` for ``(out, in)`` weights and ``(in, M)`` values, as a sparse product.
+
+    The weights are a band (a few taps per output pixel); the sums are integers below 2**53,
+    exact in float64 in any order.
+    """
+    kernel = torch.tensor(weights, device=x.device).to_sparse()
+    return _clip8(torch.sparse.mm(kernel, x))
 
 
 def pil_pass_orders() -> tuple[str, str]:
@@ -142,12 +155,13 @@ def pil_resize(values: torch.Tensor, size: tuple[int, int], resample: int, order
     height, width = size
     x = values
     for axis in order:
-        if axis == "h" and int(x.shape[-1]) != width:
-            kernel = torch.as_tensor(pil_weights(int(x.shape[-1]), width, resample), device=x.device)
-            x = _clip8(x @ kernel.T)
-        elif axis == "v" and int(x.shape[-2]) != height:
-            kernel = torch.as_tensor(pil_weights(int(x.shape[-2]), height, resample), device=x.device)
-            x = _clip8(kernel @ x)
+        b, c, h_in, w_in = (int(s) for s in x.shape)
+        if axis == "h" and w_in != width:
+            out = _sparse_pass(pil_weights(w_in, width, resample), x.reshape(-1, w_in).T)
+            x = out.T.reshape(b, c, h_in, width)
+        elif axis == "v" and h_in != height:
+            out = _sparse_pass(pil_weights(h_in, height, resample), x.permute(2, 0, 1, 3).reshape(h_in, -1))
+            x = out.reshape(height, b, c, w_in).permute(1, 2, 0, 3)
     return x
 
 
