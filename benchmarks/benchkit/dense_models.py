@@ -120,6 +120,8 @@ def _make_detector_class() -> Any:
             bx, by = cx + STRIDE * b[:, 0], cy + STRIDE * b[:, 1]
             bw, bh = 16.0 * b[:, 2].clamp(max=4).exp(), 16.0 * b[:, 3].clamp(max=4).exp()
             boxes = torch.stack([bx - bw / 2 + 0.5, by - bh / 2 + 0.5, bx + bw / 2 + 0.5, by + bh / 2 + 0.5], -1)
+            limit = torch.tensor([x.shape[-1], x.shape[-2]] * 2, dtype=x.dtype, device=x.device)
+            boxes = boxes.clamp(min=0).minimum(limit)  # clipped to the image, as torchvision's detectors do
             keep = batched_nms_mask(boxes.detach(), top, label_k, top > self.score_threshold, self.iou_threshold)
             return [{"boxes": boxes[i][keep[i]], "scores": score_k[i][keep[i]], "labels": label_k[i][keep[i]]}
                     for i in range(n)]
@@ -165,14 +167,14 @@ class DenseTrainConfig:
     lr: float = 4e-3
     width: int = 24
     seed: int = 0
-    version: str = "v1"
+    version: str = "v2"
 
     def key(self, what: str) -> str:
         text = json.dumps({**asdict(self), "what": what}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-QUICK_DENSE_TRAIN = DenseTrainConfig(n_train=96, epochs=1, width=16)
+QUICK_DENSE_TRAIN = DenseTrainConfig(n_train=384, epochs=6, width=16)
 
 
 def training_scenes(config: DenseTrainConfig) -> list[Scene]:
@@ -250,6 +252,7 @@ def train_or_load(config: DenseTrainConfig = DenseTrainConfig(), cache_dir: Path
     torch = setup_torch()
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)  # the initial weights too: the same config gives the same models in any process
     det, seg = build_detector(width=config.width), build_segmenter(width=config.width)
     paths = {"detector": cache / f"detector_{config.key('detector')}.pt",
              "segmenter": cache / f"segmenter_{config.key('segmenter')}.pt"}

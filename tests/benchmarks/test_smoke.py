@@ -359,3 +359,30 @@ def test_signals_video_quick():
     assert rows["constant map"][0] == "0.000"  # a flat map points nowhere
     assert rows[chosen.group(1)][4] == "1.00x"
     assert text.count("| GLAS (sigma ") == 1 + len(signals_video.SIGMA_CANDIDATES)  # the reported row and the tuning
+
+
+def test_detection_quick(cache):
+    import detection
+
+    text = detection.main(["--quick", "--cache-dir", cache])
+    tune_det, tune_seg, det, seg = _tables(text)
+    assert list(tune_det) == ["GLAS k=4, sigma (5,3,6)", "GLAS k=4, sigma 1", "GLAS k=5, sigma (5,3,6)",
+                              "GLAS k=5, sigma 1", "D-RISE-60, s=8"]
+    assert list(det) == ["GLAS k=4", "GLAS k=5", "D-RISE-60", "D-RISE-33 (GLAS k=4's budget)",
+                         "IntegratedGradients (4 steps)", "Saliency", "box prior", "constant map", "random map"]
+    assert list(seg) == ["GLAS k=4", "RISE-60", "RISE-33", "IntegratedGradients (4 steps)", "Saliency",
+                         "region prior", "constant map", "random map"]
+    for rows in (det, seg):
+        for cells in rows.values():
+            for c in cells[:-2]:
+                _rate(c)
+    # one sweep of 2 k^2 + 1 rows for all targets of a scene (the library may add one clean pass to read them)
+    assert 33 <= int(det["GLAS k=4"][-2]) <= 34 and 51 <= int(det["GLAS k=5"][-2]) <= 52
+    assert 33 <= int(seg["GLAS k=4"][-2]) <= 34
+    assert int(det["D-RISE-60"][-2]) == 60 and int(det["D-RISE-33 (GLAS k=4's budget)"][-2]) == 33
+    assert int(seg["RISE-60"][-2]) == 60 and int(seg["RISE-33"][-2]) == 33
+    assert det["constant map"][0] == "0.000" and det["constant map"][-2] == "0"  # a flat map points nowhere
+    parity = re.search(r"max \|difference\| (\S+) of the map peak", text)
+    assert parity and float(parity.group(1)) < 1e-5  # the library's similarity is D-RISE's
+    assert re.search(r"goal \(GLAS k=4 own-box pointing >= D-RISE-60's .*: (met|NOT met)", text)
+    assert re.search(r"goal \(pair scenes separated >= 90% .*: (met|NOT met)", text)
