@@ -6,6 +6,8 @@
 - :mod:`benchkit.scoring`: score functions (model -> probabilities) for explainers and metrics.
 - :mod:`benchkit.methods`: the explainers compared (GLAS, RISE, Grad-CAM, Occlusion, KernelSHAP).
 - :mod:`benchkit.rise`: RISE, written for the benchmarks.
+- :mod:`benchkit.drise`: D-RISE and its similarity, for detectors; :mod:`benchkit.scenes`: detection and
+  segmentation scenes with known evidence; :mod:`benchkit.dense_models`: their tiny detector and segmenter.
 - :mod:`benchkit.timing`: every method on every image, timed, with forward rows counted.
 - :mod:`benchkit.report`: markdown tables; :mod:`benchkit.figures`: side-by-side map panels.
 
