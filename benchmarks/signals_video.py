@@ -21,7 +21,7 @@ blocks of 1 frame x 2 x 2 pixels: 513 passes) run through Captum itself, on the 
 zero baseline; a second Occlusion row uses windows of the patch's size (2 x 4 x 4, stride 1 x 2 x 2:
 344 passes). A constant-map row and a random-map row bound the table.
 
-    python benchmarks/signals_video.py            # the full run (docs/benchmarks.md, "Signals", "Video")
+    python benchmarks/signals_video.py            # the full run (docs/benchmarks/12-signals.md, "Video")
     python benchmarks/signals_video.py --quick    # a smoke run
 
 torch runs with one thread (``torch.set_num_threads(1)``): the machine is shared.
