@@ -18,7 +18,6 @@ version = release
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.viewcode",
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
@@ -84,5 +83,7 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": [],
 }
+# an empty colour mode makes the theme log a console error on the first page a browser opens
+html_context = {"default_mode": "auto"}
 html_sidebars = {"**": ["sidebar-nav-bs"]}
 html_show_sourcelink = False

@@ -173,13 +173,17 @@ def write_pages(outdir: str | os.PathLike[str]) -> list[PublicModule]:
             lines += [".. rubric:: Type aliases", ""]
             for name in type_aliases:
                 value = repr(getattr(m.module, name)).replace("typing.", "")
-                lines += [f".. py:data:: {m.name}.{name}", f"   :value: {value}", "", "   A type alias.", ""]
+                lines += [f".. py:data:: {name}", f"   :module: {m.name}", f"   :value: {value}", "",
+                          "   A type alias.", ""]
         if aliases[m.name]:
             lines += [".. rubric:: Also importable here", ""]
             for name, kind, target in aliases[m.name]:
+                if kind == "module":  # its own page declares it
+                    lines += [f"- ``{name}``: the module :mod:`{target}`", ""]
+                    continue
                 role = {"class": "class", "function": "func", "module": "mod"}.get(kind, "obj")
                 directive = {"class": "class", "function": "function", "module": "data"}.get(kind, "data")
-                lines += [f".. py:{directive}:: {m.name}.{name}", "   :no-index-entry:", "",
+                lines += [f".. py:{directive}:: {name}", f"   :module: {m.name}", "   :no-index-entry:", "",
                           f"   The same object as :{role}:`{target}`.", ""]
         (out / f"{m.name}.rst").write_text("\n".join(lines), encoding="utf-8")
 
