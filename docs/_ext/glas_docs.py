@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -33,6 +34,40 @@ def write_generated(app: Any, config: Any) -> None:
     _documented.clear()
     _documented.update(glas_apigen.documented_objects(modules))
     write_cli_help(HERE / "cli-help.rst")
+    write_guide(HERE.parent / "README.md", HERE / "guide")
+
+
+#: README sections shown elsewhere on the site
+README_SECTIONS_ELSEWHERE = {"Changelog"}
+
+
+def write_guide(readme: Path, outdir: Path) -> None:
+    """One page per ``##`` section of the README, in its order: the page includes that section.
+
+    The README is the one copy of the text; a section added to it is a page at the next build.
+    """
+    lines = readme.read_text(encoding="utf-8").splitlines()
+    headings, fenced = [], False
+    for line in lines:
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("## "):
+            headings.append(line)
+    outdir.mkdir(exist_ok=True)
+    for old in outdir.glob("*.md"):
+        old.unlink()
+    for n, heading in enumerate(headings):
+        title = heading[3:].strip()
+        if title in README_SECTIONS_ELSEWHERE:
+            continue
+        short = re.split(r"[:(]", title)[0]  # "Data sets: a folder, ..." -> data-sets
+        slug = re.sub(r"[^a-z0-9]+", "-", short.lower()).strip("-")
+        options = [f':start-after: "{heading}"']
+        if n + 1 < len(headings):
+            options.append(f':end-before: "{headings[n + 1]}"')
+        text = "\n".join([f"# {title}", "", "```{include} ../../README.md", *options, ":relative-docs: docs/",
+                           ":relative-images:", "```", ""])
+        (outdir / f"{n + 1:02d}-{slug}.md").write_text(text, encoding="utf-8")
 
 
 def write_cli_help(path: Path) -> None:
