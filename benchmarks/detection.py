@@ -53,12 +53,18 @@ from glas_adapters.torch import explain_detections, explain_segments  # noqa: E4
 from glas_core import metrics as M  # noqa: E402
 
 MARKER_TOLERANCE = 2.0  # px: a point this close to a marker pixel is "on the marker"
-SIGMAS: tuple[float | None, ...] = (None, 3.0, 2.0, 1.5, 1.0, 0.7)  # tried on the tuning scenes, grid cells
-QUICK_SIGMAS: tuple[float | None, ...] = (None, 1.0)  # None = the default (5, 3, 6)
+#: tried on the tuning scenes, in grid cells: a scalar sets (light, shadow, spatial) alike, a tuple each
+SIGMAS: tuple[Any, ...] = (None, 3.0, 2.0, 1.5, 1.0, 0.7, (2.0, 1.0, 1.0), (3.0, 1.0, 1.0), (2.0, 0.7, 1.0))
+QUICK_SIGMAS: tuple[Any, ...] = (None, 1.0)  # None = the default (5, 3, 6)
 
 
-def _sigma_name(sigma: float | None) -> str:
-    return "(5,3,6)" if sigma is None else f"{sigma:g}"
+def _sigma_name(sigma: Any) -> str:
+    """A sigma setting as printed: ``(5,3,6)`` for the default, ``2`` or ``(2,1,1)`` (light, shadow, spatial)."""
+    if sigma is None:
+        return "(5,3,6)"
+    if isinstance(sigma, tuple):
+        return "(" + ",".join(f"{v:g}" for v in sigma) + ")"
+    return f"{sigma:g}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,7 +127,7 @@ class Method:
     note: str = ""
 
 
-def glas_detection_method(name: str, grid: int, sigma: float | None) -> Method:
+def glas_detection_method(name: str, grid: int, sigma: Any) -> Method:
     def run(model, x, t: DetTargets):
         exp = explain_detections(model, x, boxes=t.boxes, labels=t.labels, grid=grid, sigma=sigma, batch_size=64)
         return exp.maps.numpy()
@@ -186,7 +192,7 @@ def _labels(t: Any) -> np.ndarray:
     return t.labels if isinstance(t, DetTargets) else t.classes
 
 
-def detection_methods(grid: int, sigma: float | None, wide_grid: int, wide_sigma: float | None,
+def detection_methods(grid: int, sigma: Any, wide_grid: int, wide_sigma: Any,
                       drise_counts: list[int], drise_s: int, ig_steps: int) -> list[Method]:
     glas_rows = 2 * grid * grid + 1
     methods = [glas_detection_method(f"GLAS k={grid}", grid, sigma)]
@@ -202,7 +208,7 @@ def detection_methods(grid: int, sigma: float | None, wide_grid: int, wide_sigma
     return methods + trivial_methods(box_prior, "box prior", "Gaussian at the detected box centre, sigma = side / 4")
 
 
-def glas_segment_method(name: str, grid: int, sigma: float | None) -> Method:
+def glas_segment_method(name: str, grid: int, sigma: Any) -> Method:
     def run(model, x, t: SegTargets):
         exp = explain_segments(model, x, classes=t.classes, masks=t.masks, grid=grid, sigma=sigma, batch_size=64)
         return exp.maps.numpy()
@@ -261,7 +267,7 @@ def _captum_segment(kind: str, steps: int) -> Callable[[Any, Any, SegTargets], n
     return run
 
 
-def segment_methods(grid: int, sigma: float | None, rise_count: int, ig_steps: int) -> list[Method]:
+def segment_methods(grid: int, sigma: Any, rise_count: int, ig_steps: int) -> list[Method]:
     methods = [glas_segment_method(f"GLAS k={grid}", grid, sigma)]
     methods += [rise_segment_method(rise_count), rise_segment_method(2 * grid * grid + 1)]
     methods += [
@@ -364,8 +370,8 @@ def cost(runs: Runs, name: str) -> tuple[int, float]:
 
 
 def tune_detection(detector: Any, scenes: list[Scene], targets: list[DetTargets], grids: list[int],
-                   sigmas: tuple[float | None, ...], drise_s: list[int],
-                   drise_n: int) -> tuple[dict[int, float | None], int, list[list]]:
+                   sigmas: tuple[Any, ...], drise_s: list[int],
+                   drise_n: int) -> tuple[dict[int, Any], int, list[list]]:
     """Best sigma per grid (own box + own marker, averaged) and D-RISE's s, on the tuning scenes."""
     methods = [glas_detection_method(f"GLAS k={g}, sigma {_sigma_name(s)}", g, s) for g in grids for s in sigmas]
     methods += [drise_method(f"D-RISE-{drise_n}, s={s}", drise_n, s) for s in drise_s]
@@ -386,7 +392,7 @@ def tune_detection(detector: Any, scenes: list[Scene], targets: list[DetTargets]
 
 
 def tune_segments(segmenter: Any, scenes: list[Scene], targets: list[SegTargets], grid: int,
-                  sigmas: tuple[float | None, ...]) -> tuple[float | None, list[list]]:
+                  sigmas: tuple[Any, ...]) -> tuple[Any, list[list]]:
     """Best sigma (pointing in the region + on a marker, averaged) on the tuning scenes."""
     methods = [glas_segment_method(f"GLAS k={grid}, sigma {_sigma_name(s)}", grid, s) for s in sigmas]
     runs = run_all(methods, segmenter, scenes, targets, verbose=False)
@@ -400,7 +406,7 @@ def tune_segments(segmenter: Any, scenes: list[Scene], targets: list[SegTargets]
     return best[1], rows
 
 
-def parity(detector: Any, scenes: list[Scene], targets: list[DetTargets], grid: int, sigma: float | None) -> float:
+def parity(detector: Any, scenes: list[Scene], targets: list[DetTargets], grid: int, sigma: Any) -> float:
     """max |explain_detections - glas_core.explain(benchkit's D-RISE similarity)| / peak, over a few scenes."""
     torch = env.setup_torch()
     worst = 0.0
