@@ -502,6 +502,8 @@ def main(argv: list[str] | None = None) -> str:
         scores[m.name] = (a, b, forwards)
         det_rows.append([m.name, a["own"], a["marker"], a["other"], b["own"], b["marker"], b["separated"],
                          forwards, f"{ms:.0f}"])
+    n_regions = sum(len(t.classes) for t in seg_targets)
+    n_scored = sum(int((sc.segmentation == c).any()) for sc, t in zip(seg_scenes, seg_targets) for c in t.classes)
     seg_rows = []
     for m in seg_methods:
         s = segment_scores(seg_runs.maps[m.name], seg_scenes, seg_targets)
@@ -544,7 +546,8 @@ def main(argv: list[str] | None = None) -> str:
         report.markdown_table(["method", "own box", "on marker", "other box", "pairs: own box", "pairs: on marker",
                                "pairs separated", "forwards/img", "ms/img"], det_rows),
         "",
-        "Segmentation (per predicted class region, background excluded; mixed and pair scenes):",
+        f"Segmentation (per predicted class region, background excluded; mixed and pair scenes: {n_scored} of "
+        f"{n_regions} predicted regions are of a class present in the scene, only those are scored):",
         "",
         report.markdown_table(["method", "in region", "on marker", "forwards/img", "ms/img"], seg_rows),
         "",
