@@ -108,12 +108,13 @@ class SegTargets:
 
 
 def segment_targets(segmenter: Any, scene: Scene) -> SegTargets:
+    """Every non-background class the segmenter predicts on at least 4 pixels, its predicted pixels as the region."""
     torch = env.setup_torch()
     with torch.no_grad():
         pred = segmenter(torch.from_numpy(scene.image)[None])[0].argmax(0).numpy()
     classes = np.array([c for c in np.unique(pred) if c > 0 and (pred == c).sum() >= 4], np.int64)
-    return SegTargets(classes, np.stack([pred == c for c in classes]) if len(classes) else np.zeros((0, *pred.shape),
-                                                                                                      bool))
+    masks = np.stack([pred == c for c in classes]) if len(classes) else np.zeros((0, *pred.shape), bool)
+    return SegTargets(classes, masks)
 
 
 # ---------------------------------------------------------------------------------------------
