@@ -165,6 +165,31 @@ def pil_resize(values: torch.Tensor, size: tuple[int, int], resample: int, order
     return x
 
 
+def pil_matching_order(values: torch.Tensor, expected: torch.Tensor, resample: int) -> tuple[str, float]:
+    """The pass order whose :func:`pil_resize` of ``values`` comes closest to ``expected``, and its miss.
+
+    Parameters
+    ----------
+    values : torch.Tensor
+        ``(B, C, H, W)`` integer-valued float64 pixels (the clean image or frames).
+    expected : torch.Tensor
+        ``(B, C, h, w)`` the same pixels resized by the processor (Pillow).
+    resample : int
+        The ``PIL.Image.Resampling`` filter.
+
+    Returns
+    -------
+    (str, float)
+        The order (one of :func:`pil_pass_orders`) and the largest difference, in grey levels,
+        between its resize and ``expected`` (0 when Pillow is reproduced bit for bit).
+    """
+    size = (int(expected.shape[-2]), int(expected.shape[-1]))
+    misses = {order: float((pil_resize(values, size, resample, order) - expected).abs().max())
+              for order in pil_pass_orders()}
+    best = min(misses, key=lambda k: misses[k])
+    return best, misses[best]
+
+
 def scipy_axis_operator(resize_1d: Callable[[np.ndarray], np.ndarray], in_size: int) -> np.ndarray:
     """A linear resize of one axis as an ``(out, in)`` matrix: ``resize_1d`` applied to the identity.
 

@@ -1,24 +1,23 @@
 """HuggingFace video classifiers (VideoMAE, TimeSformer, ViViT) explained over space and time.
 
-A clip ``(T, H, W, C)`` goes through the model's video processor ONCE, with its rescaling and
-normalisation switched off (``do_rescale=False``, ``do_normalize=False``, ViViT's
-``offset=False``): that gives the frames the model sees, resized and cropped, as pixels in
-[0, 1]. GLAS masks those pixels over time and space (paper Eq. 1-2 with a 3-D Gaussian, one
-axis per frame, row and column), and the processor's remaining steps, the rescaling (ViViT's
-offset to [-1, 1] included) and the mean/std normalisation, are rerun on every masked clip
-inside :meth:`HFVideoClassifier.forward` (:class:`VideoPixelSpace`), so a shadow is black, not
-the dataset's mean colour. Resizing and cropping are not rerun: the masks fall on the resized
-frames, so the maps are ``(T, h, w)`` at the resolution the processor resizes and crops to
-(the clip's own shape when its frames already have the model's size), as for image captions.
+GLAS perturbs the clip as the caller gives it: ``(T, H, W, 3)`` uint8 frames, as pixels in
+[0, 1] (``uint8 / 255``), masked over time and space (paper Eq. 1-2 with a 3-D Gaussian, one
+axis per frame, row and column). Each masked clip is rounded to uint8, the frames the
+processor reads, and goes through the processor's steps in torch inside
+:meth:`HFVideoClassifier.forward` (:class:`VideoProcessorPixels`): Pillow's 8-bit resize of
+every frame (:func:`~glas_adapters.hf.resample.pil_resize`, bit for bit), the center crop,
+the rescaling (ViViT's offset to [-1, 1] included) and the mean/std normalisation. A shadow
+is therefore black, not the dataset's mean colour, and the maps have the clip's own shape
+``(n_targets, T, H, W)``, whatever size the model takes.
 
-:meth:`HFVideoClassifier.prepare` checks the pixel path against the processor: the clean
-clip through :meth:`~HFVideoClassifier.forward`'s normalisation must reproduce the
-processor's own ``pixel_values`` (to 1e-4); a processor with a step this module does not
-rerun is refused, never explained silently wrong.
+:meth:`HFVideoClassifier.prepare` checks the rebuilt steps on the clean clip against the
+processor itself: the resized frames must equal the processor's (Pillow's pass order is
+taken from that comparison) and the final ``pixel_values`` must match to 1e-5, or the
+processor is refused, named, with the fix; it is never explained silently wrong.
 
 >>> clf = HFVideoClassifier(model, processor)                              # doctest: +SKIP
 >>> exp = clf.explain(clip, targets=[3, 7], grid=(8, 7, 7))                # doctest: +SKIP
->>> exp.maps.shape                                                         # (2, T, h, w)  # doctest: +SKIP
+>>> exp.maps.shape                                                         # (2, T, H, W)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -38,9 +37,13 @@ from .._common import ProgressFn
 from .._engine import read_targets
 from .checks import model_image_size
 from .pixels import model_device_dtype
+from .resample import pil_matching_order, pil_resize
 
-#: How far the adapter's pixel path may stray from the processor's ``pixel_values`` on the clean clip.
-REPRODUCTION_TOLERANCE = 1e-4
+#: How far the rebuilt ``pixel_values`` of the clean clip may be from the processor's (float32 round-off).
+REPRODUCTION_TOLERANCE = 1e-5
+
+#: How far a float clip times 255 may be from whole numbers (it must be uint8 frames divided by 255).
+UINT8_TOLERANCE = 1e-3
 
 
 def video_processor_of(processor: Any) -> Any:
@@ -55,57 +58,150 @@ def video_processor_of(processor: Any) -> Any:
     return inner
 
 
-@dataclass(frozen=True)
-class VideoPixelSpace:
-    """The processor's steps after resizing, as one affine map per channel: rerun on every masked clip.
+def _plain_flags(processor: Any, *, crop: bool) -> dict[str, Any]:
+    """The processor's flags that leave its frames resized (and cropped) uint8, not rescaled or normalised."""
+    flags: dict[str, Any] = {"do_rescale": False, "do_normalize": False}
+    if not crop:
+        flags["do_center_crop"] = False
+    if getattr(processor, "offset", False):
+        flags["offset"] = False  # ViViT: an offset needs do_rescale
+    return flags
 
-    A uint8 value ``u`` becomes ``u * rescale_factor - offset`` (``do_rescale``; ViViT's offset is
-    1), then ``(v - mean) / std`` (``do_normalize``). On pixels ``x = u / 255`` in [0, 1] that is
-    ``(x * scale + shift - mean) / std`` with ``scale = 255 * rescale_factor``.
+
+def _pixel_values(processor: Any, clip: np.ndarray, **kwargs: Any) -> torch.Tensor:
+    """The processor's ``(T, C, h, w)`` pixel values of one uint8 clip (given as a list of frames)."""
+    out = torch.as_tensor(np.asarray(processor(list(clip), return_tensors="np", **kwargs)["pixel_values"]))
+    if out.ndim != 5 or out.shape[0] != 1 or out.shape[2] != clip.shape[-1]:
+        raise fail("processor output", f"pixel_values of shape {tuple(out.shape)}",
+                   "one clip of shape (1, T, C, h, w)", "use the model's video processor (e.g. "
+                   "VideoMAEImageProcessor, VivitImageProcessor)")
+    return out[0]
+
+
+@dataclass(frozen=True)
+class VideoProcessorPixels:
+    """A video processor's steps rebuilt in torch: clip pixels in [0, 1] in, the model's ``pixel_values`` out.
+
+    Build it with :meth:`from_processor` on the clean clip; call it on ``(B, C, T, H, W)``
+    pixels in [0, 1] of clips of that frame size. Each frame is rounded to uint8, resized by
+    Pillow's 8-bit resize, center-cropped, then a uint8 value ``u`` becomes
+    ``u * rescale_factor - offset`` (``do_rescale``; ViViT's offset is 1) and
+    ``(v - mean) / std`` (``do_normalize``), in float32 as the processor computes them.
 
     Attributes
     ----------
-    scale, shift : float
-        ``x -> x * scale + shift`` (the rescaling).
+    resized : (int, int)
+        ``(height, width)`` of the frames after the resize (the clip's own when it does not resize).
+    crop : (int, int, int, int)
+        ``(top, left, height, width)`` of the center crop in the resized frames.
+    resample : int
+        The ``PIL.Image.Resampling`` filter.
+    order : {"hv", "vh"}
+        Pillow's pass order, taken from the clean clip.
+    rescale_factor : float or None
+        The rescaling, None when the processor does not rescale.
+    offset : float
+        Subtracted after rescaling (ViViT: 1).
     mean, std : tuple of float or None
         Per-channel normalisation; None when the processor does not normalise.
+    name : str
+        The processor's class name.
     """
 
-    scale: float
-    shift: float
+    resized: tuple[int, int]
+    crop: tuple[int, int, int, int]
+    resample: int
+    order: str
+    rescale_factor: float | None
+    offset: float
     mean: tuple[float, ...] | None
     std: tuple[float, ...] | None
+    name: str
 
     @classmethod
-    def of(cls, processor: Any) -> VideoPixelSpace:
-        """Read the rescaling, offset and normalisation of a video processor (uint8 input)."""
-        scale, shift = 255.0, 0.0
-        if getattr(processor, "do_rescale", False):
-            scale = 255.0 * float(getattr(processor, "rescale_factor", 1 / 255))
-            shift = -1.0 if getattr(processor, "offset", False) else 0.0
-        mean = std = None
-        if getattr(processor, "do_normalize", False):
-            mean_v, std_v = getattr(processor, "image_mean", None), getattr(processor, "image_std", None)
-            if mean_v is None or std_v is None:
-                raise fail("processor", f"{type(processor).__name__} with image_mean={mean_v!r}, image_std={std_v!r}",
-                           "a processor with image_mean and image_std (it normalises: do_normalize=True)",
-                           "set the processor's image_mean and image_std, or do_normalize=False")
-            mean = tuple(float(m) for m in np.atleast_1d(mean_v))
-            std = tuple(float(s) for s in np.atleast_1d(std_v))
-            if any(s <= 0 for s in std):
-                raise fail("processor.image_std", std, "positive numbers", "fix the processor's image_std")
-        return cls(scale, shift, mean, std)
+    def from_processor(cls, processor: Any, clip: np.ndarray) -> VideoProcessorPixels:
+        """Rebuild ``processor``'s steps and check them on the clean uint8 ``(T, H, W, 3)`` clip.
 
-    def apply(self, pixels: torch.Tensor, channel_axis: int = 2) -> torch.Tensor:
-        """The model's ``pixel_values`` of pixels in [0, 1] (a new tensor); channels on ``channel_axis``."""
-        out = pixels * self.scale + self.shift
+        Raises
+        ------
+        GLASError
+            When the processor resizes with another backend than Pillow, pads in its crop, or
+            when the rebuilt pixels differ from the processor's own on the clean clip.
+        """
+        name = type(processor).__name__
+        if getattr(processor, "backend", "pil") != "pil":
+            raise fail("processor", f"{name} (backend {processor.backend!r})",
+                       "a video processor with the Pillow backend (the resize rebuilt here is Pillow's)",
+                       f"load it with AutoImageProcessor.from_pretrained(name, backend='pil') or use {name}Pil")
+        target = _pixel_values(processor, clip).to(torch.float32)
+        resized_values = _pixel_values(processor, clip, **_plain_flags(processor, crop=False)).to(torch.float64)
+        resized = (int(resized_values.shape[-2]), int(resized_values.shape[-1]))
+        out_h, out_w = int(target.shape[-2]), int(target.shape[-1])
+        top, left = (resized[0] - out_h) // 2, (resized[1] - out_w) // 2
+        if top < 0 or left < 0:
+            raise fail("processor", f"{name} cropping {out_h} x {out_w} pixels out of frames resized to "
+                       f"{resized[0]} x {resized[1]} (it pads them)",
+                       "a processor cropping inside its resized frames (crop_size no larger than them)",
+                       "set the processor's size to at least its crop_size (e.g. size={'shortest_edge': "
+                       f"{max(out_h, out_w)}}})")
+        resample = getattr(processor, "resample", None)
+        resample = 2 if resample is None else int(resample)  # Pillow's BILINEAR when the processor leaves it unset
+        order = "hv"
+        if resized != tuple(clip.shape[1:3]):
+            frames = torch.from_numpy(clip).permute(0, 3, 1, 2).to(torch.float64)
+            order, miss = pil_matching_order(frames, resized_values, resample)
+            if miss > 0:
+                raise fail("processor", f"{name}, whose resized frames the Pillow rebuild misses by {miss:.3g} "
+                           "grey levels", "a video processor resizing with Pillow",
+                           "use the processor's Pillow backend (e.g. VideoMAEImageProcessorPil), or explain the "
+                           "model's own pixel_values with glas_adapters.torch")
+        factor = float(processor.rescale_factor) if getattr(processor, "do_rescale", False) else None
+        offset = 1.0 if factor is not None and getattr(processor, "offset", False) else 0.0
+        mean, std = cls._normalisation(processor, name)
+        pixels = cls(resized, (top, left, out_h, out_w), resample, order, factor, offset, mean, std, name)
+        clean = torch.from_numpy(clip).permute(3, 0, 1, 2)[None].to(torch.float32) / 255.0
+        rebuilt = pixels(clean)[0]
+        gap = float((rebuilt - target).abs().max()) if rebuilt.shape == target.shape else float("inf")
+        if not gap <= REPRODUCTION_TOLERANCE:
+            shown = f"{gap:.3g}" if np.isfinite(gap) else f"shape {tuple(rebuilt.shape)} for {tuple(target.shape)}"
+            raise fail("processor", f"{name}, whose pixel_values the torch rebuild misses by {shown} on this clip",
+                       "a processor this adapter reproduces (Pillow resize, center crop, rescale with offset, "
+                       "mean/std normalisation)", "turn off the step it adds, or explain the model's own "
+                       "pixel_values with glas_adapters.torch")
+        return pixels
+
+    @staticmethod
+    def _normalisation(processor: Any, name: str) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
+        """The processor's ``image_mean`` and ``image_std`` (None, None when it does not normalise)."""
+        if not getattr(processor, "do_normalize", False):
+            return None, None
+        mean_v, std_v = getattr(processor, "image_mean", None), getattr(processor, "image_std", None)
+        if mean_v is None or std_v is None:
+            raise fail("processor", f"{name} with image_mean={mean_v!r}, image_std={std_v!r}",
+                       "a processor with image_mean and image_std (it normalises: do_normalize=True)",
+                       "set the processor's image_mean and image_std, or do_normalize=False")
+        mean = tuple(float(m) for m in np.atleast_1d(mean_v))
+        std = tuple(float(s) for s in np.atleast_1d(std_v))
+        if any(s <= 0 for s in std):
+            raise fail("processor.image_std", std, "positive numbers", "fix the processor's image_std")
+        return mean, std
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C, h, w)`` float32 ``pixel_values`` of ``(B, C, T, H, W)`` pixels in [0, 1], on their device."""
+        b, c, t, h_in, w_in = (int(s) for s in pixels.shape)
+        values = torch.round(pixels.to(torch.float64).clamp(0.0, 1.0) * 255.0)  # the uint8 frames the processor reads
+        frames = values.permute(0, 2, 1, 3, 4).reshape(b * t, c, h_in, w_in)
+        frames = pil_resize(frames, self.resized, self.resample, self.order)
+        top, left, height, width = self.crop
+        out = frames[..., top:top + height, left:left + width]
+        if self.rescale_factor is not None:
+            out = (out * self.rescale_factor).to(torch.float32) - self.offset  # float64 product, then float32
+        out = out.to(torch.float32)
         if self.mean is not None and self.std is not None:
-            shape = [1] * pixels.ndim
-            shape[channel_axis] = -1
-            mean = torch.tensor(self.mean, dtype=pixels.dtype, device=pixels.device).reshape(shape)
-            std = torch.tensor(self.std, dtype=pixels.dtype, device=pixels.device).reshape(shape)
-            out = (out - mean) / std
-        return out
+            shape = (1, -1, 1, 1)
+            out = (out - torch.tensor(self.mean, dtype=torch.float32, device=out.device).reshape(shape)) \
+                / torch.tensor(self.std, dtype=torch.float32, device=out.device).reshape(shape)
+        return out.reshape(b, t, c, height, width)
 
 
 def model_num_frames(model: Any) -> int | None:
@@ -115,7 +211,10 @@ def model_num_frames(model: Any) -> int | None:
 
 
 def checked_clip(clip: Any, num_frames: int | None) -> np.ndarray:
-    """One clip as a ``(T, H, W, 3)`` NumPy array (uint8, or float in [0, 1]), refused with the fix otherwise."""
+    """One clip as ``(T, H, W, 3)`` uint8 frames, refused with the fix otherwise.
+
+    A float clip in [0, 1] is read as uint8 frames divided by 255 (and refused when it is not).
+    """
     if isinstance(clip, torch.Tensor):
         clip = clip.detach().cpu().numpy()
     if isinstance(clip, (list, tuple)):
@@ -138,35 +237,37 @@ def checked_clip(clip: Any, num_frames: int | None) -> np.ndarray:
         raise fail("clip", f"an array of dtype {clip.dtype}", "uint8 in [0, 255] or floats in [0, 1]",
                    "convert it, e.g. clip.astype(np.uint8) or clip / 255.0")
     if np.issubdtype(clip.dtype, np.floating):
-        if not np.all(np.isfinite(clip)):
-            raise fail("clip", "an array with NaN or inf", "finite pixel values", "clean the clip first")
-        if clip.min() < 0.0 or clip.max() > 1.0:
-            raise fail("clip", f"a float array with values in [{clip.min():.4g}, {clip.max():.4g}]",
-                       "floats in [0, 1] (or uint8 in [0, 255])", "divide by 255, or pass the uint8 clip")
-        clip = clip.astype(np.float32)
+        clip = _uint8_of(clip)
     if num_frames is not None and clip.shape[0] != num_frames:
         raise fail("clip", f"{clip.shape[0]} frames", f"the {num_frames} frames the model is built for "
                    "(config.num_frames)", f"sample {num_frames} frames, e.g. "
                    f"clip[np.linspace(0, len(clip) - 1, {num_frames}).round().astype(int)]")
-    return clip
+    return np.ascontiguousarray(clip)
 
 
-def _pixel_values(processor: Any, clip: np.ndarray, **kwargs: Any) -> torch.Tensor:
-    """The processor's ``(T, C, h, w)`` pixel values of one clip (given as a list of frames)."""
-    out = torch.as_tensor(np.asarray(processor(list(clip), return_tensors="np", **kwargs)["pixel_values"]))
-    if out.ndim != 5 or out.shape[0] != 1 or out.shape[2] != clip.shape[-1]:
-        raise fail("processor output", f"pixel_values of shape {tuple(out.shape)}",
-                   "one clip of shape (1, T, C, h, w)", "use the model's video processor (e.g. "
-                   "VideoMAEImageProcessor, VivitImageProcessor)")
-    return out[0].to(torch.float32)
+def _uint8_of(clip: np.ndarray) -> np.ndarray:
+    """The uint8 frames of a float clip in [0, 1] that holds uint8 frames divided by 255."""
+    if not np.all(np.isfinite(clip)):
+        raise fail("clip", "an array with NaN or inf", "finite pixel values", "clean the clip first")
+    if clip.min() < 0.0 or clip.max() > 1.0:
+        raise fail("clip", f"a float array with values in [{clip.min():.4g}, {clip.max():.4g}]",
+                   "floats in [0, 1] (or uint8 in [0, 255])", "divide by 255, or pass the uint8 clip")
+    scaled = clip.astype(np.float64) * 255.0
+    rounded = np.round(scaled)
+    off = float(np.abs(scaled - rounded).max())
+    if off > UINT8_TOLERANCE:
+        raise fail("clip", f"a float clip {off / 255:.3g} away from multiples of 1/255",
+                   "uint8 frames, or uint8 frames divided by 255 (the processor reads 8-bit frames)",
+                   "pass the uint8 frames as decoded, or np.round(clip * 255).astype(np.uint8)")
+    return rounded.astype(np.uint8)
 
 
 class HFVideoClassifier(torch.nn.Module):
-    """An ``AutoModelForVideoClassification`` that takes ``(B, C, T, h, w)`` pixels in [0, 1].
+    """An ``AutoModelForVideoClassification`` that takes ``(B, C, T, H, W)`` clip pixels in [0, 1].
 
-    The processor's rescaling and normalisation run inside :meth:`forward`, after GLAS masks the
-    pixels (see the module docstring); the channel axis comes first so the torch adapter's
-    ``spatial_dims=3`` finds time, rows and columns after it.
+    The processor's steps (resize, center crop, rescale, normalise) run inside :meth:`forward`,
+    after GLAS masks the clip at its own size (see the module docstring); the channel axis
+    comes first so the torch adapter's ``spatial_dims=3`` finds time, rows and columns after it.
 
     Parameters
     ----------
@@ -174,13 +275,13 @@ class HFVideoClassifier(torch.nn.Module):
         VideoMAE, TimeSformer, ViViT (``pixel_values`` of shape ``(B, T, C, h, w)``; returns
         ``.logits``).
     processor : transformers processor, image or video processor
-        The model's own (``AutoImageProcessor.from_pretrained`` of the same name).
+        The model's own (``AutoImageProcessor.from_pretrained`` of the same name), Pillow backend.
 
     Examples
     --------
     >>> clf = HFVideoClassifier(model, processor)                        # doctest: +SKIP
-    >>> exp = clf.explain(clip, targets=[3, 7])                          # one sweep, (2, T, h, w) maps
-    >>> x = clf.prepare(clip)                                            # (3, T, h, w) in [0, 1]
+    >>> exp = clf.explain(clip, targets=[3, 7])                          # one sweep, (2, T, H, W) maps
+    >>> x = clf.prepare(clip)                                            # (3, T, H, W) in [0, 1]
     >>> maps = glas_adapters.torch.explain(clf, x, 3, spatial_dims=3)    # the adapters' contract
     """
 
@@ -188,63 +289,43 @@ class HFVideoClassifier(torch.nn.Module):
         super().__init__()
         self.model = model
         self.processor = video_processor_of(processor)
-        self.space = VideoPixelSpace.of(self.processor)
         self.num_frames = model_num_frames(model)
+        self.pipelines: dict[tuple[int, int], VideoProcessorPixels] = {}
 
     def prepare(self, clip: Any) -> torch.Tensor:
-        """``(C, T, h, w)`` pixels in [0, 1] of one ``(T, H, W, C)`` clip, as the model sees them.
+        """``(C, T, H, W)`` pixels in [0, 1] of one ``(T, H, W, C)`` clip: the clip GLAS perturbs, at its own size.
 
-        A uint8 clip is processed as it is; a float clip in [0, 1] is the uint8 clip divided by
-        255 and must be processed alike by ``processor(clip, do_rescale=False)`` (ViViT's
-        processor, which offsets rescaled pixels, takes no [0, 1] clips: pass uint8). Refused:
-        clips that are not ``(T, H, W, 3)``, frame counts other than ``config.num_frames``,
-        a processor resizing to another size than the model's, and a processor whose
-        ``pixel_values`` this module's pixel path does not reproduce.
+        The processor's steps are rebuilt for the clip's frame size and checked on it
+        (:meth:`VideoProcessorPixels.from_processor`); :meth:`forward` then takes batches of
+        clips of that size. A float clip in [0, 1] must be the uint8 clip divided by 255.
+        Refused: clips that are not ``(T, H, W, 3)``, frame counts other than
+        ``config.num_frames``, a processor cropping to another size than the model's, and a
+        processor whose ``pixel_values`` this module does not reproduce.
         """
         frames = checked_clip(clip, self.num_frames)
-        is_uint8 = frames.dtype == np.uint8
-        plain: dict[str, Any] = {"do_rescale": False, "do_normalize": False}
-        if getattr(self.processor, "offset", False):
-            plain["offset"] = False
-        pixels = _pixel_values(self.processor, frames, **plain)
-        if is_uint8:
-            pixels = pixels / 255.0
-        expected, got = model_image_size(self.model), tuple(int(s) for s in pixels.shape[-2:])
+        pipeline = VideoProcessorPixels.from_processor(self.processor, frames)
+        expected, got = model_image_size(self.model), pipeline.crop[2:]
         if expected is not None and got != expected:
-            raise fail("processor", f"{type(self.processor).__name__} resizing frames to {got[0]} x {got[1]} pixels",
+            raise fail("processor", f"{pipeline.name} resizing frames to {got[0]} x {got[1]} pixels",
                        f"the {expected[0]} x {expected[1]} pixels the model is built for",
                        "use the processor saved with the model (AutoImageProcessor.from_pretrained of the same name)")
-        self._check_reproduced(frames, pixels, is_uint8)
+        self.pipelines[(int(frames.shape[1]), int(frames.shape[2]))] = pipeline
         device, _ = model_device_dtype(self.model)
-        return pixels.permute(1, 0, 2, 3).contiguous().to(device)  # (C, T, h, w)
-
-    def _check_reproduced(self, frames: np.ndarray, pixels: torch.Tensor, is_uint8: bool) -> None:
-        """Refuse a processor whose ``pixel_values`` :meth:`forward`'s pixel path does not reproduce."""
-        try:
-            reference = _pixel_values(self.processor, frames, **({} if is_uint8 else {"do_rescale": False}))
-        except ValueError as error:  # ViViT: "For offset, do_rescale must also be set to True."
-            if is_uint8:
-                raise
-            raise fail("clip", f"a float clip, which {type(self.processor).__name__} does not take "
-                       f"({str(error).strip()})", "a uint8 clip for this processor",
-                       "pass the uint8 frames, e.g. np.round(clip * 255).astype(np.uint8)") from None
-        ours = self.space.apply(pixels[None], channel_axis=2)[0]
-        gap = float((ours - reference).abs().max())
-        if gap > REPRODUCTION_TOLERANCE * max(1.0, float(reference.abs().max())):
-            received = (f"{type(self.processor).__name__}, whose pixel_values differ by {gap:.3g} from its "
-                        "rescaling and normalisation rerun after masking")
-            fix = ("pass the uint8 clip" if not is_uint8 else
-                   "use a processor whose steps after resizing are rescale (with offset) and mean/std normalisation")
-            raise fail("processor", received, "a processor this adapter reproduces", fix)
+        return torch.from_numpy(frames).permute(3, 0, 1, 2).to(device=device, dtype=torch.float32) / 255.0
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Logits of a ``(B, C, T, h, w)`` batch of pixels in [0, 1]."""
+        """Logits of a ``(B, C, T, H, W)`` batch of clip pixels in [0, 1] (a clip of this size prepared first)."""
         if pixels.ndim != 5:
-            raise fail("pixels", f"a tensor of shape {tuple(pixels.shape)}", "a (B, C, T, h, w) batch in [0, 1]",
+            raise fail("pixels", f"a tensor of shape {tuple(pixels.shape)}", "a (B, C, T, H, W) batch in [0, 1]",
                        "add a batch axis: pixels[None]")
+        size = (int(pixels.shape[-2]), int(pixels.shape[-1]))
+        pipeline = self.pipelines.get(size)
+        if pipeline is None:
+            raise fail("pixels", f"clips of {size[0]} x {size[1]} pixels",
+                       "clips of a frame size prepare() has checked the processor on",
+                       "build them with clf.prepare(clip)")
         _, dtype = model_device_dtype(self.model)
-        values = self.space.apply(pixels.permute(0, 2, 1, 3, 4), channel_axis=2).to(dtype)
-        out = self.model(pixel_values=values)
+        out = self.model(pixel_values=pipeline(pixels).to(dtype))
         return out.logits if hasattr(out, "logits") else out
 
     def label(self, index: int) -> str:
@@ -262,12 +343,13 @@ class HFVideoClassifier(torch.nn.Module):
                 baseline: Any = None, probabilities: Any = "softmax", batch_size: int | None = None,
                 progress: bool | ProgressFn | None = None,
                 config: glas_core.GLASConfig | None = None) -> VideoExplanation:
-        """One map per target over time and space, every target from one GLAS sweep.
+        """One map per target over time and space, of the clip's shape, every target from one GLAS sweep.
 
         Parameters
         ----------
         clip : array
-            ``(T, H, W, 3)`` frames, uint8 or float in [0, 1], ``T = config.num_frames``.
+            ``(T, H, W, 3)`` frames, uint8 (or uint8 / 255 as floats), ``T = config.num_frames``,
+            any frame size: the processor's resize and crop run on every masked clip.
         targets : int, list of int or None
             Classes to explain (one map each); None explains the predicted class.
         grid, sigma, sigma_px, mode, lam, baseline, probabilities, batch_size, progress, config
@@ -278,7 +360,7 @@ class HFVideoClassifier(torch.nn.Module):
         Returns
         -------
         VideoExplanation
-            ``maps`` of shape ``(n_targets, T, h, w)``.
+            ``maps`` of shape ``(n_targets, T, H, W)``, the clip's.
         """
         from glas_adapters.torch import explain as torch_explain
 
@@ -306,12 +388,12 @@ class HFVideoClassifier(torch.nn.Module):
 
 @dataclass
 class VideoExplanation:
-    """One GLAS map per target over the frames the model sees.
+    """One GLAS map per target over the clip's frames.
 
     Attributes
     ----------
     maps : numpy.ndarray
-        ``(n_targets, T, h, w)`` saliency (each target's map up to one positive factor, see
+        ``(n_targets, T, H, W)`` saliency (each target's map up to one positive factor, see
         ``result.log_scale``).
     targets : list of int
         The explained classes.
@@ -320,7 +402,7 @@ class VideoExplanation:
     probs : numpy.ndarray
         ``(n_targets,)`` softmax probabilities of the targets on the clean clip.
     frames : numpy.ndarray
-        ``(T, h, w, 3)`` the clip in [0, 1] as the model sees it (resized, cropped), which the maps align with.
+        ``(T, H, W, 3)`` the clip in [0, 1], which the maps align with.
     result : glas_core.GLASResult
         The raw sweep.
     """

@@ -7,11 +7,11 @@ Inputs (found like images, see :mod:`~glas_adapters.jobs.sources`):
   to [-1, 1]. The sampling rate must be the feature extractor's (another rate is refused, naming
   the resampling call), and the audio must be mono.
 * ``.npy`` arrays (``numpy.load`` with ``allow_pickle=False``): a ``(T, H, W, 3)`` clip for a
-  video classifier, uint8 or float in [0, 1]. A ``.npy`` waveform carries no sampling rate, so
-  an audio classifier refuses it (save it as ``.wav`` or ``.flac``).
+  video classifier, uint8 (or uint8 / 255 as floats in [0, 1]). A ``.npy`` waveform carries no
+  sampling rate, so an audio classifier refuses it (save it as ``.wav`` or ``.flac``).
 
 Each file gets one map per target, all from one sweep: ``(L,)`` over the samples of a waveform,
-``(T, h, w)`` over the frames the video model sees. Manifest rows carry ``height`` 1 and
+``(T, H, W)`` over the clip's own frames. Manifest rows carry ``height`` 1 and
 ``width`` L for a waveform, and the frame size for a clip (the frame count is the map's first
 axis in the ``.npz``). Figures (``--figures``): one PNG per target, the waveform over seconds
 with the map as a band below it, or the clip's frames with the map over them.

@@ -153,10 +153,11 @@ def test_a_npy_clip_with_a_video_classifier(tmp_path, capsys, video_dir):
     clf = HFVideoClassifier(model, transformers.VideoMAEImageProcessor.from_pretrained(video_dir))
     direct = clf.explain(clip, [2, 0], grid=2, batch_size=32)
     manifest = pd.read_parquet(out / "manifest.parquet")
-    assert list(manifest["target"]) == [2, 0] and list(manifest["height"]) == [32, 32]
+    assert list(manifest["target"]) == [2, 0]
+    assert list(manifest["height"]) == [40, 40] and list(manifest["width"]) == [48, 48]  # the clip's frames
     stored = np.load(out / manifest["map_file"][0])
     for key, expected in zip(manifest["map_key"], direct.maps):
-        assert stored[key].shape == (4, 32, 32)
+        assert stored[key].shape == (4, 40, 48)
         np.testing.assert_allclose(stored[key].astype(np.float64), expected / np.abs(expected).max(), atol=2e-3)
     assert len([f for f in files_under(str(out)) if f.startswith("figures/")]) == 2
     np.save(tmp_path / "short.npy", clip[:3])

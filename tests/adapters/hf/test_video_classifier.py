@@ -1,4 +1,9 @@
-"""HFVideoClassifier: tiny VideoMAE, TimeSformer and ViViT explained over time and space."""
+"""HFVideoClassifier: tiny VideoMAE, TimeSformer and ViViT explained over time and space, at the clip's size.
+
+The references run Pillow and NumPy by hand, or the processor itself on every perturbed clip
+rounded to uint8 (the loop of tests/core/reference.py); nothing of the adapter's torch rebuild
+of the processor is reused.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ transformers = pytest.importorskip("transformers")
 
 from glas_adapters.hf import HFVideoClassifier  # noqa: E402
 from glas_core import GLASError  # noqa: E402
+from tests.core.reference import reference_glas, reference_grid_points  # noqa: E402
 
 FRAMES, SIZE = 8, 32
 TINY = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=5)
@@ -66,11 +72,19 @@ def clip():
 
 
 def _by_hand(processor, clip):
-    """The processor's pipeline after resizing, written out: rescale (ViViT: offset to [-1, 1]), then mean/std."""
-    resized = np.asarray(processor(list(clip), do_rescale=False, do_normalize=False,
-                                   **({"offset": False} if getattr(processor, "offset", False) else {}),
-                                   return_tensors="np")["pixel_values"], dtype=np.float64)[0]
-    values = resized * processor.rescale_factor - (1.0 if getattr(processor, "offset", False) else 0.0)
+    """The processor's pipeline written out: Pillow's resize of each frame (shortest edge to SIZE), the
+    center crop, rescale (ViViT: offset to [-1, 1]), then mean/std, in NumPy."""
+    from PIL import Image
+
+    frames = []
+    for frame in clip:
+        h, w = frame.shape[:2]
+        new_h, new_w = (SIZE, int(SIZE * w / h)) if h <= w else (int(SIZE * h / w), SIZE)
+        resized = np.asarray(Image.fromarray(frame).resize((new_w, new_h), resample=Image.Resampling.BILINEAR))
+        top, left = (new_h - SIZE) // 2, (new_w - SIZE) // 2
+        frames.append(resized[top:top + SIZE, left:left + SIZE].transpose(2, 0, 1))
+    values = np.stack(frames).astype(np.float64) * processor.rescale_factor
+    values -= 1.0 if getattr(processor, "offset", False) else 0.0
     mean = np.asarray(processor.image_mean).reshape(1, 3, 1, 1)
     std = np.asarray(processor.image_std).reshape(1, 3, 1, 1)
     return (values - mean) / std
@@ -81,27 +95,30 @@ def test_the_pixel_path_reproduces_the_processor(video_models, clip, name):
     model, processor = video_models[name]
     clf = HFVideoClassifier(model, processor)
     pixels = clf.prepare(clip)
-    assert pixels.shape == (3, FRAMES, SIZE, SIZE) and 0.0 <= float(pixels.min()) and float(pixels.max()) <= 1.0
+    assert pixels.shape == (3, FRAMES, 40, 48)  # the clip itself, at its own size
+    np.testing.assert_array_equal(pixels.permute(1, 2, 3, 0).numpy(), clip / np.float32(255))
     theirs = np.asarray(processor(list(clip), return_tensors="np")["pixel_values"])[0]
-    ours = clf.space.apply(pixels.permute(1, 0, 2, 3)[None], channel_axis=2)[0].numpy()
-    np.testing.assert_allclose(ours, theirs, atol=1e-5)
-    np.testing.assert_allclose(theirs, _by_hand(processor, clip), atol=1e-5)  # what the space must reproduce
+    ours = clf.pipelines[(40, 48)](pixels[None])[0].numpy()
+    assert ours.shape == theirs.shape == (FRAMES, 3, SIZE, SIZE)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)  # 1e-5 after normalisation: a bit-exact resize
+    np.testing.assert_allclose(theirs, _by_hand(processor, clip), atol=1e-5)  # what the rebuild must reproduce
     with torch.no_grad():
         logits = model(pixel_values=torch.as_tensor(theirs)[None]).logits
         torch.testing.assert_close(clf(pixels[None]), logits, atol=1e-5, rtol=1e-5)
 
 
-def test_a_float_clip_in_unit_range_is_the_uint8_clip(video_models, clip):
-    model, processor = video_models["videomae"]
+@pytest.mark.parametrize("name", ["videomae", "vivit"])
+def test_a_float_clip_in_unit_range_is_the_uint8_clip(video_models, clip, name):
+    model, processor = video_models[name]
     clf = HFVideoClassifier(model, processor)
-    torch.testing.assert_close(clf.prepare(clip.astype(np.float32) / 255), clf.prepare(clip), atol=1e-6, rtol=0)
+    torch.testing.assert_close(clf.prepare(clip.astype(np.float32) / 255), clf.prepare(clip), atol=0, rtol=0)
 
 
 @pytest.mark.parametrize("name", ["videomae", "vivit"])
-def test_one_sweep_gives_one_map_per_target_of_the_clip_shape(video_models, name):
+def test_one_sweep_gives_one_map_per_target_of_the_clip_shape(video_models, clip, name):
+    """Frames larger than the model's (40 x 48 for 32 x 32): resized and cropped on every masked clip."""
     model, processor = video_models[name]
     clf = HFVideoClassifier(model, processor)
-    frames = (np.random.default_rng(1).random((FRAMES, SIZE, SIZE, 3)) * 255).astype(np.uint8)
     calls = []
     original = clf.forward
 
@@ -111,16 +128,61 @@ def test_one_sweep_gives_one_map_per_target_of_the_clip_shape(video_models, name
 
     clf.forward = counting
     grid = (4, 4, 4)
-    exp = clf.explain(frames, targets=[1, 3, 4], grid=grid, sigma=1.0, batch_size=200)
-    assert exp.maps.shape == (3, FRAMES, SIZE, SIZE)
-    assert exp.targets == [1, 3, 4] and exp.frames.shape == (FRAMES, SIZE, SIZE, 3)
+    exp = clf.explain(clip, targets=[1, 3, 4], grid=grid, sigma=1.0, batch_size=200)
+    assert exp.maps.shape == (3, FRAMES, 40, 48)
+    assert exp.targets == [1, 3, 4] and exp.frames.shape == (FRAMES, 40, 48, 3)
+    np.testing.assert_allclose(exp.frames, clip / 255.0, atol=1e-7)
     # one clean pass for the probabilities, then ONE sweep of 2 * 4^3 + 1 rows for all three targets
     assert sum(calls) == 1 + 2 * int(np.prod(grid)) + 1
     assert not np.allclose(exp.maps[0], exp.maps[1])
     with torch.no_grad():
         probs = torch.softmax(model(pixel_values=torch.as_tensor(
-            processor(list(frames), return_tensors="np")["pixel_values"])).logits, -1)[0].numpy()
+            processor(list(clip), return_tensors="np")["pixel_values"])).logits, -1)[0].numpy()
     np.testing.assert_allclose(exp.probs, probs[[1, 3, 4]], rtol=1e-5)
+
+
+TINY_FRAMES, TINY_SIZE, TINY_CLIP = 4, 16, (4, 19, 23, 3)
+
+
+def _tiny(name):
+    """A model of 4 frames of 16 x 16 pixels and its processor, for the paper's loop over a small clip."""
+    common = dict(image_size=TINY_SIZE, num_frames=TINY_FRAMES, **TINY)
+    sizes = dict(size={"shortest_edge": TINY_SIZE}, crop_size={"height": TINY_SIZE, "width": TINY_SIZE})
+    torch.manual_seed(3)
+    if name == "videomae":
+        return (transformers.VideoMAEForVideoClassification(transformers.VideoMAEConfig(patch_size=8, tubelet_size=2,
+                                                                                        **common)),
+                transformers.VideoMAEImageProcessor(**sizes))
+    if name == "timesformer":
+        return (transformers.TimesformerForVideoClassification(transformers.TimesformerConfig(patch_size=8, **common)),
+                transformers.VideoMAEImageProcessor(**sizes, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD))
+    return (transformers.VivitForVideoClassification(transformers.VivitConfig(tubelet_size=[2, 8, 8], **common)),
+            transformers.VivitImageProcessor(**sizes))
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_maps_are_the_papers_with_the_processor_on_every_perturbed_clip(name):
+    """The reference loop of tests/core/reference.py; each perturbed clip is rounded to uint8 frames and goes
+    through the real processor and the model. The clip's 19 x 23 frames are resized to 16 x 19 and cropped."""
+    model, processor = _tiny(name)
+    model.eval()
+    clip = (np.random.default_rng(4).random(TINY_CLIP) * 255).astype(np.uint8)
+    clf = HFVideoClassifier(model, processor)
+    sig = (0.8, 5.0, 5.0)
+    exp = clf.explain(clip, targets=[0, 2], grid=(2, 2, 2), sigma_px=(sig, sig, sig))
+    assert exp.maps.shape == (2,) + TINY_CLIP[:3]
+
+    def score_one(img):  # (C, T, H, W) in [0, 1]
+        frames = np.round(np.clip(np.moveaxis(np.asarray(img, np.float64), 0, -1), 0, 1) * 255).astype(np.uint8)
+        values = processor(list(frames), return_tensors="pt")["pixel_values"]
+        with torch.no_grad():
+            return torch.softmax(model(pixel_values=values).logits.double(), -1)[0, [0, 2]].numpy()
+
+    x = np.moveaxis(clip, -1, 0).astype(np.float64) / 255.0
+    ref, *_ = reference_glas(score_one, x, reference_grid_points(TINY_CLIP[:3], (2, 2, 2)), sig, sig, sig)
+    for t in range(2):
+        assert float(np.ptp(ref[t])) > 1e-2 * float(ref[t].max()) > 0
+        np.testing.assert_allclose(exp.maps[t] / exp.maps[t].max(), ref[t] / ref[t].max(), rtol=1e-3, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", list(BUILDERS))
@@ -166,13 +228,32 @@ def test_refusals(video_models, clip):
         HFVideoClassifier(model, small).prepare(clip)
     with pytest.raises(GLASError, match=r"processor must be a HuggingFace video or image processor"):
         HFVideoClassifier(model, object())
-    vivit, vivit_processor = video_models["vivit"]
-    with pytest.raises(GLASError, match=r"a uint8 clip for this processor, got a float clip.*np\.round\(clip \* 255\)"):
-        HFVideoClassifier(vivit, vivit_processor).prepare(clip / 255.0)
+    with pytest.raises(GLASError, match=r"clip must be uint8 frames, or uint8 frames divided by 255 .*got a float "
+                                        r"clip 0\.0008 away from multiples of 1/255; .*np\.round\(clip \* 255\)"):
+        clf.prepare(np.clip(clip / 255.0 + 0.0008, 0, 1))
+    with pytest.raises(GLASError, match=r"pixels must be clips of a frame size prepare\(\) has checked the processor "
+                                        r"on, got clips of 20 x 24 pixels; build them with clf\.prepare\(clip\)"):
+        clf(torch.zeros(1, 3, FRAMES, 20, 24))
+    padded = transformers.VideoMAEImageProcessor(size={"shortest_edge": 24}, crop_size={"height": SIZE, "width": SIZE})
+    with pytest.raises(GLASError, match=r"a processor cropping inside its resized frames \(crop_size no larger than "
+                                        r"them\), got VideoMAEImageProcessorPil cropping 32 x 32 pixels out of frames "
+                                        r"resized to 24 x 28 \(it pads them\); set the processor's size"):
+        HFVideoClassifier(model, padded).prepare(clip)
+    nearest = transformers.VideoMAEImageProcessor(size={"shortest_edge": SIZE},
+                                                  crop_size={"height": SIZE, "width": SIZE}, resample=0)
+    with pytest.raises(GLASError, match=r"resample=NEAREST"):
+        HFVideoClassifier(model, nearest).prepare(clip)
+
+    class Torchvision(type(processor)):
+        backend = "torchvision"
+
+    with pytest.raises(GLASError, match=r"a video processor with the Pillow backend .*got Torchvision \(backend "
+                                        r"'torchvision'\); load it with .*backend='pil'"):
+        HFVideoClassifier(model, Torchvision(size={"shortest_edge": SIZE})).prepare(clip)
 
 
 def test_a_processor_step_the_adapter_does_not_rerun_is_refused(video_models, clip):
-    """A processor whose output is not rescale-then-normalise of its resized pixels: never explained silently."""
+    """A processor with a step the rebuild does not know: never explained silently."""
     model, processor = video_models["videomae"]
 
     class Brighter(type(processor)):
@@ -183,8 +264,8 @@ def test_a_processor_step_the_adapter_does_not_rerun_is_refused(video_models, cl
             return out
 
     odd = Brighter(size={"shortest_edge": SIZE}, crop_size={"height": SIZE, "width": SIZE})
-    with pytest.raises(GLASError, match=r"processor must be a processor this adapter reproduces, got Brighter, whose "
-                                        r"pixel_values differ by 0\.25"):
+    with pytest.raises(GLASError, match=r"processor must be a processor this adapter reproduces .*got Brighter, whose "
+                                        r"pixel_values the torch rebuild misses by 0\.25 on this clip"):
         HFVideoClassifier(model, odd).prepare(clip)
 
 
