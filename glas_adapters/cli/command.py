@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--model", default="efficientnet-lite0",
                     help="efficientnet-lite0 (default), a TorchScript file, a .keras file or a local "
                          "HuggingFace directory (image classifier, captioner, object detector or semantic "
-                         "segmenter)")
+                         "segmenter); for .npy series (C, T): a TorchScript model whose first layer is Conv1d or "
+                         "a .keras model with input (None, T, C)")
     which = ex.add_mutually_exclusive_group()
     which.add_argument("--target", nargs="+", metavar="CLASS",
                        help="class indices or class names to explain in every image (default: the predicted class)")

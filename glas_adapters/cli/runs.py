@@ -68,6 +68,7 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_explain(args: argparse.Namespace) -> int:
     """Explain every image of the inputs into ``--out`` (see :mod:`glas_adapters.jobs`)."""
     from glas_adapters.jobs import JobSpec, OutputFolder, find_images, pending_items, read_targets_csv, run_job
+    from glas_adapters.jobs.series import check_job_inputs, check_onnx_inputs
 
     sigmas = tuple(args.sigma or (None,))
     if len({sigma_text(s) for s in sigmas}) != len(sigmas):
@@ -84,6 +85,7 @@ def run_explain(args: argparse.Namespace) -> int:
     items = find_images(args.images, exclude=args.out)
     if args.targets_csv:
         items = read_targets_csv(args.targets_csv, items)
+    check_onnx_inputs(args.model, items)
     maps_file = _checked_save_maps(args.save_maps, items) if args.save_maps else None
     spec = JobSpec(targets=tuple(args.target) if args.target else None, top_k=args.top_k, sigmas=sigmas,
                    grid=args.grid, mode=args.mode, recursive=args.recursive, batch_size=args.batch_size,
@@ -95,6 +97,8 @@ def run_explain(args: argparse.Namespace) -> int:
                    probabilities=None if args.probabilities == "none" else args.probabilities, runtime=runtime)
     loader = model_loader(args.model, **options)
     model = _checked_model(args, loader) if pending else None   # bad models fail here, with Ray or without
+    if model is not None:
+        check_job_inputs(model, items)  # series with a sequence classifier, images with an image model
     note = _note(note, model)
     with _ray_session(args, pending):  # one Ray session for the maps and the cohort
         if args.engine == "ray" and pending:

@@ -77,6 +77,11 @@ class ImageExplainer:
 
                 output, raw, n_forward = explain_signal(self.model, self.spec, item, progress)
                 return Explained(output, raw, n_forward, *self._runtime())
+            if self.model.kind == "series":  # .npy series: glas_adapters.jobs.series
+                from glas_adapters.jobs.series import explain_series
+
+                output, raw, n_forward = explain_series(self, item, progress)
+                return Explained(output, raw, n_forward, *self._runtime())
             image = load_image(item.path) if pixels is None else rgb01(pixels)
             if self.model.kind == "captioner":
                 return self._caption(item, image, progress)
@@ -97,6 +102,18 @@ class ImageExplainer:
         probs = model.probabilities(x)
         targets = self._targets(item, probs)
         results = model.explain(x, targets, spec.settings(progress))
+        rows, maps = self.maps_and_rows(item, targets, probs, results)
+        figures = self._figures(item, image, x, results, targets, probs) if spec.figures else {}
+        raw = raw_arrays(results, targets, probs, model, spec.recursive) if spec.keep_raw else {}
+        n_forward = 1 + sum(int(r.n_forward) for r in results)  # the prediction, then the sweeps
+        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw, n_forward,
+                         *self._runtime())
+
+    def maps_and_rows(self, item: ImageItem, targets: list[int], probs: np.ndarray, results: list[Any]
+                       ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+        """A classifier's peak-normalised maps by key and their manifest rows: per target and scale, or
+        per target the accumulated map and every iteration's (recursive)."""
+        model, spec = self.model, self.spec
         rows: list[dict[str, Any]] = []
         maps: dict[str, np.ndarray] = {}
         if spec.recursive:
@@ -119,11 +136,7 @@ class ImageExplainer:
                     maps[key] = peak_normalised(arr[ti])
                     common = self._common(item, t, model.label(t), float(probs[t]), text, res.n_forward)
                     rows.append(self._row(common, key, maps[key], None))
-        figures = self._figures(item, image, x, results, targets, probs) if spec.figures else {}
-        raw = raw_arrays(results, targets, probs, model, spec.recursive) if spec.keep_raw else {}
-        n_forward = 1 + sum(int(r.n_forward) for r in results)  # the prediction, then the sweeps
-        return Explained(ImageOutput(item.image_id, rows, npz_bytes(maps), figures), raw, n_forward,
-                         *self._runtime())
+        return rows, maps
 
     def _caption(self, item: ImageItem, image: np.ndarray, progress: bool) -> Explained:
         spec = self.spec
@@ -186,8 +199,8 @@ class ImageExplainer:
 
     @staticmethod
     def _row(common: dict[str, Any], key: str, saliency: np.ndarray, iteration: int | None) -> dict[str, Any]:
-        return {**common, "map_key": key, "height": int(saliency.shape[0]), "width": int(saliency.shape[1]),
-                "iteration": iteration}
+        height, width = (1, saliency.shape[0]) if saliency.ndim == 1 else saliency.shape[:2]  # a series: 1 x T
+        return {**common, "map_key": key, "height": int(height), "width": int(width), "iteration": iteration}
 
     def _figures(self, item: ImageItem, image: np.ndarray, x: Any, results: list[Any], targets: list[int],
                  probs: np.ndarray) -> dict[str, bytes]:

@@ -61,8 +61,11 @@ class KerasClassifier(Classifier):
 
 
 def load_keras(path: str, device: str | None, input_size: tuple[int, int] | None, normalize: str,
-               probabilities: str | None) -> KerasClassifier:
-    """A ``.keras`` archive, loaded in safe mode, with ``--normalize`` applied inside the forward pass."""
+               probabilities: str | None) -> Classifier:
+    """A ``.keras`` archive, loaded in safe mode, with ``--normalize`` applied inside the forward pass.
+
+    A model whose input is ``(None, T, C)`` is a sequence classifier (:mod:`~glas_adapters.jobs.models.series_models`).
+    """
     if not zipfile.is_zipfile(path):
         raise fail("--model", f"{path!r}, which is not a Keras 3 .keras archive (not a zip file)", "a .keras file",
                    "save the model with model.save('model.keras')")
@@ -80,6 +83,11 @@ def load_keras(path: str, device: str | None, input_size: tuple[int, int] | None
         reason = " ".join(str(exc).split())[:200]
         raise fail("--model", f"{path!r}, which could not be loaded in safe mode ({reason})", "a Keras model",
                    "re-save it with model.save('model.keras') and avoid Lambda layers holding Python code") from None
+    from glas_adapters.jobs.models.series_models import keras_series
+
+    series = keras_series(model, path, device, input_size, normalize, probabilities)
+    if series is not None:  # an input (None, T, C): a sequence classifier
+        return series
     shape = tuple(getattr(model, "input_shape", ()) or ())
     if input_size is None:
         if len(shape) != 4 or shape[1] is None or shape[2] is None:

@@ -9,6 +9,8 @@
   the CPU where onnxruntime imports: :func:`resolve_runtime`);
 * a TorchScript file (``torch.jit.load``; pickled modules are refused, never unpickled);
 * a ``.keras`` file (``keras.saving.load_model(safe_mode=True)``, :mod:`~glas_adapters.jobs.models.keras_models`);
+  a TorchScript model whose first layer is Conv1d, or a Keras model whose input is ``(None, T, C)``,
+  is a sequence classifier for ``.npy`` series (:mod:`~glas_adapters.jobs.models.series_models`);
 * a local HuggingFace directory (``local_files_only=True``, no remote code): an image
   classifier, or an image captioner whose every word gets a map (:mod:`~glas_adapters.jobs.models.hf_models`),
   or an audio or video classifier (:mod:`~glas_adapters.jobs.models.hf_signals`), or an object
@@ -147,5 +149,5 @@ def load_model(spec: str, *, device: str | None = None, input_size: tuple[int, i
     if spec.endswith((".h5", ".hdf5")):
         raise fail("--model", f"a legacy HDF5 Keras file {spec!r}, which cannot be loaded in safe mode",
                    "a Keras 3 .keras file", "re-save it in Keras 3 format: model.save('model.keras')")
-    return load_torchscript(spec, torch_device(device), input_size or (224, 224), normalize or "none", probabilities)
+    return load_torchscript(spec, torch_device(device), input_size, normalize or "none", probabilities)
 

@@ -139,18 +139,27 @@ def load_efficientnet_lite0(device: Any, input_size: tuple[int, int] | None,
                            "efficientnet-lite0 (ImageNet)")
 
 
-def load_torchscript(path: str, device: Any, input_size: tuple[int, int], normalize: str,
-                     probabilities: str | None) -> TorchClassifier:
-    """A TorchScript file, with ``--normalize`` applied inside the forward pass."""
+def load_torchscript(path: str, device: Any, input_size: tuple[int, int] | None, normalize: str,
+                     probabilities: str | None) -> Classifier:
+    """A TorchScript file, with ``--normalize`` applied inside the forward pass.
+
+    A model whose first layer is Conv1d is a sequence classifier (:mod:`~glas_adapters.jobs.models.series_models`).
+    """
     import torch
 
     try:
         module = torch.jit.load(path, map_location=device)
     except Exception as exc:  # not a TorchScript archive: find out what it is, to say how to fix it
         raise _not_torchscript(path, exc) from None
+    from glas_adapters.jobs.models.series_models import torch_series
+
+    series = torch_series(module, path, device, input_size, normalize, probabilities)
+    if series is not None:  # a first layer Conv1d: a sequence classifier
+        return series
     mean, std = NORMALIZATIONS[normalize]
     forward = normalized(module.eval(), mean, std, device)
-    return TorchClassifier(forward, input_size, device, None, probabilities, f"TorchScript model {path!r}")
+    return TorchClassifier(forward, input_size or (224, 224), device, None, probabilities,
+                           f"TorchScript model {path!r}")
 
 
 def _not_torchscript(path: str, jit_error: Exception) -> Exception:
