@@ -24,7 +24,7 @@ import torch
 from glas_core.errors import fail
 
 from .pixels import checked_image, split_processor
-from .resample import pil_pass_orders, pil_resize, scipy_axis_operator
+from .resample import pil_matching_order, pil_resize, scipy_axis_operator
 
 #: how far the rebuilt ``pixel_values`` of the clean image may be from the processor's (float32 round-off
 #: of the normalisation; OWLv2's float resize in another summation order)
@@ -140,14 +140,10 @@ class ProcessorPixels:
         clean = torch.from_numpy(image_hwc).permute(2, 0, 1)[None].to(torch.float64)
         order = "hv"
         if bool(getattr(image_processor, "do_resize", True)) and resized != tuple(image_hwc.shape[:2]):
-            misses = {}
-            for candidate in pil_pass_orders():
-                out = pil_resize(clean, resized, resample, candidate)[0]
-                misses[candidate] = float((out - resized_values).abs().max())
-            order = min(misses, key=lambda k: misses[k])
-            if misses[order] > 0:
+            order, miss = pil_matching_order(clean, resized_values[None], resample)
+            if miss > 0:
                 raise fail("processor", f"{name}, whose resized pixels the Pillow rebuild misses by "
-                           f"{misses[order]:.3g} grey levels", "an image processor resizing with Pillow",
+                           f"{miss:.3g} grey levels", "an image processor resizing with Pillow",
                            "use the processor's Pillow backend, or explain the model's own pixel_values with "
                            "glas_adapters.torch")
         return cls("pil", resized, padded, resample, order, factor, mean, std, with_mask, name=name)
