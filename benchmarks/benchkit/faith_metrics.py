@@ -60,9 +60,17 @@ def insert_by_indices(arr: np.ndarray, indices: np.ndarray, source: np.ndarray, 
     return out
 
 
+def _all_zero(maps: Sequence[np.ndarray]) -> bool:
+    """Every map is exactly 0: Quantus refuses such a batch (no pixel order), so its metrics are NaN here
+    (the "flat maps" column counts them); a peer at float32's limit on an over-confident model gives one."""
+    return all(not np.any(np.asarray(m)) for m in maps)
+
+
 def _curves(model: Any, start: np.ndarray, y: np.ndarray, maps: Sequence[np.ndarray], steps: int,
             perturb_func: Any = None, perturb_func_kwargs: dict | None = None) -> np.ndarray:
     quantus = _quantus()
+    if _all_zero(maps):
+        return np.full((len(start), steps), np.nan)
 
     n_features = int(np.prod(start.shape[1:]))
     step = n_features // steps
@@ -117,6 +125,8 @@ def faithfulness_correlation(model: Any, x: np.ndarray, y: np.ndarray, maps: Seq
     correlation is undefined.
     """
     quantus = _quantus()
+    if _all_zero(maps):
+        return np.full(len(x), np.nan)
 
     n_features = int(np.prod(x.shape[1:]))
     metric = quantus.FaithfulnessCorrelation(nr_runs=runs, subset_size=int(subset_share * n_features),
@@ -136,6 +146,8 @@ def pointing_game(model: Any, x: np.ndarray, y: np.ndarray, maps: Sequence[np.nd
                   masks: Sequence[np.ndarray]) -> np.ndarray:
     """Per-image hits (1.0 / 0.0) of Quantus's ``PointingGame`` against boolean (H, W) masks."""
     quantus = _quantus()
+    if _all_zero(maps):
+        return np.zeros(len(x))  # a flat map points nowhere: a miss
 
     s_batch = np.stack([np.asarray(m, dtype=np.float32) for m in masks])[:, None]
     hits = quantus.PointingGame(disable_warnings=True)(model=model, x_batch=x, y_batch=y, a_batch=_stack_maps(maps),
