@@ -181,3 +181,15 @@ class OutputFolder:
                     os.unlink(stray)
                 except OSError:
                     pass
+
+
+def raw_arrays(results: list[Any], targets: list[int], probs: np.ndarray, model: Any, recursive: bool
+               ) -> dict[str, np.ndarray]:
+    """The float32 maps of ``--save-maps``: (T, S, H, W) per scale, or (T, H, W) accumulated when recursive."""
+    if recursive:
+        saliency = results[0].to_numpy()
+    else:
+        saliency = np.stack([r.to_numpy() for r in results], axis=1)
+    index = np.asarray(targets, dtype=np.int64)
+    return {"saliency": saliency.astype(np.float32), "targets": index,
+            "labels": np.asarray([model.label(t) for t in targets]), "scores": probs[index]}

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from glas_adapters.jobs.figures import MAX_SERIES_POINTS, png_bytes
-from glas_adapters.jobs.layout import ImageOutput, npz_bytes
+from glas_adapters.jobs.layout import ImageOutput, npz_bytes, raw_arrays
 from glas_adapters.jobs.sources import ImageItem
 from glas_core.errors import fail
 
@@ -79,7 +79,6 @@ def explain_series(explainer: Any, item: ImageItem, progress: bool) -> tuple[Ima
                                                                             int]:
     """One series file explained by ``explainer`` (an :class:`~glas_adapters.jobs.work.ImageExplainer`):
     its output (rows, maps, figures), raw maps for ``--save-maps`` and forward passes."""
-    from glas_adapters.jobs.work import raw_arrays
 
     model, spec = explainer.model, explainer.spec
     series = read_series(item.path)

@@ -14,7 +14,7 @@ import numpy as np
 
 from glas_adapters.jobs.figures import caption_figure, classifier_figures
 from glas_adapters.jobs.image_io import load_image, rgb01
-from glas_adapters.jobs.layout import MAPS_DIR, ImageOutput, npz_bytes
+from glas_adapters.jobs.layout import MAPS_DIR, ImageOutput, npz_bytes, raw_arrays
 from glas_adapters.jobs.sources import ImageItem
 from glas_adapters.jobs.spec import JobSpec, sigma_text
 from glas_adapters.jobs.targets import resolve_targets
@@ -208,15 +208,3 @@ class ImageExplainer:
         pngs = classifier_figures(shown, results, targets, probs, self.model, self.spec.sigmas, self.spec.mode,
                                   self.spec.recursive, item.relpath, max_side=FIGURE_MAX_SIDE, dpi=FIGURE_DPI)
         return {f"{item.image_id}{suffix}.png": png for suffix, png in pngs}
-
-
-def raw_arrays(results: list[Any], targets: list[int], probs: np.ndarray, model: Any, recursive: bool
-               ) -> dict[str, np.ndarray]:
-    """The float32 maps of ``--save-maps``: (T, S, H, W) per scale, or (T, H, W) accumulated when recursive."""
-    if recursive:
-        saliency = results[0].to_numpy()
-    else:
-        saliency = np.stack([r.to_numpy() for r in results], axis=1)
-    index = np.asarray(targets, dtype=np.int64)
-    return {"saliency": saliency.astype(np.float32), "targets": index,
-            "labels": np.asarray([model.label(t) for t in targets]), "scores": probs[index]}

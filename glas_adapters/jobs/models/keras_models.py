@@ -85,7 +85,7 @@ def load_keras(path: str, device: str | None, input_size: tuple[int, int] | None
                    "re-save it with model.save('model.keras') and avoid Lambda layers holding Python code") from None
     from glas_adapters.jobs.models.series_models import keras_series
 
-    series = keras_series(model, path, device, input_size, normalize, probabilities)
+    series = keras_series(model, path, keras_device(device), input_size, normalize, probabilities)
     if series is not None:  # an input (None, T, C): a sequence classifier
         return series
     shape = tuple(getattr(model, "input_shape", ()) or ())

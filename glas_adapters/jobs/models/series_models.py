@@ -152,13 +152,12 @@ def torch_series(module: Any, path: str, device: Any, input_size: tuple[int, int
 
 def keras_series(model: Any, path: str, device: str | None, input_size: tuple[int, int] | None, normalize: str,
                  probabilities: str | None) -> KerasSeriesClassifier | None:
-    """``model`` as a sequence classifier when its one input is ``(None, T, C)``, else None."""
+    """``model`` as a sequence classifier when its one input is ``(None, T, C)``, else None; ``device`` is a
+    TensorFlow device name (:func:`~glas_adapters.jobs.models.keras_models.keras_device`)."""
     from glas_adapters.tf.inputs import model_input_shape
 
     shape = model_input_shape(model)
     if shape is None or len(shape) != 3:
         return None
     _check_image_options(path, input_size, normalize)
-    from glas_adapters.jobs.models.keras_models import keras_device
-
-    return KerasSeriesClassifier(model, shape, keras_device(device), probabilities, f"Keras model {path!r}")
+    return KerasSeriesClassifier(model, shape, device, probabilities, f"Keras model {path!r}")
