@@ -296,7 +296,7 @@ class HFVideoClassifier(torch.nn.Module):
         """``(C, T, H, W)`` pixels in [0, 1] of one ``(T, H, W, C)`` clip: the clip GLAS perturbs, at its own size.
 
         The processor's steps are rebuilt for the clip's frame size and checked on it
-        (:meth:`VideoProcessorPixels.from_processor`); :meth:`forward` then takes batches of
+        (:meth:`~glas_adapters.hf.video.VideoProcessorPixels.from_processor`); :meth:`forward` then takes batches of
         clips of that size. A float clip in [0, 1] must be the uint8 clip divided by 255.
         Refused: clips that are not ``(T, H, W, 3)``, frame counts other than
         ``config.num_frames``, a processor cropping to another size than the model's, and a
