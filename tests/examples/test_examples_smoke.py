@@ -25,9 +25,11 @@ CASES = {
     "recursive_instances.py": (("torch", "matplotlib"), "recursive_instances.png"),
     "caption_words.py": (("torch", "transformers", "tokenizers", "matplotlib"), "caption_words.png"),
     "volume_regions.py": (("torch", "matplotlib"), None),
+    "detection_boxes.py": (("torch", "matplotlib"), "detection_boxes.png"),
+    "time_series.py": (("torch", "matplotlib"), "time_series.png"),
 }
 TIMEOUT_S = 240
-# each example trains a small model: about 85 s for all six on 2 shared cores
+# each example trains (or builds) a small model: about 95 s for all eight on 2 shared cores
 pytestmark = pytest.mark.slow
 
 
