@@ -79,8 +79,9 @@ for j in np.flatnonzero(~on_motif):
     gap = max(start[j] - peaks[j], peaks[j] - (start[j] + MOTIF - 1))
     print(f"series {j}: motif at samples {start[j]}-{start[j] + MOTIF - 1}, peak at {peaks[j]} ({gap} samples off)")
 
-i = 1  # drawn: series 1 (series 0 is the miss above, its motif ending a sample before the series does)
-fig = viz.series(x[i], maps[i], title=f"{NAMES[int(y[i])]} at samples {start[i]}-{start[i] + MOTIF - 1}")
+i = 0  # the first series, whichever it is (on this seed its peak lies 3 samples before its motif)
+fig = viz.series(x[i], maps[i], title=f"{NAMES[int(y[i])]} at samples {start[i]}-{start[i] + MOTIF - 1}, "
+                 f"peak at {peaks[i]}")
 path = figure_path("time_series.png")
 fig.savefig(path)
 print(f"wrote {path}")
