@@ -155,6 +155,8 @@ def run_job(items: Sequence[ImageItem], pending: Sequence[ImageItem], out: Outpu
             bar.close()
         report.rows = out.write_manifest([item.image_id for item in items])
         out.write_failures(report.failures)
+        # a signal between creating a temporary file and the handler that removes it leaves it behind
+        out.remove_parts()
     return report
 
 
