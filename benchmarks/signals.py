@@ -36,6 +36,7 @@ from benchkit import env  # noqa: E402
 from benchkit.methods import Method, glas_result  # noqa: E402
 from benchkit.scoring import numpy_model  # noqa: E402
 from benchkit.timing import run_methods  # noqa: E402
+from benchkit.training import fit_classifier  # noqa: E402
 
 from glas_core import metrics as M  # noqa: E402
 
@@ -98,18 +99,7 @@ def build_cnn(torch):
 def train(torch, data: SeriesSet, epochs: int, seed: int):
     """Adam on the training set, batches of 64; returns the model in eval mode."""
     torch.manual_seed(seed)
-    model = build_cnn(torch)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    xs, ys = torch.from_numpy(data.x), torch.from_numpy(data.y)
-    for _ in range(epochs):
-        order = torch.randperm(len(xs))
-        for b in range(0, len(xs), 64):
-            idx = order[b:b + 64]
-            loss = torch.nn.functional.cross_entropy(model(xs[idx]), ys[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model.eval()
+    return fit_classifier(torch, build_cnn(torch), data.x, data.y, epochs=epochs, batch_size=64)
 
 
 def glas_series_method(name: str, sigma: tuple | float | None) -> Method:

@@ -42,6 +42,7 @@ from benchkit import env  # noqa: E402
 from benchkit.methods import Method, glas_result  # noqa: E402
 from benchkit.scoring import numpy_model  # noqa: E402
 from benchkit.timing import MethodRun, run_methods  # noqa: E402
+from benchkit.training import fit_classifier  # noqa: E402
 
 from glas_core import metrics as M  # noqa: E402
 
@@ -121,18 +122,7 @@ def build_cnn(torch):
 def train(torch, data: ClipSet, epochs: int, seed: int):
     """Adam on the training set, batches of 32; returns the model in eval mode."""
     torch.manual_seed(seed)
-    model = build_cnn(torch)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    xs, ys = torch.from_numpy(data.x), torch.from_numpy(data.y)
-    for _ in range(epochs):
-        order = torch.randperm(len(xs))
-        for b in range(0, len(xs), 32):
-            idx = order[b:b + 32]
-            loss = torch.nn.functional.cross_entropy(model(xs[idx]), ys[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model.eval()
+    return fit_classifier(torch, build_cnn(torch), data.x, data.y, epochs=epochs, batch_size=32)
 
 
 def glas_video_method(label: str, grid: tuple[int, int, int], sigma: object) -> Method:

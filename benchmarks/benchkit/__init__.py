@@ -8,6 +8,7 @@
 - :mod:`benchkit.rise`: RISE, written for the benchmarks.
 - :mod:`benchkit.drise`: D-RISE and its similarity, for detectors; :mod:`benchkit.scenes`: detection and
   segmentation scenes with known evidence; :mod:`benchkit.dense_models`: their tiny detector and segmenter.
+- :mod:`benchkit.training`: the training loop of the signal benchmarks' small classifiers.
 - :mod:`benchkit.timing`: every method on every image, timed, with forward rows counted.
 - :mod:`benchkit.report`: markdown tables; :mod:`benchkit.figures`: side-by-side map panels.
 

@@ -20,6 +20,7 @@ import numpy as np
 
 import glas_core
 from glas_core import GLASConfig
+from glas_core.config import config_from
 from glas_core.errors import fail
 
 from .._common import Progress, ProgressFn
@@ -99,3 +100,10 @@ def explain_objects(backend: Backend, target: TargetObject, *, config: GLASConfi
             maps = backend.to_caller(result.saliency)
             out.append(explanation_of(resolved.describe(), maps, n_rows + 1, result))
     return out[0] if backend.single else out
+
+
+def explain_target(backend: Backend, target: TargetObject, config: GLASConfig | None, baseline: Any,
+                   progress: bool | ProgressFn | None, **settings: Any) -> Any:
+    """:func:`explain_objects` with the adapters' keywords (``grid``, ``sigma``, ... or ``config``) checked."""
+    checked = config_from(config, **settings, points=None)
+    return explain_objects(backend, target, config=checked, baseline=baseline, progress=progress)

@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 
 import glas_core
-from glas_core.config import config_from
 from glas_core.errors import fail
 
 from .._common import ProgressFn
-from .._engine.objects import TargetObject, explain_objects
+from .._engine.objects import explain_target
 from ..targets import Detections, SegmentRegions
 from .backend import OnnxBackend
 from .session import open_session
@@ -110,8 +109,8 @@ def explain_detections(
     target = Detections(min_score=min_score, max_detections=max_detections, boxes=boxes, labels=labels,
                         probabilities=probabilities, num_classes=num_classes)
     backend = NamedOutputsBackend(model, images, roles, layout, session_options, providers)
-    return _explain(backend, target, config, baseline, progress, grid=grid, sigma=sigma, sigma_px=sigma_px,
-                    mode=mode, lam=lam, batch_size=batch_size)
+    return explain_target(backend, target, config, baseline, progress, grid=grid, sigma=sigma, sigma_px=sigma_px,
+                          mode=mode, lam=lam, batch_size=batch_size)
 
 
 def explain_segments(
@@ -159,11 +158,5 @@ def explain_segments(
         output_name = model.get_outputs()[0].name
     target = SegmentRegions(classes=classes, masks=masks, probabilities=probabilities)
     backend = NamedOutputsBackend(model, images, {"logits": output_name}, layout, session_options, providers)
-    return _explain(backend, target, config, baseline, progress, grid=grid, sigma=sigma, sigma_px=sigma_px,
-                    mode=mode, lam=lam, batch_size=batch_size)
-
-
-def _explain(backend: OnnxBackend, target: TargetObject, config: Any, baseline: Any, progress: Any,
-             **settings: Any) -> Any:
-    checked = config_from(config, **settings, points=None)
-    return explain_objects(backend, target, config=checked, baseline=baseline, progress=progress)
+    return explain_target(backend, target, config, baseline, progress, grid=grid, sigma=sigma, sigma_px=sigma_px,
+                          mode=mode, lam=lam, batch_size=batch_size)

@@ -179,6 +179,8 @@ class RegionTargets:
     masks: np.ndarray
     probabilities: str = "softmax"
     channels_last: bool = False
+    # the region weights on each (namespace, device, dtype) the outputs came on: copied there once, not per chunk
+    _weights: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_targets(self) -> int:
@@ -191,11 +193,13 @@ class RegionTargets:
             raise fail("model output", f"a {tuple(logits.shape[2:])} grid after {tuple(self.masks.shape[1:])}",
                        "the same output grid for every input", "make the segmenter return a fixed-size output")
         xp = namespace_of(logits)
-        flat = self.masks.reshape(self.masks.shape[0], -1).astype(np.float64)
-        weights = flat / flat.sum(axis=1, keepdims=True)
         dtype = xp.float64 if logits.dtype == xp.float64 else xp.float32
-        w = xp.asarray(weights, dtype=dtype, device=device_of(logits))
-        return region_log_scores(logits, [int(k) for k in self.classes], w, self.probabilities)
+        key = (id(xp), str(device_of(logits)), str(dtype))
+        if key not in self._weights:
+            flat = self.masks.reshape(self.masks.shape[0], -1).astype(np.float64)
+            self._weights[key] = xp.asarray(flat / flat.sum(axis=1, keepdims=True), dtype=dtype,
+                                            device=device_of(logits))
+        return region_log_scores(logits, [int(k) for k in self.classes], self._weights[key], self.probabilities)
 
     def describe(self) -> dict[str, np.ndarray]:
         return {"classes": self.classes, "masks": self.masks}

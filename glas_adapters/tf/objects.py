@@ -17,10 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import glas_core
-from glas_core.config import config_from
 
 from .._common import ProgressFn
-from .._engine.objects import TargetObject, explain_objects
+from .._engine.objects import explain_target
 from ..targets import Detections, SegmentRegions
 from .backend import KerasBackend
 
@@ -64,8 +63,8 @@ def explain_detections(
     """
     target = Detections(min_score=min_score, max_detections=max_detections, boxes=boxes, labels=labels,
                         probabilities=probabilities, num_classes=num_classes)
-    return _explain(model, images, target, config, baseline, progress, grid=grid, sigma=sigma, sigma_px=sigma_px,
-                    mode=mode, lam=lam, batch_size=batch_size)
+    return explain_target(KerasBackend(model, images), target, config, baseline, progress, grid=grid, sigma=sigma,
+                          sigma_px=sigma_px, mode=mode, lam=lam, batch_size=batch_size)
 
 
 def explain_segments(
@@ -103,12 +102,5 @@ def explain_segments(
     SegmentExplanation or list of SegmentExplanation
     """
     target = SegmentRegions(classes=classes, masks=masks, probabilities=probabilities)
-    return _explain(model, images, target, config, baseline, progress, grid=grid, sigma=sigma, sigma_px=sigma_px,
-                    mode=mode, lam=lam, batch_size=batch_size)
-
-
-def _explain(model: Any, images: Any, target: TargetObject, config: Any, baseline: Any, progress: Any,
-             **settings: Any) -> Any:
-    checked = config_from(config, **settings, points=None)
-    return explain_objects(KerasBackend(model, images), target, config=checked, baseline=baseline,
-                           progress=progress)
+    return explain_target(KerasBackend(model, images), target, config, baseline, progress, grid=grid, sigma=sigma,
+                          sigma_px=sigma_px, mode=mode, lam=lam, batch_size=batch_size)

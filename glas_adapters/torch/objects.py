@@ -21,11 +21,10 @@ from typing import Any
 from torch import Tensor
 
 import glas_core
-from glas_core.config import config_from
 from glas_core.errors import fail
 
 from .._common import ProgressFn
-from .._engine.objects import TargetObject, explain_objects
+from .._engine.objects import TargetObject, explain_target
 from ..targets import Detections, SegmentRegions
 from .backend import TorchBackend
 from .inputs import layout_of
@@ -127,7 +126,6 @@ def explain_segments(
 def _explain(model: Callable[..., Any], image: Tensor, target: TargetObject, config: Any, baseline: Any,
              progress: Any, **settings: Any) -> Any:
     """The torch backend of one image or batch, explained for ``target``."""
-    checked = config_from(config, **settings, points=None)
     if not isinstance(image, Tensor) or image.ndim not in (3, 4):
         shown = f"shape {tuple(image.shape)}" if isinstance(image, Tensor) else type(image).__name__
         raise fail("image", shown, "one image (C, H, W) or a batch (N, C, H, W) tensor",
@@ -135,4 +133,4 @@ def _explain(model: Callable[..., Any], image: Tensor, target: TargetObject, con
     single = image.ndim == 3
     layout = layout_of(image[None] if single else image)
     backend = TorchBackend(model, layout, single, input_name="image", baseline_name="baseline")
-    return explain_objects(backend, target, config=checked, baseline=baseline, progress=progress)
+    return explain_target(backend, target, config, baseline, progress, **settings)
